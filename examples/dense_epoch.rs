@@ -1,0 +1,43 @@
+//! Times training epochs of a dense autoencoder on MNIST, for the side-by-side benchmark
+//! with PyTorch (`scripts/bench_dense.sh`). Prints one JSON line per epoch.
+//!
+//! `cargo run --release --example dense_epoch -- [--hidden 256 --code 64] [--batch 256] [--epochs 1]`
+
+use std::time::Instant;
+
+use autoencoders::prelude::*;
+use autoencoders::run::prepare;
+use autoencoders::train::evaluate_loss;
+
+fn arg(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned()).unwrap_or_else(|| default.to_string())
+}
+
+fn main() -> anyhow::Result<()> {
+    let hidden: Vec<usize> = arg("--hidden", "256").split(',').filter(|s| !s.is_empty()).map(|s| s.parse()).collect::<Result<_, _>>()?;
+    let code: usize = arg("--code", "64").parse()?;
+    let batch: usize = arg("--batch", "256").parse()?;
+    let epochs: usize = arg("--epochs", "1").parse()?;
+    let data = prepare(&DatasetId::Mnist, None)?;
+    let cfg = DenseConfig::shallow(784, code).with_hidden(&hidden);
+    let train_cfg = TrainConfig { epochs: 1, batch_size: batch, val_split: 0.0, patience: None, ..Default::default() };
+    let empty = data.train.take(0);
+    let dev = Dev::seed_from_u64(0);
+    autoencoders::with_dense_model!(&cfg, &dev, |m| {
+        for e in 0..epochs {
+            let start = Instant::now();
+            let cfg_e = TrainConfig { seed: e as u64, ..train_cfg.clone() };
+            fit(&mut m, &data.train, &empty, &cfg_e, None, false, Progress::Quiet)?;
+            let secs = start.elapsed().as_secs_f64();
+            let (test, _, _) = evaluate_loss(&m, &data.test, 1000)?;
+            println!(
+                "{{\"impl\": \"autoencoders\", \"model\": \"{}\", \"epoch\": {}, \"seconds\": {secs:.4}, \"samples_per_s\": {:.0}, \"test_loss\": {test:.5}}}",
+                cfg.describe(),
+                e + 1,
+                data.train.len() as f64 / secs
+            );
+        }
+        Ok::<_, anyhow::Error>(())
+    })
+}

@@ -1,0 +1,117 @@
+//! Principal component analysis: the linear autoencoder's closed-form optimum, and the
+//! baseline every autoencoder should beat at the same code size.
+
+use nalgebra::{DMatrix, SymmetricEigen};
+
+use crate::{Error, Result};
+
+/// A fitted PCA: the mean, the top `k` principal axes and their variances.
+#[derive(Debug, Clone)]
+pub struct Pca {
+    /// Features per sample.
+    pub dim: usize,
+    /// Mean of the training data.
+    pub mean: Vec<f32>,
+    /// `k × dim` principal axes, row-major, by decreasing variance.
+    pub components: Vec<f32>,
+    /// Variance along each axis.
+    pub variances: Vec<f64>,
+    total_variance: f64,
+}
+
+/// Rows per chunk when accumulating the covariance, to bound memory on large sets.
+const CHUNK: usize = 2048;
+
+impl Pca {
+    /// Fits `k` components to `data` (`n × dim`, row-major) through the eigendecomposition
+    /// of the sample covariance (nalgebra's symmetric eigensolver).
+    pub fn fit(data: &[f32], dim: usize, k: usize) -> Result<Self> {
+        let n = if dim == 0 { 0 } else { data.len() / dim };
+        if n < 2 || k == 0 || k > dim {
+            return Err(Error::config("pca", format!("need ≥ 2 samples and 1 ≤ k ≤ {dim} components (got n = {n}, k = {k})")));
+        }
+        let mut mean = vec![0f64; dim];
+        for row in data.chunks(dim) {
+            mean.iter_mut().zip(row).for_each(|(m, &v)| *m += v as f64);
+        }
+        mean.iter_mut().for_each(|m| *m /= n as f64);
+        let mut cov = DMatrix::<f64>::zeros(dim, dim);
+        for rows in data.chunks(CHUNK * dim) {
+            let r = rows.len() / dim;
+            let x = DMatrix::from_fn(r, dim, |i, j| rows[i * dim + j] as f64 - mean[j]);
+            cov.gemm_tr(1.0 / (n - 1) as f64, &x, &x, 1.0); // cov += xᵀx / (n-1)
+        }
+        let total_variance = cov.trace();
+        let eig = SymmetricEigen::new(cov);
+        let mut order: Vec<usize> = (0..dim).collect();
+        order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
+        let mut components = Vec::with_capacity(k * dim);
+        let mut variances = Vec::with_capacity(k);
+        for &c in &order[..k] {
+            let v = eig.eigenvectors.column(c);
+            // Fix each axis' sign (largest entry positive) so results are reproducible.
+            let flip = if v.iter().fold(0.0f64, |a, &x| if x.abs() > a.abs() { x } else { a }) < 0.0 { -1.0 } else { 1.0 };
+            components.extend(v.iter().map(|&x| (x * flip) as f32));
+            variances.push(eig.eigenvalues[c].max(0.0));
+        }
+        Ok(Self { dim, mean: mean.into_iter().map(|m| m as f32).collect(), components, variances, total_variance })
+    }
+
+    /// Number of components.
+    pub fn k(&self) -> usize {
+        self.variances.len()
+    }
+
+    /// Fraction of the total variance each component explains.
+    pub fn explained_variance_ratio(&self) -> Vec<f64> {
+        self.variances.iter().map(|v| v / self.total_variance.max(f64::MIN_POSITIVE)).collect()
+    }
+
+    /// Projects `n × dim` samples to `n × k` codes.
+    pub fn transform(&self, data: &[f32]) -> Vec<f32> {
+        let mut out = Vec::with_capacity(data.len() / self.dim * self.k());
+        for row in data.chunks(self.dim) {
+            for c in self.components.chunks(self.dim) {
+                out.push(row.iter().zip(&self.mean).zip(c).map(|((x, m), w)| (x - m) * w).sum());
+            }
+        }
+        out
+    }
+
+    /// Maps `n × k` codes back to `n × dim` samples: the PCA reconstruction.
+    pub fn inverse_transform(&self, codes: &[f32]) -> Vec<f32> {
+        let mut out = Vec::with_capacity(codes.len() / self.k() * self.dim);
+        for z in codes.chunks(self.k()) {
+            let mut x = self.mean.clone();
+            for (zi, c) in z.iter().zip(self.components.chunks(self.dim)) {
+                x.iter_mut().zip(c).for_each(|(xv, w)| *xv += zi * w);
+            }
+            out.extend(x);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_axis_of_a_stretched_cloud() {
+        // Points along (1, 1)/√2 with small noise across it.
+        let data: Vec<f32> = (0..200)
+            .flat_map(|i| {
+                let t = i as f32 / 10.0 - 10.0;
+                let e = if i % 2 == 0 { 0.1 } else { -0.1 };
+                [t + e, t - e]
+            })
+            .collect();
+        let p = Pca::fit(&data, 2, 1).unwrap();
+        let s = std::f32::consts::FRAC_1_SQRT_2;
+        assert!((p.components[0] - s).abs() < 1e-3 && (p.components[1] - s).abs() < 1e-3, "{:?}", p.components);
+        assert!(p.explained_variance_ratio()[0] > 0.999);
+        let full = Pca::fit(&data, 2, 2).unwrap();
+        let back = full.inverse_transform(&full.transform(&data));
+        assert!(back.iter().zip(&data).all(|(a, b)| (a - b).abs() < 1e-3));
+    }
+}

@@ -1,0 +1,18 @@
+//! Data: one in-memory [`Dataset`] type, loaders for each file format, splits, batching and
+//! normalisation.
+//!
+//! Every loader returns samples as `f32` in the file's own units (pixels 0–255, digits 0–16,
+//! z-scores for ECG…); [`Normalizer`] then maps them into the range a model trains on. Samples
+//! are stored row-major, one after another, each of [`Dataset::shape`].
+
+mod dataset;
+pub mod idx;
+pub mod image_folder;
+pub mod npz;
+mod normalize;
+mod registry;
+pub mod tabular;
+
+pub use dataset::{Batch, Batches, Dataset};
+pub use normalize::Normalizer;
+pub use registry::{data_root, DatasetId, Split, DATA_ENV};

@@ -1,0 +1,79 @@
+//! The library's one error type: every variant names the file (or setting) at fault and,
+//! where there is one, the fix.
+
+use std::path::{Path, PathBuf};
+
+/// Errors from loading data, building models, training and checkpoints.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be opened, read or written.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file exists but its content is not what its format promises.
+    #[error("{path}: {what}")]
+    Format { path: PathBuf, what: String },
+    /// A dataset was not found where we looked.
+    #[error("dataset `{name}` not found: looked for {looked_for}. {fix}")]
+    MissingData {
+        name: String,
+        looked_for: String,
+        fix: String,
+    },
+    /// A setting (config field, CLI flag) has a value we cannot use.
+    #[error("invalid `{field}`: {what}")]
+    Config { field: String, what: String },
+    /// A checkpoint's tensors disagree with its config.
+    #[error("{path}: checkpoint does not match its config: {what}")]
+    Checkpoint { path: PathBuf, what: String },
+    /// Training diverged or produced a non-finite value.
+    #[error("training diverged: {0}")]
+    Diverged(String),
+    /// An error from the tensor library.
+    #[error("tensor library: {0}")]
+    Tensor(String),
+    /// An error from polars while building or writing a table.
+    #[error("{path}: {source}")]
+    Polars {
+        path: PathBuf,
+        #[source]
+        source: polars::error::PolarsError,
+    },
+}
+
+/// The library's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A format error for `path`.
+    pub fn format(path: impl AsRef<Path>, what: impl Into<String>) -> Self {
+        Error::Format {
+            path: path.as_ref().to_path_buf(),
+            what: what.into(),
+        }
+    }
+    /// An I/O error for `path`.
+    pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
+    }
+    /// A bad setting.
+    pub fn config(field: impl Into<String>, what: impl Into<String>) -> Self {
+        Error::Config {
+            field: field.into(),
+            what: what.into(),
+        }
+    }
+    /// A polars error while handling `path`.
+    pub fn polars(path: impl AsRef<Path>, source: polars::error::PolarsError) -> Self {
+        Error::Polars {
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
+    }
+}

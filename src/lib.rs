@@ -1,0 +1,29 @@
+//! # autoencoders
+//!
+//! Build, train, inspect and apply autoencoders on the CPU with [dfdx]: an **encoder**
+//! squeezes each input through a **code** (the bottleneck), a **decoder** rebuilds the input
+//! from it, and training needs no labels — only the reconstruction error.
+//!
+//! Data flows one way: files → [`data::Dataset`] → [`models`] → [`train`] → checkpoint
+//! directory → evaluation and [`viz`] figures.
+
+pub mod baselines;
+pub mod data;
+mod error;
+pub mod models;
+pub mod nn;
+pub mod run;
+pub mod train;
+pub mod viz;
+
+pub use error::{Error, Result};
+
+/// The names most programs and notebooks need.
+pub mod prelude {
+    pub use crate::data::{Dataset, DatasetId, Normalizer, Split};
+    pub use crate::models::dense::{DenseAutoencoder, DenseConfig};
+    pub use crate::models::{Autoencoder, ModelConfig, ReconLoss};
+    pub use crate::nn::{Activation, Dev};
+    pub use crate::train::{fit, AdamConfig, History, Metrics, Progress, TrainConfig};
+    pub use crate::{Error, Result};
+}

@@ -1,0 +1,231 @@
+//! The `autoencoders` command line: train, evaluate, encode and draw autoencoders.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use autoencoders::data::{DatasetId, Split};
+use autoencoders::models::dense::DenseConfig;
+use autoencoders::models::{ModelConfig, ReconLoss};
+use autoencoders::nn::Activation;
+use autoencoders::run::{self, DataConfig, RunConfig};
+use autoencoders::train::{AdamConfig, Progress, TrainConfig};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Build, train, inspect and apply autoencoders.
+///
+/// Data is read from $AUTOENCODERS_DATA (a folder with mnist/, fashion-mnist/, digits/,
+/// ecg5000/, orl-faces/, adbench/), or ./datasets when it is unset.
+#[derive(Parser)]
+#[command(version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train an autoencoder and write a model directory.
+    Train(TrainArgs),
+    /// Evaluate a model directory on its dataset's test split; writes DIR/metrics.json.
+    Eval {
+        /// The model directory (config.json + model.safetensors).
+        dir: PathBuf,
+    },
+    /// Draw the loss curve, reconstructions and latent space of a model directory.
+    Figures {
+        /// The model directory.
+        dir: PathBuf,
+        /// Where to write the PNG and SVG files [default: DIR/figures].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Write the codes of a dataset split as a parquet table (z0…z{k-1}, label, class).
+    Encode {
+        /// The model directory.
+        dir: PathBuf,
+        /// The parquet file to write.
+        #[arg(long, short)]
+        output: PathBuf,
+        /// Which split to encode.
+        #[arg(long, value_enum, default_value_t = SplitArg::Test)]
+        split: SplitArg,
+    },
+    /// The main job on embedded data: train a small dense autoencoder on the 8×8 digits shipped
+    /// with the crate (no download, no data folder), evaluate it and draw every figure.
+    Demo {
+        /// Where to write the figures.
+        #[arg(long, default_value = "figures")]
+        figures: PathBuf,
+        /// Where to write the model directory.
+        #[arg(long, default_value = "runs/demo")]
+        model_dir: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SplitArg {
+    Train,
+    Test,
+}
+
+/// Model families.
+#[derive(Clone, Copy, ValueEnum)]
+enum ModelKind {
+    /// Fully connected encoder and decoder (0–2 hidden layers each, mirrored).
+    Dense,
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// Dataset: mnist, fashion-mnist, digits, ecg5000, orl-faces or adbench/<set> (e.g. adbench/cardio).
+    #[arg(long)]
+    dataset: String,
+    /// Model family.
+    #[arg(long, value_enum, default_value_t = ModelKind::Dense)]
+    model: ModelKind,
+    /// Code (bottleneck) size: how many numbers each sample is squeezed into.
+    #[arg(long, default_value_t = 32)]
+    code: usize,
+    /// Hidden widths from input towards the code, comma-separated (e.g. 128,64); empty for none.
+    #[arg(long, value_delimiter = ',', num_args = 0..)]
+    hidden: Vec<usize>,
+    /// Activation of the hidden layers.
+    #[arg(long, value_enum, default_value_t = Activation::Relu)]
+    activation: Activation,
+    /// Activation of the code layer.
+    #[arg(long, value_enum, default_value_t = Activation::Relu)]
+    code_activation: Activation,
+    /// Output activation [default: sigmoid for images, identity otherwise].
+    #[arg(long, value_enum)]
+    output_activation: Option<Activation>,
+    /// Reconstruction loss [default: bce for images, mse otherwise].
+    #[arg(long, value_enum)]
+    loss: Option<ReconLoss>,
+    /// Passes over the training data.
+    #[arg(long, default_value_t = 20)]
+    epochs: usize,
+    /// Samples per optimiser step.
+    #[arg(long, default_value_t = 128)]
+    batch_size: usize,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    /// Adam β₁.
+    #[arg(long, default_value_t = 0.9)]
+    beta1: f64,
+    /// Adam β₂.
+    #[arg(long, default_value_t = 0.999)]
+    beta2: f64,
+    /// Decoupled weight decay (AdamW); 0 for plain Adam.
+    #[arg(long, default_value_t = 0.0)]
+    weight_decay: f64,
+    /// Seed for initialisation, the validation split and shuffling.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Fraction of the training split held out for validation and early stopping.
+    #[arg(long, default_value_t = 0.1)]
+    val_split: f64,
+    /// Stop after this many epochs without a better validation loss (0: never stop early).
+    #[arg(long, default_value_t = 5)]
+    patience: usize,
+    /// The model directory to write.
+    #[arg(long, required_unless_present = "resume")]
+    out: Option<PathBuf>,
+    /// Continue training the model directory DIR up to --epochs (same model and dataset).
+    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    resume: Option<PathBuf>,
+    /// Print one line per epoch instead of a progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Train(a) => train(a),
+        Command::Eval { dir } => {
+            let m = run::evaluate(&dir).with_context(|| format!("evaluating {}", dir.display()))?;
+            println!("{}", serde_json::to_string_pretty(&m)?);
+            eprintln!("wrote {}", dir.join("metrics.json").display());
+            Ok(())
+        }
+        Command::Figures { dir, out } => {
+            let out = out.unwrap_or_else(|| dir.join("figures"));
+            for p in run::figures(&dir)?.save_all(&out)? {
+                println!("{}", p.display());
+            }
+            Ok(())
+        }
+        Command::Encode { dir, output, split } => {
+            let split = match split {
+                SplitArg::Train => Split::Train,
+                SplitArg::Test => Split::Test,
+            };
+            let mut df = run::encode(&dir, split)?;
+            run::write_parquet(&mut df, &output)?;
+            println!("{df}");
+            eprintln!("wrote {} ({} rows)", output.display(), df.height());
+            Ok(())
+        }
+        Command::Demo { figures, model_dir } => demo(&figures, &model_dir),
+    }
+}
+
+fn train(a: TrainArgs) -> Result<()> {
+    let dataset: DatasetId = a.dataset.parse()?;
+    let image = dataset.is_image();
+    let output_activation = a.output_activation.unwrap_or(if image { Activation::Sigmoid } else { Activation::Identity });
+    let loss = a.loss.unwrap_or(if image { ReconLoss::Bce } else { ReconLoss::Mse });
+    let input = dataset.load(Split::Test)?.sample_len();
+    let model = match a.model {
+        ModelKind::Dense => ModelConfig::Dense(DenseConfig {
+            input,
+            hidden: a.hidden.clone(),
+            code: a.code,
+            activation: a.activation,
+            code_activation: a.code_activation,
+            output_activation,
+            loss,
+        }),
+    };
+    let cfg = RunConfig {
+        model,
+        data: DataConfig { dataset, normalizer: None },
+        train: TrainConfig {
+            epochs: a.epochs,
+            batch_size: a.batch_size,
+            adam: AdamConfig { lr: a.lr, beta1: a.beta1, beta2: a.beta2, weight_decay: a.weight_decay, ..Default::default() },
+            seed: a.seed,
+            val_split: a.val_split,
+            patience: (a.patience > 0).then_some(a.patience),
+        },
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+    };
+    let (dir, resume) = match (&a.out, &a.resume) {
+        (_, Some(dir)) => (dir.clone(), true),
+        (Some(dir), None) => (dir.clone(), false),
+        (None, None) => bail!("give --out DIR (or --resume DIR)"),
+    };
+    eprintln!("training {} on {}", cfg.model.describe(), cfg.data.dataset);
+    let progress = if a.quiet { Progress::Lines } else { Progress::Bar };
+    let h = run::train(&cfg, &dir, resume, progress)?;
+    if let Some(best) = h.best() {
+        eprintln!("best epoch {} (val loss {:.5}); model in {}", best.epoch, best.val_loss, dir.display());
+    }
+    Ok(())
+}
+
+fn demo(figures: &Path, model_dir: &Path) -> Result<()> {
+    let start = Instant::now();
+    let cfg = run::demo_config();
+    eprintln!("demo: training {} on the embedded 8×8 digits", cfg.model.describe());
+    run::train(&cfg, model_dir, false, Progress::Quiet)?;
+    let m = run::evaluate(model_dir)?;
+    let written = run::figures(model_dir)?.save_all(figures)?;
+    println!("test MSE {:.4}, BCE {:.4}, PSNR {:.1} dB on {} test digits", m.test_mse, m.test_bce.unwrap_or(f64::NAN), m.test_psnr, m.n_test);
+    for p in written {
+        println!("wrote {}", p.display());
+    }
+    println!("model directory: {} ({:.1} s)", model_dir.display(), start.elapsed().as_secs_f64());
+    Ok(())
+}

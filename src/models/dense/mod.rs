@@ -1,0 +1,136 @@
+//! Dense (fully connected) autoencoders, shallow or deep.
+//!
+//! The depth is part of the type; each width is a [`Dim`]: `Const<N>` for a model whose shapes
+//! the compiler checks ([`KerasShallow`], [`KerasDeep`]), `usize` for one read from a config
+//! ([`Dense0`], [`Dense1`], [`Dense2`]). [`with_dense_model!`](crate::with_dense_model) picks
+//! the type for a config.
+
+mod config;
+mod stack;
+
+pub use config::{DenseConfig, MAX_HIDDEN};
+pub use stack::DenseStack;
+
+use dfdx::prelude::*;
+
+use crate::models::{Autoencoder, ReconLoss};
+use crate::nn::{join, Activation, Dense, Dev, Param, Params};
+use crate::Result;
+
+/// An encoder stack, a code, and a mirrored decoder stack.
+#[derive(Debug, Clone)]
+pub struct DenseAutoencoder<Enc, Dec> {
+    pub encoder: Enc,
+    pub decoder: Dec,
+    config: DenseConfig,
+}
+
+type L = Dense<usize, usize>;
+/// `input → code → input`, sizes from a config.
+pub type Dense0 = DenseAutoencoder<(L,), (L,)>;
+/// One hidden layer each side, sizes from a config.
+pub type Dense1 = DenseAutoencoder<(L, L), (L, L)>;
+/// Two hidden layers each side, sizes from a config.
+pub type Dense2 = DenseAutoencoder<(L, L, L), (L, L, L)>;
+
+type C<const N: usize> = Const<N>;
+/// The Keras blog's first autoencoder, 784 → 32 → 784, shapes checked at compile time.
+pub type KerasShallow = DenseAutoencoder<
+    (Dense<C<784>, C<32>>,), // 1. encoder: pixels → code
+    (Dense<C<32>, C<784>>,), // 2. decoder: code → pixels
+>;
+/// The Keras blog's deep autoencoder, 784 → 128 → 64 → 32 → 64 → 128 → 784.
+pub type KerasDeep = DenseAutoencoder<
+    (Dense<C<784>, C<128>>, Dense<C<128>, C<64>>, Dense<C<64>, C<32>>), // 1. encoder
+    (Dense<C<32>, C<64>>, Dense<C<64>, C<128>>, Dense<C<128>, C<784>>), // 2. decoder
+>;
+/// The benchmark model 784 → 256 → 64 → 256 → 784.
+pub type Bench256 = DenseAutoencoder<
+    (Dense<C<784>, C<256>>, Dense<C<256>, C<64>>), // 1. encoder
+    (Dense<C<64>, C<256>>, Dense<C<256>, C<784>>), // 2. decoder
+>;
+
+impl<Enc, Dec> DenseAutoencoder<Enc, Dec>
+where
+    Enc: DenseStack,
+    Dec: DenseStack<In = Enc::Out, Out = Enc::In>,
+{
+    /// Builds a freshly initialised model; fails if the config's widths do not fit this type.
+    pub fn new(dev: &Dev, config: &DenseConfig) -> Result<Self> {
+        config.validate()?;
+        Ok(Self {
+            encoder: Enc::from_widths(dev, &config.encoder_widths())?,
+            decoder: Dec::from_widths(dev, &config.decoder_widths())?,
+            config: config.clone(),
+        })
+    }
+
+    /// The hyperparameters this model was built from.
+    pub fn config(&self) -> &DenseConfig {
+        &self.config
+    }
+}
+
+impl<Enc: Params, Dec: Params> Params for DenseAutoencoder<Enc, Dec> {
+    fn visit(&self, prefix: &str, f: &mut dyn FnMut(String, &dyn Param)) {
+        self.encoder.visit(&join(prefix, "encoder"), f);
+        self.decoder.visit(&join(prefix, "decoder"), f);
+    }
+    fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(String, &mut dyn Param)) {
+        self.encoder.visit_mut(&join(prefix, "encoder"), f);
+        self.decoder.visit_mut(&join(prefix, "decoder"), f);
+    }
+}
+
+impl<Enc, Dec> Autoencoder for DenseAutoencoder<Enc, Dec>
+where
+    Enc: DenseStack,
+    Dec: DenseStack<In = Enc::Out, Out = Enc::In>,
+{
+    type Input = (usize, Enc::In);
+    type Code = (usize, Enc::Out);
+
+    fn input_shape(&self, batch: usize) -> Self::Input {
+        (batch, self.encoder.input_dim())
+    }
+
+    fn code_len(&self) -> usize {
+        self.config.code
+    }
+
+    fn output(&self) -> (Activation, ReconLoss) {
+        (self.config.output_activation, self.config.loss)
+    }
+
+    /// # Shapes
+    /// (batch, input) → hidden… → (batch, code)
+    fn encode<T: Tape<f32, Dev>>(&self, x: Tensor<Self::Input, f32, Dev, T>) -> Tensor<Self::Code, f32, Dev, T> {
+        self.encoder.forward(x, self.config.activation, self.config.code_activation)
+    }
+
+    /// # Shapes
+    /// (batch, code) → …hidden → (batch, input), before the output activation
+    fn decode_logits<T: Tape<f32, Dev>>(&self, z: Tensor<Self::Code, f32, Dev, T>) -> Tensor<Self::Input, f32, Dev, T> {
+        self.decoder.forward(z, self.config.activation, Activation::Identity)
+    }
+}
+
+/// Runs `$body` with `$m` bound to a freshly built dense model of the right type for `$cfg`
+/// (a `&DenseConfig`): the compile-time shaped presets ([`KerasShallow`], [`KerasDeep`],
+/// [`Bench256`]) when the config matches one, else the runtime-sized type of its depth.
+/// `$body` must evaluate to a `crate::Result<_>`-compatible value; adding a preset is one line.
+#[macro_export]
+macro_rules! with_dense_model {
+    ($cfg:expr, $dev:expr, |$m:ident| $body:expr) => {{
+        use $crate::models::dense::*;
+        let cfg: &DenseConfig = $cfg;
+        match (cfg.input, cfg.hidden.as_slice(), cfg.code) {
+            (784, [], 32) => { #[allow(unused_mut)] let mut $m = KerasShallow::new($dev, cfg)?; $body }
+            (784, [128, 64], 32) => { #[allow(unused_mut)] let mut $m = KerasDeep::new($dev, cfg)?; $body }
+            (784, [256], 64) => { #[allow(unused_mut)] let mut $m = Bench256::new($dev, cfg)?; $body }
+            (_, [], _) => { #[allow(unused_mut)] let mut $m = Dense0::new($dev, cfg)?; $body }
+            (_, [_], _) => { #[allow(unused_mut)] let mut $m = Dense1::new($dev, cfg)?; $body }
+            _ => { #[allow(unused_mut)] let mut $m = Dense2::new($dev, cfg)?; $body }
+        }
+    }};
+}

@@ -1,0 +1,107 @@
+use dfdx::prelude::*;
+
+use crate::nn::{Activation, Dense, Dev, Params};
+use crate::{Error, Result};
+
+/// A chain of [`Dense`] layers (a tuple of 1 to 3) with an activation between layers and a
+/// chosen one after the last. Each layer's output size is the next one's input size — the
+/// compiler checks that wherever sizes are `Const`.
+pub trait DenseStack: Params + Sized {
+    type In: Dim;
+    type Out: Dim;
+
+    /// Builds the stack for widths `[in, …, out]`; fails when the count or a `Const` size
+    /// disagrees.
+    fn from_widths(dev: &Dev, widths: &[usize]) -> Result<Self>;
+
+    /// Input features.
+    fn input_dim(&self) -> Self::In;
+
+    /// # Shapes
+    /// (batch, in) → (batch, out)
+    fn forward<B: Dim, T: Tape<f32, Dev>>(
+        &self,
+        x: Tensor<(B, Self::In), f32, Dev, T>,
+        between: Activation,
+        last: Activation,
+    ) -> Tensor<(B, Self::Out), f32, Dev, T>;
+}
+
+fn dim<D: Dim>(widths: &[usize], i: usize) -> Result<D> {
+    D::from_size(widths[i]).ok_or_else(|| {
+        Error::config("widths", format!("width {} at position {i} does not match this model type's size", widths[i]))
+    })
+}
+
+fn layer<A: Dim, B: Dim>(dev: &Dev, widths: &[usize], i: usize) -> Result<Dense<A, B>> {
+    Ok(Dense::new(dev, dim::<A>(widths, i)?, dim::<B>(widths, i + 1)?))
+}
+
+fn check_depth(widths: &[usize], layers: usize) -> Result<()> {
+    if widths.len() != layers + 1 {
+        return Err(Error::config(
+            "hidden",
+            format!("{} widths {widths:?} do not make a {layers}-layer stack", widths.len()),
+        ));
+    }
+    Ok(())
+}
+
+impl<A: Dim, B: Dim> DenseStack for (Dense<A, B>,) {
+    type In = A;
+    type Out = B;
+
+    fn from_widths(dev: &Dev, w: &[usize]) -> Result<Self> {
+        check_depth(w, 1)?;
+        Ok((layer(dev, w, 0)?,))
+    }
+
+    fn input_dim(&self) -> A {
+        self.0.input()
+    }
+
+    fn forward<N: Dim, T: Tape<f32, Dev>>(&self, x: Tensor<(N, A), f32, Dev, T>, _: Activation, last: Activation) -> Tensor<(N, B), f32, Dev, T> {
+        last.apply(self.0.forward(x))
+    }
+}
+
+impl<A: Dim, B: Dim, C: Dim> DenseStack for (Dense<A, B>, Dense<B, C>) {
+    type In = A;
+    type Out = C;
+
+    fn from_widths(dev: &Dev, w: &[usize]) -> Result<Self> {
+        check_depth(w, 2)?;
+        Ok((layer(dev, w, 0)?, layer(dev, w, 1)?))
+    }
+
+    fn input_dim(&self) -> A {
+        self.0.input()
+    }
+
+    fn forward<N: Dim, T: Tape<f32, Dev>>(&self, x: Tensor<(N, A), f32, Dev, T>, act: Activation, last: Activation) -> Tensor<(N, C), f32, Dev, T> {
+        let h = act.apply(self.0.forward(x)); // (batch, hidden)
+        last.apply(self.1.forward(h)) // (batch, out)
+    }
+}
+
+impl<A: Dim, B: Dim, C: Dim, D: Dim> DenseStack
+    for (Dense<A, B>, Dense<B, C>, Dense<C, D>)
+{
+    type In = A;
+    type Out = D;
+
+    fn from_widths(dev: &Dev, w: &[usize]) -> Result<Self> {
+        check_depth(w, 3)?;
+        Ok((layer(dev, w, 0)?, layer(dev, w, 1)?, layer(dev, w, 2)?))
+    }
+
+    fn input_dim(&self) -> A {
+        self.0.input()
+    }
+
+    fn forward<N: Dim, T: Tape<f32, Dev>>(&self, x: Tensor<(N, A), f32, Dev, T>, act: Activation, last: Activation) -> Tensor<(N, D), f32, Dev, T> {
+        let h1 = act.apply(self.0.forward(x)); // (batch, hidden 1)
+        let h2 = act.apply(self.1.forward(h1)); // (batch, hidden 2)
+        last.apply(self.2.forward(h2)) // (batch, out)
+    }
+}

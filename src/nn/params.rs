@@ -1,0 +1,92 @@
+//! Named parameters. dfdx's `TensorCollection` only admits tensors whose shapes are all
+//! compile-time constants, but a model read from a config has `usize` sizes; this small trait
+//! walks any model's tensors by name instead, for the optimiser and checkpoints.
+
+use dfdx::prelude::*;
+
+use super::Dev;
+
+/// One parameter tensor with its shape erased.
+pub trait Param {
+    /// The concrete shape, e.g. `[32, 784]`.
+    fn dims(&self) -> Vec<usize>;
+    /// The values, row-major.
+    fn values(&self) -> Vec<f32>;
+    /// Overwrites the values (same length).
+    fn set_values(&mut self, values: &[f32]);
+    /// Adds a zeroed gradient slot for this tensor to `grads`.
+    fn alloc_grad(&self, grads: &mut Gradients<f32, Dev>);
+    /// This tensor's gradient (its slot must exist, see [`Param::alloc_grad`]).
+    fn grad(&self, grads: &Gradients<f32, Dev>) -> Vec<f32>;
+}
+
+impl<S: Shape> Param for Tensor<S, f32, Dev> {
+    fn dims(&self) -> Vec<usize> {
+        self.shape().concrete().into_iter().collect()
+    }
+    fn values(&self) -> Vec<f32> {
+        self.as_vec()
+    }
+    fn set_values(&mut self, values: &[f32]) {
+        self.copy_from(values)
+    }
+    fn alloc_grad(&self, grads: &mut Gradients<f32, Dev>) {
+        grads.try_alloc_for(self).expect("CPU allocation of a gradient");
+    }
+    fn grad(&self, grads: &Gradients<f32, Dev>) -> Vec<f32> {
+        grads.get(self).as_vec()
+    }
+}
+
+/// Something made of named parameters; names join with dots (`encoder.0.weight`).
+pub trait Params {
+    /// Calls `f` with each parameter and its full name, in a fixed order.
+    fn visit(&self, prefix: &str, f: &mut dyn FnMut(String, &dyn Param));
+    /// The same, mutably.
+    fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(String, &mut dyn Param));
+
+    /// Fresh gradients with a zeroed slot for every parameter, to trace a step with.
+    fn alloc_grads(&self) -> Gradients<f32, Dev> {
+        let mut g = Gradients::leaky();
+        self.visit("", &mut |_, p| p.alloc_grad(&mut g));
+        g
+    }
+
+    /// Number of scalar parameters.
+    fn num_params(&self) -> usize {
+        let mut n = 0;
+        self.visit("", &mut |_, p| n += p.dims().iter().product::<usize>());
+        n
+    }
+}
+
+/// `prefix.name`, or `name` at the top level.
+pub fn join(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() { name.to_string() } else { format!("{prefix}.{name}") }
+}
+
+impl<S: Shape> Params for Tensor<S, f32, Dev> {
+    fn visit(&self, prefix: &str, f: &mut dyn FnMut(String, &dyn Param)) {
+        f(prefix.to_string(), self)
+    }
+    fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(String, &mut dyn Param)) {
+        f(prefix.to_string(), self)
+    }
+}
+
+macro_rules! tuple_params {
+    ($($name:ident $idx:tt),+) => {
+        impl<$($name: Params),+> Params for ($($name,)+) {
+            fn visit(&self, prefix: &str, f: &mut dyn FnMut(String, &dyn Param)) {
+                $(self.$idx.visit(&join(prefix, stringify!($idx)), f);)+
+            }
+            fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(String, &mut dyn Param)) {
+                $(self.$idx.visit_mut(&join(prefix, stringify!($idx)), f);)+
+            }
+        }
+    };
+}
+tuple_params!(A 0);
+tuple_params!(A 0, B 1);
+tuple_params!(A 0, B 1, C 2);
+tuple_params!(A 0, B 1, C 2, D 3);

@@ -1,0 +1,123 @@
+//! Adam with decoupled weight decay (AdamW when `weight_decay > 0`), written against dfdx's
+//! visitor API so its moments can be saved and training resumed exactly.
+
+use std::collections::{BTreeMap, HashMap};
+
+use dfdx::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::checkpoint::NamedTensor;
+use crate::nn::{Dev, Params};
+
+/// Adam's hyperparameters.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdamConfig {
+    /// Learning rate.
+    pub lr: f64,
+    /// Decay of the first moment (PyTorch's `betas[0]`).
+    pub beta1: f64,
+    /// Decay of the second moment (PyTorch's `betas[1]`).
+    pub beta2: f64,
+    /// Added to the denominator for stability.
+    pub eps: f64,
+    /// Decoupled weight decay (AdamW, Loshchilov & Hutter 2019); 0 is plain Adam.
+    pub weight_decay: f64,
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        Self { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 }
+    }
+}
+
+/// The optimiser: its config, step count and per-tensor moments (keyed by tensor name).
+#[derive(Debug, Clone, Default)]
+pub struct Adam {
+    pub cfg: AdamConfig,
+    pub step: u64,
+    m: HashMap<String, Vec<f32>>,
+    v: HashMap<String, Vec<f32>>,
+}
+
+impl Adam {
+    /// A fresh optimiser.
+    pub fn new(cfg: AdamConfig) -> Self {
+        Self { cfg, ..Default::default() }
+    }
+
+    /// One update of every parameter of `model` from `grads`.
+    pub fn update<M: Params + ?Sized>(&mut self, model: &mut M, grads: &Gradients<f32, Dev>) {
+        self.step += 1;
+        let c = self.cfg;
+        let k = self.step as i32;
+        let (b1, b2) = (c.beta1 as f32, c.beta2 as f32);
+        let bc1 = 1.0 - c.beta1.powi(k) as f32;
+        let bc2 = 1.0 - c.beta2.powi(k) as f32;
+        let (lr, eps, decay) = (c.lr as f32, c.eps as f32, (c.lr * c.weight_decay) as f32);
+        let (ms, vs) = (&mut self.m, &mut self.v);
+        model.visit_mut("", &mut |name, t| {
+            let g = t.grad(grads);
+            let mut p = t.values();
+            let m = ms.entry(name.clone()).or_insert_with(|| vec![0.0; p.len()]);
+            let v = vs.entry(name).or_insert_with(|| vec![0.0; p.len()]);
+            for i in 0..p.len() {
+                m[i] = b1 * m[i] + (1.0 - b1) * g[i];
+                v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
+                let update = (m[i] / bc1) / ((v[i] / bc2).sqrt() + eps);
+                p[i] -= lr * update + decay * p[i];
+            }
+            t.set_values(&p);
+        });
+    }
+
+    /// The moments as named tensors (`adam.m.<name>`, `adam.v.<name>`) and the step count as
+    /// metadata, for a resume file.
+    pub fn state(&self) -> (Vec<NamedTensor>, BTreeMap<String, String>) {
+        let mut out = Vec::new();
+        for (kind, map) in [("m", &self.m), ("v", &self.v)] {
+            let mut names: Vec<_> = map.keys().collect();
+            names.sort();
+            for n in names {
+                out.push(NamedTensor { name: format!("adam.{kind}.{n}"), shape: vec![map[n].len()], values: map[n].clone() });
+            }
+        }
+        let meta = BTreeMap::from([("adam_step".to_string(), self.step.to_string())]);
+        (out, meta)
+    }
+
+    /// Restores moments and step count written by [`Adam::state`].
+    pub fn restore(&mut self, tensors: &[NamedTensor], meta: &BTreeMap<String, String>) -> Option<()> {
+        self.step = meta.get("adam_step")?.parse().ok()?;
+        for t in tensors {
+            if let Some(n) = t.name.strip_prefix("adam.m.") {
+                self.m.insert(n.to_string(), t.values.clone());
+            } else if let Some(n) = t.name.strip_prefix("adam.v.") {
+                self.v.insert(n.to_string(), t.values.clone());
+            }
+        }
+        Some(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_pytorch_adam_on_a_quadratic() {
+        // torch.optim.Adam's documented update, 3 steps of loss = (p**2).sum() from
+        // p = [1, -2] with lr = 0.1, evaluated in f64: p = [0.70158627, -1.70062339].
+        let dev = Dev::default();
+        let mut p: Tensor<Rank1<2>, f32, Dev> = dev.tensor([1.0, -2.0]);
+        let mut adam = Adam::new(AdamConfig { lr: 0.1, ..Default::default() });
+        for _ in 0..3 {
+            let grads = Params::alloc_grads(&p);
+            let loss = p.clone().traced(grads).square().sum();
+            let grads = loss.backward();
+            adam.update(&mut p, &grads);
+        }
+        let got = p.as_vec();
+        assert!((got[0] - 0.70158627).abs() < 1e-5 && (got[1] + 1.70062339).abs() < 1e-5, "{got:?}");
+    }
+}

@@ -1,0 +1,138 @@
+//! Model directories and weight files.
+//!
+//! A model directory holds `config.json` (what to build) and `model.safetensors` (its
+//! weights); both are needed to reload. `resume.safetensors` holds the last epoch's weights,
+//! the optimiser's moments and the trainer's counters in one file, so `--resume` continues
+//! exactly where training stopped. Every file is written to a temporary name and renamed, so a
+//! crash leaves either the old file or the new one, never a torn one.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use ::safetensors::tensor::{Dtype as SDtype, SafeTensors, TensorView};
+
+use crate::nn::Params;
+use crate::{Error, Result};
+
+/// The weights file in a model directory.
+pub const WEIGHTS: &str = "model.safetensors";
+/// The config file in a model directory.
+pub const CONFIG: &str = "config.json";
+/// The training history in a model directory.
+pub const HISTORY: &str = "history.csv";
+/// The evaluation metrics in a model directory.
+pub const METRICS: &str = "metrics.json";
+/// The resumable training state in a model directory.
+pub const RESUME: &str = "resume.safetensors";
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder, flushed to disk,
+/// then renamed over `path`.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp: PathBuf = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(|e| Error::io(path, e))
+}
+
+/// A named tensor's shape and values, in model order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedTensor {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub values: Vec<f32>,
+}
+
+/// Every tensor of `model`, named as in its checkpoint.
+pub fn named_tensors<M: Params + ?Sized>(model: &M) -> Vec<NamedTensor> {
+    let mut out = Vec::new();
+    model.visit("", &mut |name, t| out.push(NamedTensor { name, shape: t.dims(), values: t.values() }));
+    out
+}
+
+/// Serialises named tensors (plus string metadata) in the safetensors format.
+pub fn to_safetensors(tensors: &[NamedTensor], metadata: BTreeMap<String, String>) -> Result<Vec<u8>> {
+    let bytes: Vec<Vec<u8>> = tensors.iter().map(|t| t.values.iter().flat_map(|v| v.to_le_bytes()).collect()).collect();
+    let views = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|(t, b)| TensorView::new(SDtype::F32, t.shape.clone(), b).map(|v| (t.name.clone(), v)))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::Tensor(format!("{e:?}")))?;
+    let meta = (!metadata.is_empty()).then(|| metadata.into_iter().collect::<HashMap<_, _>>());
+    ::safetensors::tensor::serialize(views, &meta).map_err(|e| Error::Tensor(format!("{e:?}")))
+}
+
+/// Parses a safetensors file into named f32 tensors and its metadata. Any malformation —
+/// truncation, a bad header, a non-f32 tensor — is an error naming `path`.
+pub fn read_safetensors(path: &Path) -> Result<(Vec<NamedTensor>, BTreeMap<String, String>)> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let st = SafeTensors::deserialize(&bytes)
+        .map_err(|e| Error::format(path, format!("not a valid safetensors file ({e:?}); it may be truncated or corrupt")))?;
+    let mut out = Vec::new();
+    for (name, view) in st.tensors() {
+        if view.dtype() != SDtype::F32 {
+            return Err(Error::format(path, format!("tensor `{name}` is {:?}; this library stores f32", view.dtype())));
+        }
+        let values = view.data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+        out.push(NamedTensor { name, shape: view.shape().to_vec(), values });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| Error::format(path, format!("{e:?}")))?;
+    let meta = meta.metadata().clone().unwrap_or_default().into_iter().collect();
+    Ok((out, meta))
+}
+
+/// Saves a model's weights to `path` atomically.
+pub fn save_weights<M: Params + ?Sized>(model: &M, path: &Path) -> Result<()> {
+    write_atomic(path, &to_safetensors(&named_tensors(model), BTreeMap::new())?)
+}
+
+/// Loads `path` into `model`, after checking that the file has exactly the model's tensors
+/// with exactly its shapes. On any mismatch nothing is changed and the error lists every
+/// missing, unexpected and mis-shaped tensor.
+pub fn load_weights<M: Params + ?Sized>(model: &mut M, path: &Path) -> Result<()> {
+    let (tensors, _) = read_safetensors(path)?;
+    assign_checked(model, tensors, "", path)
+}
+
+/// Assigns the tensors whose names start with `prefix` (prefix removed) to `model`, checked
+/// as in [`load_weights`]; tensors with other prefixes are ignored.
+pub fn assign_checked<M: Params + ?Sized>(model: &mut M, tensors: Vec<NamedTensor>, prefix: &str, path: &Path) -> Result<()> {
+    let expected = named_tensors(model);
+    let mut found: HashMap<String, NamedTensor> = tensors
+        .into_iter()
+        .filter_map(|t| t.name.strip_prefix(prefix).map(|n| (n.to_string(), NamedTensor { name: n.to_string(), ..t })))
+        .collect();
+    let mut problems = Vec::new();
+    let mut values = HashMap::new();
+    for e in &expected {
+        match found.remove(&e.name) {
+            None => problems.push(format!("missing tensor `{prefix}{}` {:?}", e.name, e.shape)),
+            Some(t) if t.shape != e.shape => {
+                problems.push(format!("tensor `{prefix}{}` has shape {:?}, the config needs {:?}", e.name, t.shape, e.shape))
+            }
+            Some(t) => {
+                values.insert(e.name.clone(), t.values);
+            }
+        }
+    }
+    let mut extra: Vec<_> = found.keys().map(|k| format!("unexpected tensor `{prefix}{k}`")).collect();
+    extra.sort();
+    problems.extend(extra);
+    if !problems.is_empty() {
+        return Err(Error::Checkpoint { path: path.to_path_buf(), what: problems.join("; ") });
+    }
+    model.visit_mut("", &mut |name, t| t.set_values(&values[&name]));
+    Ok(())
+}

@@ -1,0 +1,12 @@
+//! Training: the loop, the optimiser, the history table and checkpoints.
+
+pub mod adam;
+pub mod checkpoint;
+mod eval;
+mod history;
+mod trainer;
+
+pub use adam::{Adam, AdamConfig};
+pub use eval::{encode_all, evaluate_loss, reconstruct_all, Metrics};
+pub use history::{EpochRecord, History};
+pub use trainer::{fit, Progress, TrainConfig};

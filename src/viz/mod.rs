@@ -1,0 +1,150 @@
+//! Every figure, drawn once with plotters. Each figure is a value that can be saved as PNG or
+//! SVG ([`Figure::save`]) and shown inline in a Jupyter notebook running the evcxr kernel
+//! (its `evcxr_display` method, which evcxr calls on a cell's final value).
+
+mod latent;
+mod loss_curve;
+mod recon_grid;
+
+pub use latent::LatentScatter;
+pub use loss_curve::LossCurve;
+pub use recon_grid::ReconstructionGrid;
+
+use std::path::Path;
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::train::checkpoint::write_atomic;
+use crate::{Error, Result};
+
+/// The font family every figure uses; registered from the embedded DejaVu Sans on first use,
+/// so figures render identically on machines without system fonts.
+pub const FONT: &str = "sans-serif";
+
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // The bytes are a valid TTF shipped by the `dejavu` crate; failure would be a bug there.
+        let _ = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
+    });
+}
+
+/// The error plotters returns for a backend, as text.
+pub type DrawResult = std::result::Result<(), String>;
+
+/// A figure: its size and how to draw it on any plotters backend.
+pub trait Figure {
+    /// Width and height in pixels.
+    fn size(&self) -> (u32, u32);
+
+    /// Draws the figure on `root`.
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult;
+
+    /// The figure as an SVG document.
+    fn to_svg(&self) -> Result<String> {
+        register_font();
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, self.size()).into_drawing_area();
+            self.draw(&root).map_err(|e| Error::Tensor(format!("drawing failed: {e}")))?;
+            root.present().map_err(|e| Error::Tensor(format!("drawing failed: {e}")))?;
+        }
+        Ok(svg)
+    }
+
+    /// The figure as PNG bytes.
+    fn to_png(&self) -> Result<Vec<u8>> {
+        register_font();
+        let (w, h) = self.size();
+        let mut rgb = vec![0u8; (w * h * 3) as usize];
+        {
+            let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+            self.draw(&root).map_err(|e| Error::Tensor(format!("drawing failed: {e}")))?;
+            root.present().map_err(|e| Error::Tensor(format!("drawing failed: {e}")))?;
+        }
+        let mut png = Vec::new();
+        image::ImageEncoder::write_image(image::codecs::png::PngEncoder::new(&mut png), &rgb, w, h, image::ColorType::Rgb8)
+            .map_err(|e| Error::Tensor(format!("PNG encoding failed: {e}")))?;
+        Ok(png)
+    }
+
+    /// Saves as PNG or SVG, chosen by the extension of `path`, atomically.
+    fn save(&self, path: &Path) -> Result<()> {
+        let bytes = match path.extension().and_then(|e| e.to_str()) {
+            Some("png") => self.to_png()?,
+            Some("svg") => self.to_svg()?.into_bytes(),
+            _ => return Err(Error::config("figure path", format!("{}: use a .png or .svg file name", path.display()))),
+        };
+        write_atomic(path, &bytes)
+    }
+
+    /// Prints the figure in evcxr's display protocol (an inline PNG, which also renders in
+    /// notebooks viewed on GitHub).
+    fn display_inline(&self) {
+        match self.to_png() {
+            Ok(png) => println!("EVCXR_BEGIN_CONTENT image/png\n{}\nEVCXR_END_CONTENT", base64(&png)),
+            Err(e) => println!("{e}"),
+        }
+    }
+}
+
+/// Gives figure types the inherent `evcxr_display` method evcxr looks for.
+macro_rules! evcxr_display {
+    ($($t:ty),*) => {$(
+        impl $t {
+            /// Shows the figure inline in an evcxr notebook.
+            pub fn evcxr_display(&self) {
+                $crate::viz::Figure::display_inline(self)
+            }
+        }
+    )*};
+}
+evcxr_display!(LossCurve, ReconstructionGrid, LatentScatter);
+
+/// Standard base64 (RFC 4648) of `bytes`.
+fn base64(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for c in bytes.chunks(3) {
+        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= c.len() {
+                s.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                s.push('=');
+            }
+        }
+    }
+    s
+}
+
+/// Ten distinguishable colours (matplotlib's `tab10`), for classes.
+pub const TAB10: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+/// Maps a plotters error to text.
+fn err<E: std::fmt::Debug>(e: E) -> String {
+    format!("{e:?}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_matches_rfc_4648_vectors() {
+        for (i, o) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy")] {
+            assert_eq!(super::base64(i.as_bytes()), o);
+        }
+    }
+}

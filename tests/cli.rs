@@ -1,0 +1,96 @@
+//! The command line, end to end, as a user runs it.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_autoencoders"));
+    c.env_remove("AUTOENCODERS_DATA").current_dir(std::env::temp_dir());
+    c
+}
+
+fn ok(c: &mut Command) -> String {
+    let out = c.output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{c:?} failed:\n{text}");
+    text
+}
+
+fn is_png(p: &Path) -> bool {
+    std::fs::read(p).unwrap().starts_with(b"\x89PNG\r\n\x1a\n")
+}
+
+#[test]
+fn demo_runs_on_embedded_data_and_draws_every_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let (figs, model) = (dir.path().join("figs"), dir.path().join("model"));
+    let out = ok(bin().args(["demo", "--figures"]).arg(&figs).arg("--model-dir").arg(&model));
+    assert!(out.contains("test MSE"), "{out}");
+    for f in ["loss_curve", "reconstructions", "latent_space"] {
+        assert!(is_png(&figs.join(format!("{f}.png"))), "{f}.png");
+        let svg = std::fs::read_to_string(figs.join(format!("{f}.svg"))).unwrap();
+        assert!(svg.starts_with("<svg") && svg.len() > 1000, "{f}.svg");
+    }
+    let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(model.join("metrics.json")).unwrap()).unwrap();
+    // A 2-number code of an 8×8 digit cannot be perfect, but it must beat predicting the mean.
+    assert!(metrics["test_mse"].as_f64().unwrap() < 0.06, "{metrics}");
+}
+
+#[test]
+fn train_eval_encode_figures_on_digits() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("m");
+    ok(bin().args(["train", "--dataset", "digits", "--code", "8", "--hidden", "32", "--epochs", "3", "--quiet", "--out"]).arg(&m));
+    let out = ok(bin().arg("eval").arg(&m));
+    let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(m.join("metrics.json")).unwrap()).unwrap();
+    for k in ["test_mse", "test_bce", "test_psnr"] {
+        assert!(metrics[k].as_f64().unwrap().is_finite(), "{k} in {out}");
+    }
+    let codes = dir.path().join("codes.parquet");
+    ok(bin().arg("encode").arg(&m).arg("--output").arg(&codes));
+    use polars::prelude::{ParquetReader, SerReader};
+    let df = ParquetReader::new(std::fs::File::open(&codes).unwrap()).finish().unwrap();
+    assert_eq!(df.shape(), (359, 10), "8 code columns + label + class");
+    ok(bin().arg("figures").arg(&m));
+    assert!(is_png(&m.join("figures/latent_space.png")));
+    // Resume to 5 epochs.
+    ok(bin().args(["train", "--dataset", "digits", "--code", "8", "--hidden", "32", "--epochs", "5", "--quiet", "--resume"]).arg(&m));
+    let hist = std::fs::read_to_string(m.join("history.csv")).unwrap();
+    assert_eq!(hist.lines().count(), 6, "{hist}");
+}
+
+#[test]
+fn bad_input_gives_a_message_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["train", "--dataset", "cifar", "--out", "x"], "is not one of mnist"),
+        (vec!["train", "--dataset", "mnist", "--out", "x"], "dataset `mnist` not found: looked for"),
+        (vec!["train", "--dataset", "digits", "--hidden", "8,8,8", "--out", "x"], "0 to 2 per side"),
+        (vec!["train", "--dataset", "digits", "--output-activation", "identity", "--loss", "bce", "--out", "x"], "bce needs a sigmoid output"),
+        (vec!["eval", "/nonexistent/model"], "config.json"),
+    ];
+    for (args, want) in cases {
+        let out = bin().current_dir(dir.path()).args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(want), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn every_subcommand_explains_its_flags() {
+    for (sub, flags) in [
+        ("train", vec!["--dataset", "--code", "--hidden", "--loss", "--epochs", "--resume", "--patience", "--weight-decay"]),
+        ("eval", vec!["<DIR>"]),
+        ("figures", vec!["--out"]),
+        ("encode", vec!["--output", "--split"]),
+        ("demo", vec!["--figures", "--model-dir"]),
+    ] {
+        let help = ok(bin().args([sub, "--help"]));
+        for f in flags {
+            assert!(help.contains(f), "{sub} --help lacks {f}:\n{help}");
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// The real datasets (`$AUTOENCODERS_DATA`). Off CI, a missing folder skips the calling test
+/// with a loud message; on CI (`CI` set) it fails, so data tests can never be skipped there.
+pub fn data_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("AUTOENCODERS_DATA").map(PathBuf::from);
+    match dir {
+        Some(d) if d.join("mnist").is_dir() => Some(d),
+        other => {
+            let why = match other {
+                Some(d) => format!("AUTOENCODERS_DATA={} has no mnist/ folder", d.display()),
+                None => "AUTOENCODERS_DATA is not set".to_string(),
+            };
+            if std::env::var_os("CI").is_some() {
+                panic!("real-data test cannot run on CI: {why}");
+            }
+            eprintln!("\n*** SKIPPED: {why}; point it at the shared datasets folder to run this test ***\n");
+            None
+        }
+    }
+}
+
+/// Skips (returns from) the calling test when the real data is not available.
+#[macro_export]
+macro_rules! require_data {
+    () => {
+        match common::data_dir() {
+            Some(d) => d,
+            None => return,
+        }
+    };
+}

@@ -1,0 +1,141 @@
+//! Training, checkpoints and resume on the embedded digits (no data folder needed).
+
+mod common;
+
+use std::path::Path;
+
+use autoencoders::models::dense::{Dense0, Dense1, DenseConfig, KerasShallow};
+use autoencoders::prelude::*;
+use autoencoders::run::{self, DataConfig, RunConfig};
+use autoencoders::train::checkpoint::{self, load_weights, named_tensors, save_weights};
+use autoencoders::train::reconstruct_all;
+
+fn digits_cfg(epochs: usize) -> RunConfig {
+    RunConfig {
+        model: ModelConfig::Dense(DenseConfig::shallow(64, 8).with_hidden(&[32])),
+        data: DataConfig { dataset: DatasetId::Digits, normalizer: None },
+        train: TrainConfig { epochs, batch_size: 64, seed: 7, val_split: 0.1, patience: None, ..Default::default() },
+        command: String::new(),
+    }
+}
+
+fn weights(dir: &Path, file: &str) -> Vec<Vec<f32>> {
+    checkpoint::read_safetensors(&dir.join(file)).unwrap().0.into_iter().map(|t| t.values).collect()
+}
+
+#[test]
+fn training_lowers_the_loss_and_is_deterministic() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let h1 = run::train(&digits_cfg(12), a.path(), false, Progress::Quiet).unwrap();
+    let h2 = run::train(&digits_cfg(12), b.path(), false, Progress::Quiet).unwrap();
+    let first = &h1.records[0];
+    let last = h1.records.last().unwrap();
+    assert!(last.train_loss < 0.8 * first.train_loss, "{} → {}", first.train_loss, last.train_loss);
+    assert!(last.val_loss < first.val_loss);
+    let losses = |h: &History| h.records.iter().map(|r| (r.train_loss, r.val_loss)).collect::<Vec<_>>();
+    assert_eq!(losses(&h1), losses(&h2), "same seed, same numbers");
+    assert_eq!(weights(a.path(), "model.safetensors"), weights(b.path(), "model.safetensors"));
+    for f in ["config.json", "model.safetensors", "history.csv", "resume.safetensors"] {
+        assert!(a.path().join(f).exists(), "{f}");
+    }
+    let stray: Vec<_> = std::fs::read_dir(a.path()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().contains(".tmp")).collect();
+    assert!(stray.is_empty(), "no temporary files left behind");
+}
+
+#[test]
+fn resume_continues_exactly_where_training_stopped() {
+    let (full, parts) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    run::train(&digits_cfg(6), full.path(), false, Progress::Quiet).unwrap();
+    run::train(&digits_cfg(3), parts.path(), false, Progress::Quiet).unwrap();
+    let h = run::train(&digits_cfg(6), parts.path(), true, Progress::Quiet).unwrap();
+    assert_eq!(h.records.iter().map(|r| r.epoch).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(weights(full.path(), "resume.safetensors"), weights(parts.path(), "resume.safetensors"));
+    assert_eq!(weights(full.path(), "model.safetensors"), weights(parts.path(), "model.safetensors"));
+    let a = History::load_csv(&full.path().join("history.csv")).unwrap();
+    let b = History::load_csv(&parts.path().join("history.csv")).unwrap();
+    let l = |h: &History| h.records.iter().map(|r| r.train_loss).collect::<Vec<_>>();
+    assert_eq!(l(&a), l(&b));
+}
+
+#[test]
+fn resume_refuses_a_different_model() {
+    let dir = tempfile::tempdir().unwrap();
+    run::train(&digits_cfg(1), dir.path(), false, Progress::Quiet).unwrap();
+    let mut other = digits_cfg(2);
+    other.model = ModelConfig::Dense(DenseConfig::shallow(64, 4));
+    let e = run::train(&other, dir.path(), true, Progress::Quiet).unwrap_err().to_string();
+    assert!(e.contains("resume it with the same model"), "{e}");
+}
+
+#[test]
+fn save_load_round_trip_gives_identical_reconstructions() {
+    let dev = Dev::seed_from_u64(1);
+    let cfg = DenseConfig::shallow(64, 8).with_hidden(&[32]);
+    let a = Dense1::new(&dev, &cfg).unwrap();
+    let mut b = Dense1::new(&dev, &cfg).unwrap();
+    let data = DatasetId::Digits.load_from(Path::new("/nonexistent"), Split::Test).unwrap().take(16);
+    assert_ne!(reconstruct_all(&a, &data, 8), reconstruct_all(&b, &data, 8));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.safetensors");
+    save_weights(&a, &path).unwrap();
+    load_weights(&mut b, &path).unwrap();
+    assert_eq!(reconstruct_all(&a, &data, 8), reconstruct_all(&b, &data, 8));
+    let names: Vec<String> = named_tensors(&a).into_iter().map(|t| t.name).collect();
+    assert_eq!(names, ["encoder.0.weight", "encoder.0.bias", "encoder.1.weight", "encoder.1.bias", "decoder.0.weight", "decoder.0.bias", "decoder.1.weight", "decoder.1.bias"]);
+}
+
+#[test]
+fn checkpoint_that_does_not_match_its_config_is_refused_unchanged() {
+    let dev = Dev::seed_from_u64(2);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
+    save_weights(&Dense0::new(&dev, &DenseConfig::shallow(64, 8)).unwrap(), &path).unwrap();
+
+    // Wrong code size: shapes differ.
+    let mut wider = Dense0::new(&dev, &DenseConfig::shallow(64, 16)).unwrap();
+    let before = named_tensors(&wider);
+    let e = load_weights(&mut wider, &path).unwrap_err().to_string();
+    assert!(e.contains("tensor `encoder.0.weight` has shape [8, 64], the config needs [16, 64]"), "{e}");
+    assert_eq!(named_tensors(&wider), before, "a refused load changes nothing");
+
+    // Wrong depth: tensors missing and unexpected.
+    let mut deeper = Dense1::new(&dev, &DenseConfig::shallow(64, 8).with_hidden(&[32])).unwrap();
+    let e = load_weights(&mut deeper, &path).unwrap_err().to_string();
+    assert!(e.contains("missing tensor `encoder.1.weight`"), "{e}");
+
+    // Truncated file.
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
+    let mut m = Dense0::new(&dev, &DenseConfig::shallow(64, 8)).unwrap();
+    let e = load_weights(&mut m, &path).unwrap_err().to_string();
+    assert!(e.contains("model.safetensors") && e.contains("truncated or corrupt"), "{e}");
+}
+
+#[test]
+fn compile_time_shaped_preset_rejects_a_config_of_other_sizes() {
+    let dev = Dev::default();
+    assert!(KerasShallow::new(&dev, &DenseConfig::shallow(784, 32)).is_ok());
+    let e = KerasShallow::new(&dev, &DenseConfig::shallow(784, 16)).unwrap_err().to_string();
+    assert!(e.contains("width 16"), "{e}");
+}
+
+#[test]
+fn config_with_an_unknown_field_names_file_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    digits_cfg(1).save(dir.path()).unwrap();
+    let path = dir.path().join("config.json");
+    let text = std::fs::read_to_string(&path).unwrap().replacen("\"epochs\"", "\"epocs\"", 1);
+    std::fs::write(&path, text).unwrap();
+    let e = RunConfig::load(dir.path()).unwrap_err().to_string();
+    assert!(e.contains("config.json") && e.contains("unknown field `epocs`"), "{e}");
+}
+
+#[test]
+fn divergence_is_reported_not_silent() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = digits_cfg(3);
+    cfg.model = ModelConfig::Dense(DenseConfig { loss: ReconLoss::Mse, output_activation: Activation::Identity, ..DenseConfig::shallow(64, 8) });
+    cfg.train.adam.lr = 1e30;
+    let e = run::train(&cfg, dir.path(), false, Progress::Quiet).unwrap_err().to_string();
+    assert!(e.contains("training diverged") && e.contains("lower the learning rate"), "{e}");
+}
