@@ -9,7 +9,7 @@ use autoencoders::models::dense::DenseConfig;
 use autoencoders::models::{ModelConfig, ReconLoss};
 use autoencoders::nn::Activation;
 use autoencoders::run::{self, DataConfig, RunConfig};
-use autoencoders::train::{AdamConfig, Progress, TrainConfig};
+use autoencoders::train::{AdamConfig, LrSchedule, Progress, TrainConfig};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Build, train, inspect and apply autoencoders.
@@ -93,8 +93,8 @@ struct TrainArgs {
     /// Activation of the hidden layers.
     #[arg(long, value_enum, default_value_t = Activation::Relu)]
     activation: Activation,
-    /// Activation of the code layer.
-    #[arg(long, value_enum, default_value_t = Activation::Relu)]
+    /// Activation of the code layer (identity: a linear code; relu as in the Keras blog).
+    #[arg(long, value_enum, default_value_t = Activation::Identity)]
     code_activation: Activation,
     /// Output activation [default: sigmoid for images, identity otherwise].
     #[arg(long, value_enum)]
@@ -111,6 +111,9 @@ struct TrainArgs {
     /// Adam learning rate.
     #[arg(long, default_value_t = 1e-3)]
     lr: f64,
+    /// Learning-rate schedule over the run.
+    #[arg(long, value_enum, default_value_t = LrSchedule::Constant)]
+    schedule: LrSchedule,
     /// Adam β₁.
     #[arg(long, default_value_t = 0.9)]
     beta1: f64,
@@ -198,6 +201,7 @@ fn train(a: TrainArgs) -> Result<()> {
             seed: a.seed,
             val_split: a.val_split,
             patience: (a.patience > 0).then_some(a.patience),
+            schedule: a.schedule,
         },
         command: std::env::args().collect::<Vec<_>>().join(" "),
     };
@@ -210,7 +214,7 @@ fn train(a: TrainArgs) -> Result<()> {
     let progress = if a.quiet { Progress::Lines } else { Progress::Bar };
     let h = run::train(&cfg, &dir, resume, progress)?;
     if let Some(best) = h.best() {
-        eprintln!("best epoch {} (val loss {:.5}); model in {}", best.epoch, best.val_loss, dir.display());
+        eprintln!("best epoch {} (loss {:.5}); model in {}", best.epoch, autoencoders::train::score(best), dir.display());
     }
     Ok(())
 }

@@ -236,11 +236,8 @@ impl<F: Figure> SaveDyn for F {
 /// digits embedded in the crate, so that its code can be drawn directly.
 pub fn demo_config() -> RunConfig {
     use crate::models::dense::DenseConfig;
-    use crate::nn::Activation;
-    let mut model = DenseConfig::shallow(64, 2).with_hidden(&[32]);
-    model.code_activation = Activation::Identity;
     RunConfig {
-        model: ModelConfig::Dense(model),
+        model: ModelConfig::Dense(DenseConfig::shallow(64, 2).with_hidden(&[32])),
         data: DataConfig { dataset: DatasetId::Digits, normalizer: None },
         train: TrainConfig { epochs: 150, batch_size: 32, seed: 0, val_split: 0.1, patience: Some(20), ..Default::default() },
         command: "autoencoders demo".into(),

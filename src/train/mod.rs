@@ -8,5 +8,5 @@ mod trainer;
 
 pub use adam::{Adam, AdamConfig};
 pub use eval::{encode_all, evaluate_loss, reconstruct_all, Metrics};
-pub use history::{EpochRecord, History};
-pub use trainer::{fit, Progress, TrainConfig};
+pub use history::{score, EpochRecord, History};
+pub use trainer::{fit, LrSchedule, Progress, TrainConfig};

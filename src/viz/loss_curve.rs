@@ -43,6 +43,7 @@ impl Figure for LossCurve {
         chart
             .configure_mesh()
             .x_desc("epoch")
+            .x_label_formatter(&|x| format!("{x:.0}"))
             .y_desc("loss")
             .label_style((FONT, 13))
             .axis_desc_style((FONT, 14))
@@ -57,7 +58,9 @@ impl Figure for LossCurve {
                 .map_err(err)?
                 .label(name)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
-            chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled()))).map_err(err)?;
+            if points.len() <= 40 {
+                chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled()))).map_err(err)?;
+            }
         }
         chart
             .configure_series_labels()

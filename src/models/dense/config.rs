@@ -19,8 +19,9 @@ pub struct DenseConfig {
     /// Activation after each hidden layer.
     #[serde(default = "relu")]
     pub activation: Activation,
-    /// Activation of the code layer (`identity` gives a linear code).
-    #[serde(default = "relu")]
+    /// Activation of the code layer. `identity` (a linear code, the default) keeps every code
+    /// unit alive; a ReLU code, as in the Keras blog, loses units that never fire.
+    #[serde(default = "identity")]
     pub code_activation: Activation,
     /// Activation of the reconstruction: `sigmoid` for data in [0, 1], `identity` otherwise.
     pub output_activation: Activation,
@@ -32,19 +33,23 @@ fn relu() -> Activation {
     Activation::Relu
 }
 
+fn identity() -> Activation {
+    Activation::Identity
+}
+
 /// The most hidden layers on each side: a model's depth is part of its type.
 pub const MAX_HIDDEN: usize = 2;
 
 impl DenseConfig {
-    /// A shallow model `input → code → input` with ReLU code and sigmoid + BCE output (the
-    /// Keras blog's first autoencoder).
+    /// A shallow model `input → code → input` with a linear code and a sigmoid output trained
+    /// with BCE (the Keras blog's first autoencoder, but for its ReLU code).
     pub fn shallow(input: usize, code: usize) -> Self {
         Self {
             input,
             hidden: vec![],
             code,
             activation: Activation::Relu,
-            code_activation: Activation::Relu,
+            code_activation: Activation::Identity,
             output_activation: Activation::Sigmoid,
             loss: ReconLoss::Bce,
         }
@@ -130,6 +135,6 @@ mod tests {
     #[test]
     fn describes_the_mirrored_widths() {
         let c = DenseConfig::shallow(784, 32).with_hidden(&[128, 64]);
-        assert_eq!(c.describe(), "dense 784→128→64→32→64→128→784 (relu, code relu, output sigmoid, bce)");
+        assert_eq!(c.describe(), "dense 784→128→64→32→64→128→784 (relu, code identity, output sigmoid, bce)");
     }
 }
