@@ -15,7 +15,8 @@ fn arg(name: &str, default: &str) -> String {
 }
 
 fn main() -> anyhow::Result<()> {
-    let hidden: Vec<usize> = arg("--hidden", "256").split(',').filter(|s| !s.is_empty()).map(|s| s.parse()).collect::<Result<_, _>>()?;
+    let hidden: Vec<usize> =
+        arg("--hidden", "256").split(',').filter(|s| !s.is_empty()).map(|s| s.parse()).collect::<Result<_, _>>()?;
     let code: usize = arg("--code", "64").parse()?;
     let batch: usize = arg("--batch", "256").parse()?;
     let epochs: usize = arg("--epochs", "1").parse()?;

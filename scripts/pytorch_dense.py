@@ -1,7 +1,7 @@
 """The same dense autoencoder as `examples/dense_epoch.rs`, in PyTorch on the CPU.
 
 Same data (MNIST from $AUTOENCODERS_DATA, pixels / 255), same model (Linear layers with ReLU,
-ReLU code, sigmoid output trained through BCE-with-logits), same optimiser (Adam, lr 1e-3),
+a linear code, sigmoid output trained through BCE-with-logits), same optimiser (Adam, lr 1e-3),
 same batch size. Prints one JSON line per epoch, like the Rust example.
 
     python3 scripts/pytorch_dense.py --hidden 256 --code 64 --batch 256 --epochs 1 --threads 2
@@ -24,8 +24,9 @@ def idx(path):
 def model(hidden, code):
     widths = [784, *hidden, code]
     enc, dec = [], []
-    for a, b in zip(widths, widths[1:]):
-        enc += [nn.Linear(a, b), nn.ReLU()]
+    for i, (a, b) in enumerate(zip(widths, widths[1:])):
+        # ReLU after hidden layers; the code stays linear, as in the crate's default.
+        enc += [nn.Linear(a, b)] + ([nn.ReLU()] if i < len(widths) - 2 else [])
     back = widths[::-1]
     for i, (a, b) in enumerate(zip(back, back[1:])):
         dec += [nn.Linear(a, b)] + ([nn.ReLU()] if i < len(back) - 2 else [])

@@ -18,11 +18,7 @@ pub enum Error {
     Format { path: PathBuf, what: String },
     /// A dataset was not found where we looked.
     #[error("dataset `{name}` not found: looked for {looked_for}. {fix}")]
-    MissingData {
-        name: String,
-        looked_for: String,
-        fix: String,
-    },
+    MissingData { name: String, looked_for: String, fix: String },
     /// A setting (config field, CLI flag) has a value we cannot use.
     #[error("invalid `{field}`: {what}")]
     Config { field: String, what: String },
@@ -50,30 +46,18 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// A format error for `path`.
     pub fn format(path: impl AsRef<Path>, what: impl Into<String>) -> Self {
-        Error::Format {
-            path: path.as_ref().to_path_buf(),
-            what: what.into(),
-        }
+        Error::Format { path: path.as_ref().to_path_buf(), what: what.into() }
     }
     /// An I/O error for `path`.
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.as_ref().to_path_buf(),
-            source,
-        }
+        Error::Io { path: path.as_ref().to_path_buf(), source }
     }
     /// A bad setting.
     pub fn config(field: impl Into<String>, what: impl Into<String>) -> Self {
-        Error::Config {
-            field: field.into(),
-            what: what.into(),
-        }
+        Error::Config { field: field.into(), what: what.into() }
     }
     /// A polars error while handling `path`.
     pub fn polars(path: impl AsRef<Path>, source: polars::error::PolarsError) -> Self {
-        Error::Polars {
-            path: path.as_ref().to_path_buf(),
-            source,
-        }
+        Error::Polars { path: path.as_ref().to_path_buf(), source }
     }
 }

@@ -177,7 +177,8 @@ fn main() -> Result<()> {
 fn train(a: TrainArgs) -> Result<()> {
     let dataset: DatasetId = a.dataset.parse()?;
     let image = dataset.is_image();
-    let output_activation = a.output_activation.unwrap_or(if image { Activation::Sigmoid } else { Activation::Identity });
+    let output_activation =
+        a.output_activation.unwrap_or(if image { Activation::Sigmoid } else { Activation::Identity });
     let loss = a.loss.unwrap_or(if image { ReconLoss::Bce } else { ReconLoss::Mse });
     let input = dataset.load(Split::Test)?.sample_len();
     let model = match a.model {
@@ -197,7 +198,13 @@ fn train(a: TrainArgs) -> Result<()> {
         train: TrainConfig {
             epochs: a.epochs,
             batch_size: a.batch_size,
-            adam: AdamConfig { lr: a.lr, beta1: a.beta1, beta2: a.beta2, weight_decay: a.weight_decay, ..Default::default() },
+            adam: AdamConfig {
+                lr: a.lr,
+                beta1: a.beta1,
+                beta2: a.beta2,
+                weight_decay: a.weight_decay,
+                ..Default::default()
+            },
             seed: a.seed,
             val_split: a.val_split,
             patience: (a.patience > 0).then_some(a.patience),
@@ -214,7 +221,12 @@ fn train(a: TrainArgs) -> Result<()> {
     let progress = if a.quiet { Progress::Lines } else { Progress::Bar };
     let h = run::train(&cfg, &dir, resume, progress)?;
     if let Some(best) = h.best() {
-        eprintln!("best epoch {} (loss {:.5}); model in {}", best.epoch, autoencoders::train::score(best), dir.display());
+        eprintln!(
+            "best epoch {} (loss {:.5}); model in {}",
+            best.epoch,
+            autoencoders::train::score(best),
+            dir.display()
+        );
     }
     Ok(())
 }
@@ -226,7 +238,13 @@ fn demo(figures: &Path, model_dir: &Path) -> Result<()> {
     run::train(&cfg, model_dir, false, Progress::Quiet)?;
     let m = run::evaluate(model_dir)?;
     let written = run::figures(model_dir)?.save_all(figures)?;
-    println!("test MSE {:.4}, BCE {:.4}, PSNR {:.1} dB on {} test digits", m.test_mse, m.test_bce.unwrap_or(f64::NAN), m.test_psnr, m.n_test);
+    println!(
+        "test MSE {:.4}, BCE {:.4}, PSNR {:.1} dB on {} test digits",
+        m.test_mse,
+        m.test_bce.unwrap_or(f64::NAN),
+        m.test_psnr,
+        m.n_test
+    );
     for p in written {
         println!("wrote {}", p.display());
     }

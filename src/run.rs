@@ -97,10 +97,18 @@ pub fn train(cfg: &RunConfig, dir: &Path, resume: bool, progress: Progress) -> R
         if saved.model != cfg.model || saved.data.dataset != cfg.data.dataset {
             return Err(Error::config(
                 "resume",
-                format!("{} was trained as `{}` on {}; resume it with the same model and dataset", dir.display(), saved.model.describe(), saved.data.dataset),
+                format!(
+                    "{} was trained as `{}` on {}; resume it with the same model and dataset",
+                    dir.display(),
+                    saved.model.describe(),
+                    saved.data.dataset
+                ),
             ));
         }
-        cfg = RunConfig { train: TrainConfig { epochs: cfg.train.epochs, patience: cfg.train.patience, ..saved.train.clone() }, ..saved };
+        cfg = RunConfig {
+            train: TrainConfig { epochs: cfg.train.epochs, patience: cfg.train.patience, ..saved.train.clone() },
+            ..saved
+        };
     }
     cfg.model.validate()?;
     let data = prepare(&cfg.data.dataset, cfg.data.normalizer.as_ref())?;
@@ -119,7 +127,13 @@ fn check_input(model: &ModelConfig, data: &Dataset) -> Result<()> {
     if c.input != data.sample_len() {
         return Err(Error::config(
             "input",
-            format!("the model takes {} features but `{}` samples have {} (shape {:?})", c.input, data.name, data.sample_len(), data.shape),
+            format!(
+                "the model takes {} features but `{}` samples have {} (shape {:?})",
+                c.input,
+                data.name,
+                data.sample_len(),
+                data.shape
+            ),
         ));
     }
     Ok(())
@@ -164,7 +178,10 @@ fn codes_table(codes: &[f32], k: usize, set: &Dataset) -> Result<DataFrame> {
         .collect();
     if let Some(l) = &set.labels {
         cols.push(Column::new("label".into(), l.clone()));
-        cols.push(Column::new("class".into(), l.iter().map(|&c| set.class_names[c as usize].clone()).collect::<Vec<String>>()));
+        cols.push(Column::new(
+            "class".into(),
+            l.iter().map(|&c| set.class_names[c as usize].clone()).collect::<Vec<String>>(),
+        ));
     }
     DataFrame::new(n, cols).map_err(|e| Error::polars(&set.name, e))
 }
@@ -212,7 +229,11 @@ impl Figures {
     pub fn save_all(&self, out: &Path) -> Result<Vec<PathBuf>> {
         let mut written = Vec::new();
         for ext in ["png", "svg"] {
-            for (name, fig) in [("loss_curve", &self.loss as &dyn SaveDyn), ("reconstructions", &self.reconstructions), ("latent_space", &self.latent)] {
+            for (name, fig) in [
+                ("loss_curve", &self.loss as &dyn SaveDyn),
+                ("reconstructions", &self.reconstructions),
+                ("latent_space", &self.latent),
+            ] {
                 let p = out.join(format!("{name}.{ext}"));
                 fig.save_dyn(&p)?;
                 written.push(p);
@@ -239,7 +260,14 @@ pub fn demo_config() -> RunConfig {
     RunConfig {
         model: ModelConfig::Dense(DenseConfig::shallow(64, 2).with_hidden(&[32])),
         data: DataConfig { dataset: DatasetId::Digits, normalizer: None },
-        train: TrainConfig { epochs: 150, batch_size: 32, seed: 0, val_split: 0.1, patience: Some(20), ..Default::default() },
+        train: TrainConfig {
+            epochs: 150,
+            batch_size: 32,
+            seed: 0,
+            val_split: 0.1,
+            patience: Some(20),
+            ..Default::default()
+        },
         command: "autoencoders demo".into(),
     }
 }

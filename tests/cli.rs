@@ -33,7 +33,8 @@ fn demo_runs_on_embedded_data_and_draws_every_figure() {
         let svg = std::fs::read_to_string(figs.join(format!("{f}.svg"))).unwrap();
         assert!(svg.starts_with("<svg") && svg.len() > 1000, "{f}.svg");
     }
-    let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(model.join("metrics.json")).unwrap()).unwrap();
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model.join("metrics.json")).unwrap()).unwrap();
     // A 2-number code of an 8×8 digit cannot be perfect, but it must beat predicting the mean.
     assert!(metrics["test_mse"].as_f64().unwrap() < 0.06, "{metrics}");
 }
@@ -42,7 +43,9 @@ fn demo_runs_on_embedded_data_and_draws_every_figure() {
 fn train_eval_encode_figures_on_digits() {
     let dir = tempfile::tempdir().unwrap();
     let m = dir.path().join("m");
-    ok(bin().args(["train", "--dataset", "digits", "--code", "8", "--hidden", "32", "--epochs", "3", "--quiet", "--out"]).arg(&m));
+    ok(bin()
+        .args(["train", "--dataset", "digits", "--code", "8", "--hidden", "32", "--epochs", "3", "--quiet", "--out"])
+        .arg(&m));
     let out = ok(bin().arg("eval").arg(&m));
     let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(m.join("metrics.json")).unwrap()).unwrap();
     for k in ["test_mse", "test_bce", "test_psnr"] {
@@ -56,7 +59,9 @@ fn train_eval_encode_figures_on_digits() {
     ok(bin().arg("figures").arg(&m));
     assert!(is_png(&m.join("figures/latent_space.png")));
     // Resume to 5 epochs.
-    ok(bin().args(["train", "--dataset", "digits", "--code", "8", "--hidden", "32", "--epochs", "5", "--quiet", "--resume"]).arg(&m));
+    ok(bin()
+        .args(["train", "--dataset", "digits", "--code", "8", "--hidden", "32", "--epochs", "5", "--quiet", "--resume"])
+        .arg(&m));
     let hist = std::fs::read_to_string(m.join("history.csv")).unwrap();
     assert_eq!(hist.lines().count(), 6, "{hist}");
 }
@@ -68,7 +73,10 @@ fn bad_input_gives_a_message_not_a_panic() {
         (vec!["train", "--dataset", "cifar", "--out", "x"], "is not one of mnist"),
         (vec!["train", "--dataset", "mnist", "--out", "x"], "dataset `mnist` not found: looked for"),
         (vec!["train", "--dataset", "digits", "--hidden", "8,8,8", "--out", "x"], "0 to 2 per side"),
-        (vec!["train", "--dataset", "digits", "--output-activation", "identity", "--loss", "bce", "--out", "x"], "bce needs a sigmoid output"),
+        (
+            vec!["train", "--dataset", "digits", "--output-activation", "identity", "--loss", "bce", "--out", "x"],
+            "bce needs a sigmoid output",
+        ),
         (vec!["eval", "/nonexistent/model"], "config.json"),
     ];
     for (args, want) in cases {
@@ -82,7 +90,10 @@ fn bad_input_gives_a_message_not_a_panic() {
 #[test]
 fn every_subcommand_explains_its_flags() {
     for (sub, flags) in [
-        ("train", vec!["--dataset", "--code", "--hidden", "--loss", "--epochs", "--resume", "--patience", "--weight-decay"]),
+        (
+            "train",
+            vec!["--dataset", "--code", "--hidden", "--loss", "--epochs", "--resume", "--patience", "--weight-decay"],
+        ),
         ("eval", vec!["<DIR>"]),
         ("figures", vec!["--out"]),
         ("encode", vec!["--output", "--split"]),

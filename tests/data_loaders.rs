@@ -148,9 +148,14 @@ fn corrupted_ecg_tsv_names_line_and_column() {
     let text = std::fs::read_to_string(root.join("ecg5000/ECG5000_TRAIN.tsv")).unwrap();
     let mut lines: Vec<String> = text.lines().map(String::from).collect();
     lines[4] = lines[4].replacen("\t", "\tabc", 1).replacen("\tabc", "\tx9", 1);
-    let e = tabular::parse_table(lines.join("\n").as_bytes(), tabular::TableFormat::UCR_TSV, "ecg", std::path::Path::new("ECG_bad.tsv"))
-        .unwrap_err()
-        .to_string();
+    let e = tabular::parse_table(
+        lines.join("\n").as_bytes(),
+        tabular::TableFormat::UCR_TSV,
+        "ecg",
+        std::path::Path::new("ECG_bad.tsv"),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("ECG_bad.tsv") && e.contains("line 5") && e.contains("is not a number"), "{e}");
 }
 

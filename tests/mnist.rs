@@ -28,10 +28,20 @@ fn shallow_autoencoder_learns_mnist_in_two_epochs_and_beats_pca() {
     let pca = Pca::fit(&train.take(20_000).samples, 784, 32).unwrap();
     let back: Vec<f32> = pca.inverse_transform(&pca.transform(&test.samples));
     let linear = Metrics::from_reconstructions(&test.samples, &back, test.len(), f64::NAN);
-    eprintln!("after 2 epochs: test BCE {:.4}, MSE {:.4}; PCA-32 MSE {:.4}", ours.test_bce.unwrap(), ours.test_mse, linear.test_mse);
+    eprintln!(
+        "after 2 epochs: test BCE {:.4}, MSE {:.4}; PCA-32 MSE {:.4}",
+        ours.test_bce.unwrap(),
+        ours.test_mse,
+        linear.test_mse
+    );
 
     // An untrained model scores ≈ 0.69; the mean image ≈ 0.27; 20 epochs reach ≈ 0.091.
     assert!(ours.test_bce.unwrap() < 0.105, "{ours:?}");
-    assert!(ours.test_mse < linear.test_mse, "nonlinear decoder beats PCA at 32 numbers: {} vs {}", ours.test_mse, linear.test_mse);
+    assert!(
+        ours.test_mse < linear.test_mse,
+        "nonlinear decoder beats PCA at 32 numbers: {} vs {}",
+        ours.test_mse,
+        linear.test_mse
+    );
     let _ = reconstruct_all(&model, &test.take(3), 3);
 }

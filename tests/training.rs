@@ -38,7 +38,11 @@ fn training_lowers_the_loss_and_is_deterministic() {
     for f in ["config.json", "model.safetensors", "history.csv", "resume.safetensors"] {
         assert!(a.path().join(f).exists(), "{f}");
     }
-    let stray: Vec<_> = std::fs::read_dir(a.path()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().contains(".tmp")).collect();
+    let stray: Vec<_> = std::fs::read_dir(a.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+        .collect();
     assert!(stray.is_empty(), "no temporary files left behind");
 }
 
@@ -81,7 +85,19 @@ fn save_load_round_trip_gives_identical_reconstructions() {
     load_weights(&mut b, &path).unwrap();
     assert_eq!(reconstruct_all(&a, &data, 8), reconstruct_all(&b, &data, 8));
     let names: Vec<String> = named_tensors(&a).into_iter().map(|t| t.name).collect();
-    assert_eq!(names, ["encoder.0.weight", "encoder.0.bias", "encoder.1.weight", "encoder.1.bias", "decoder.0.weight", "decoder.0.bias", "decoder.1.weight", "decoder.1.bias"]);
+    assert_eq!(
+        names,
+        [
+            "encoder.0.weight",
+            "encoder.0.bias",
+            "encoder.1.weight",
+            "encoder.1.bias",
+            "decoder.0.weight",
+            "decoder.0.bias",
+            "decoder.1.weight",
+            "decoder.1.bias"
+        ]
+    );
 }
 
 #[test]
@@ -134,7 +150,11 @@ fn config_with_an_unknown_field_names_file_and_field() {
 fn divergence_is_reported_not_silent() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = digits_cfg(3);
-    cfg.model = ModelConfig::Dense(DenseConfig { loss: ReconLoss::Mse, output_activation: Activation::Identity, ..DenseConfig::shallow(64, 8) });
+    cfg.model = ModelConfig::Dense(DenseConfig {
+        loss: ReconLoss::Mse,
+        output_activation: Activation::Identity,
+        ..DenseConfig::shallow(64, 8)
+    });
     cfg.train.adam.lr = 1e30;
     let e = run::train(&cfg, dir.path(), false, Progress::Quiet).unwrap_err().to_string();
     assert!(e.contains("training diverged") && e.contains("lower the learning rate"), "{e}");

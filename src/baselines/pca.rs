@@ -28,7 +28,10 @@ impl Pca {
     pub fn fit(data: &[f32], dim: usize, k: usize) -> Result<Self> {
         let n = if dim == 0 { 0 } else { data.len() / dim };
         if n < 2 || k == 0 || k > dim {
-            return Err(Error::config("pca", format!("need ≥ 2 samples and 1 ≤ k ≤ {dim} components (got n = {n}, k = {k})")));
+            return Err(Error::config(
+                "pca",
+                format!("need ≥ 2 samples and 1 ≤ k ≤ {dim} components (got n = {n}, k = {k})"),
+            ));
         }
         let mut mean = vec![0f64; dim];
         for row in data.chunks(dim) {
@@ -50,7 +53,8 @@ impl Pca {
         for &c in &order[..k] {
             let v = eig.eigenvectors.column(c);
             // Fix each axis' sign (largest entry positive) so results are reproducible.
-            let flip = if v.iter().fold(0.0f64, |a, &x| if x.abs() > a.abs() { x } else { a }) < 0.0 { -1.0 } else { 1.0 };
+            let flip =
+                if v.iter().fold(0.0f64, |a, &x| if x.abs() > a.abs() { x } else { a }) < 0.0 { -1.0 } else { 1.0 };
             components.extend(v.iter().map(|&x| (x * flip) as f32));
             variances.push(eig.eigenvalues[c].max(0.0));
         }

@@ -60,12 +60,7 @@ impl Dataset {
         if let Some(i) = samples.iter().position(|v| !v.is_finite()) {
             return Err(Error::format(
                 &name,
-                format!(
-                    "sample {}, feature {} is {} — clean or impute the data first",
-                    i / per,
-                    i % per,
-                    samples[i]
-                ),
+                format!("sample {}, feature {} is {} — clean or impute the data first", i / per, i % per, samples[i]),
             ));
         }
         Ok(Self { name, samples, shape, labels, class_names })
@@ -132,10 +127,7 @@ impl Dataset {
     /// second dataset, the rest to the first. Both keep the original order otherwise.
     pub fn split(&self, fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
         if !(0.0..1.0).contains(&fraction) {
-            return Err(Error::config(
-                "validation split",
-                format!("{fraction} is not in [0, 1)"),
-            ));
+            return Err(Error::config("validation split", format!("{fraction} is not in [0, 1)")));
         }
         let n_val = (self.len() as f64 * fraction).round() as usize;
         let mut perm = permutation(self.len(), seed);
@@ -156,9 +148,7 @@ impl Dataset {
 
     /// The smallest and largest value over all samples.
     pub fn value_range(&self) -> (f32, f32) {
-        self.samples
-            .iter()
-            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)))
+        self.samples.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)))
     }
 }
 
@@ -194,7 +184,6 @@ impl<'a> Iterator for Batches<'a> {
 }
 
 impl ExactSizeIterator for Batches<'_> {}
-
 
 fn permutation(n: usize, seed: u64) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..n).collect();

@@ -54,9 +54,8 @@ pub fn parse_idx(b: &[u8]) -> std::result::Result<IdxArray, String> {
     if b.len() < header {
         return Err(format!("truncated header: {ndim} dimensions need {header} bytes, file has {}", b.len()));
     }
-    let dims: Vec<usize> = (0..ndim)
-        .map(|i| u32::from_be_bytes(b[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize)
-        .collect();
+    let dims: Vec<usize> =
+        (0..ndim).map(|i| u32::from_be_bytes(b[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize).collect();
     let expected = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
     let body = b.len() - header;
     match expected {
@@ -73,12 +72,13 @@ pub fn split_files(dir: &Path, train: bool) -> (PathBuf, PathBuf) {
     let prefix = if train { "train" } else { "t10k" };
     let pick = |stem: String| {
         let gz = dir.join(format!("{stem}.gz"));
-        if gz.exists() { gz } else { dir.join(stem) }
+        if gz.exists() {
+            gz
+        } else {
+            dir.join(stem)
+        }
     };
-    (
-        pick(format!("{prefix}-images-idx3-ubyte")),
-        pick(format!("{prefix}-labels-idx1-ubyte")),
-    )
+    (pick(format!("{prefix}-images-idx3-ubyte")), pick(format!("{prefix}-labels-idx1-ubyte")))
 }
 
 /// Loads images + labels of an MNIST-layout split as a dataset of `1×rows×cols` samples with
@@ -88,7 +88,10 @@ pub fn load_split(dir: &Path, train: bool, name: &str, class_names: Vec<String>)
     let images = read_idx(&img_path)?;
     let labels = read_idx(&lbl_path)?;
     if images.dims.len() != 3 {
-        return Err(Error::format(&img_path, format!("expected 3 dimensions (n, rows, cols), found {:?}", images.dims)));
+        return Err(Error::format(
+            &img_path,
+            format!("expected 3 dimensions (n, rows, cols), found {:?}", images.dims),
+        ));
     }
     if labels.dims.len() != 1 {
         return Err(Error::format(&lbl_path, format!("expected 1 dimension (n), found {:?}", labels.dims)));
@@ -104,13 +107,7 @@ pub fn load_split(dir: &Path, train: bool, name: &str, class_names: Vec<String>)
     }
     let samples = images.data.iter().map(|&p| p as f32).collect();
     let labels = labels.data.iter().map(|&l| l as u32).collect();
-    Dataset::new(
-        name,
-        samples,
-        vec![1, images.dims[1], images.dims[2]],
-        Some(labels),
-        class_names,
-    )
+    Dataset::new(name, samples, vec![1, images.dims[1], images.dims[2]], Some(labels), class_names)
 }
 
 #[cfg(test)]

@@ -13,11 +13,7 @@ pub const EXTENSIONS: [&str; 3] = ["pgm", "png", "pnm"];
 
 /// Loads every image under `root/<class>/` as a `1×height×width` sample with raw 0–255 pixels.
 /// `keep(class_index, image_index)` chooses which images to load, for per-class splits.
-pub fn load_image_folder(
-    root: &Path,
-    name: &str,
-    keep: impl Fn(usize, usize) -> bool,
-) -> Result<Dataset> {
+pub fn load_image_folder(root: &Path, name: &str, keep: impl Fn(usize, usize) -> bool) -> Result<Dataset> {
     let classes = sorted_entries(root, |p| p.is_dir())?;
     if classes.is_empty() {
         return Err(Error::format(root, "no class sub-folders (expected root/<class>/<image>)"));
@@ -33,9 +29,8 @@ pub fn load_image_folder(
         })?;
         for (k, path) in images.iter().enumerate().filter(|(k, _)| keep(c, *k)) {
             let _ = k;
-            let img = image::open(path)
-                .map_err(|e| Error::format(path, format!("not a readable image: {e}")))?
-                .into_luma8();
+            let img =
+                image::open(path).map_err(|e| Error::format(path, format!("not a readable image: {e}")))?.into_luma8();
             match &size {
                 None => size = Some((img.width(), img.height(), path.clone())),
                 Some((w, h, first)) if (*w, *h) != img.dimensions() => {
@@ -58,10 +53,8 @@ pub fn load_image_folder(
     let Some((w, h, _)) = size else {
         return Err(Error::format(root, format!("no images with extension {EXTENSIONS:?}")));
     };
-    let class_names = classes
-        .iter()
-        .map(|p| p.file_name().unwrap_or_default().to_string_lossy().into_owned())
-        .collect();
+    let class_names =
+        classes.iter().map(|p| p.file_name().unwrap_or_default().to_string_lossy().into_owned()).collect();
     Dataset::new(name, samples, vec![1, h as usize, w as usize], Some(labels), class_names)
 }
 

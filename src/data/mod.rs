@@ -8,8 +8,8 @@
 mod dataset;
 pub mod idx;
 pub mod image_folder;
-pub mod npz;
 mod normalize;
+pub mod npz;
 mod registry;
 pub mod tabular;
 

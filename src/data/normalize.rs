@@ -21,10 +21,7 @@ impl Normalizer {
     pub fn fit_min_max(train: &Dataset) -> Result<Self> {
         let (min, max) = train.value_range();
         if !(max > min) {
-            return Err(Error::format(
-                &train.name,
-                format!("all values equal {min}: min-max scaling needs a range"),
-            ));
+            return Err(Error::format(&train.name, format!("all values equal {min}: min-max scaling needs a range")));
         }
         Ok(Normalizer::MinMax { min, max })
     }
@@ -54,7 +51,11 @@ impl Normalizer {
             .iter()
             .map(|s| {
                 let sd = (s / (n - 1) as f64).sqrt() as f32;
-                if sd > 1e-8 { sd } else { 1.0 }
+                if sd > 1e-8 {
+                    sd
+                } else {
+                    1.0
+                }
             })
             .collect();
         Ok(Normalizer::Standardize { mean: mean.into_iter().map(|m| m as f32).collect(), std })
@@ -90,9 +91,7 @@ impl Normalizer {
     pub fn invert(&self, values: &mut [f32]) {
         match self {
             Normalizer::Identity => {}
-            Normalizer::MinMax { min, max } => {
-                values.iter_mut().for_each(|v| *v = *v * (max - min) + min)
-            }
+            Normalizer::MinMax { min, max } => values.iter_mut().for_each(|v| *v = *v * (max - min) + min),
             Normalizer::Standardize { mean, std } => {
                 for row in values.chunks_mut(mean.len()) {
                     for ((v, m), s) in row.iter_mut().zip(mean).zip(std) {

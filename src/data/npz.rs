@@ -10,8 +10,8 @@ use crate::{Error, Result};
 
 /// Loads `X` and `y` from an `.npz`; labels become class indices of their sorted values.
 pub fn load_npz(path: &Path, name: &str) -> Result<Dataset> {
-    let mut npz = NpzArchive::open(path)
-        .map_err(|e| Error::format(path, format!("not a readable .npz (zip) archive: {e}")))?;
+    let mut npz =
+        NpzArchive::open(path).map_err(|e| Error::format(path, format!("not a readable .npz (zip) archive: {e}")))?;
     let (x_shape, x) = read_f64(&mut npz, path, "X")?;
     let (y_shape, y) = read_f64(&mut npz, path, "y")?;
     if x_shape.len() != 2 {
@@ -40,7 +40,11 @@ pub fn load_npz(path: &Path, name: &str) -> Result<Dataset> {
 }
 
 /// Reads one array as f64 in C (row-major) order, whatever its numeric dtype and order.
-fn read_f64(npz: &mut NpzArchive<std::io::BufReader<std::fs::File>>, path: &Path, key: &str) -> Result<(Vec<usize>, Vec<f64>)> {
+fn read_f64(
+    npz: &mut NpzArchive<std::io::BufReader<std::fs::File>>,
+    path: &Path,
+    key: &str,
+) -> Result<(Vec<usize>, Vec<f64>)> {
     let file = npz
         .by_name(key)
         .map_err(|e| Error::format(path, format!("array `{key}`: {e}")))?
@@ -60,9 +64,7 @@ fn read_f64(npz: &mut NpzArchive<std::io::BufReader<std::fs::File>>, path: &Path
         "u4" => file.into_vec::<u32>().map_err(bad)?.into_iter().map(f64::from).collect(),
         "u2" => file.into_vec::<u16>().map_err(bad)?.into_iter().map(f64::from).collect(),
         "u1" | "b1" => file.into_vec::<u8>().map_err(bad)?.into_iter().map(f64::from).collect(),
-        other => {
-            return Err(Error::format(path, format!("array `{key}` has dtype {other}; expected a number type")))
-        }
+        other => return Err(Error::format(path, format!("array `{key}` has dtype {other}; expected a number type"))),
     };
     Ok((shape.clone(), to_c_order(values, &shape, order)))
 }

@@ -129,12 +129,20 @@ impl DatasetId {
             DatasetId::Ecg5000 => {
                 let file = if train { "ECG5000_TRAIN.tsv" } else { "ECG5000_TEST.tsv" };
                 let path = root.join("ecg5000").join(file);
-                require(self, &[&path], "Get ECG5000 from the UCR Time Series Archive (TSV, label first) or set AUTOENCODERS_DATA.")?;
+                require(
+                    self,
+                    &[&path],
+                    "Get ECG5000 from the UCR Time Series Archive (TSV, label first) or set AUTOENCODERS_DATA.",
+                )?;
                 tabular::load_table(&path, tabular::TableFormat::UCR_TSV, &name)
             }
             DatasetId::OrlFaces => {
                 let dir = root.join("orl-faces");
-                require(self, &[&dir.join("s1")], "Unpack the AT&T/ORL face archive (s1 … s40 folders of PGM files) there, or set AUTOENCODERS_DATA.")?;
+                require(
+                    self,
+                    &[&dir.join("s1")],
+                    "Unpack the AT&T/ORL face archive (s1 … s40 folders of PGM files) there, or set AUTOENCODERS_DATA.",
+                )?;
                 // Per person: the first 8 images train, the last 2 test.
                 image_folder::load_image_folder(&dir, &name, |_, k| (k < 8) == train)
             }
@@ -152,7 +160,16 @@ impl DatasetId {
     fn class_names(&self) -> Vec<String> {
         match self {
             DatasetId::FashionMnist => [
-                "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+                "T-shirt/top",
+                "Trouser",
+                "Pullover",
+                "Dress",
+                "Coat",
+                "Sandal",
+                "Shirt",
+                "Sneaker",
+                "Bag",
+                "Ankle boot",
             ]
             .iter()
             .map(|s| s.to_string())
@@ -217,7 +234,10 @@ fn adbench_file(root: &Path, set: &str) -> Result<PathBuf> {
         None => Err(Error::MissingData {
             name: id.to_string(),
             looked_for: format!("{}/*{set}.npz", dir.display()),
-            fix: format!("Available sets: {}", names.iter().map(|n| n.trim_end_matches(".npz")).collect::<Vec<_>>().join(", ")),
+            fix: format!(
+                "Available sets: {}",
+                names.iter().map(|n| n.trim_end_matches(".npz")).collect::<Vec<_>>().join(", ")
+            ),
         }),
     }
 }

@@ -68,8 +68,7 @@ pub fn parse_table(bytes: &[u8], format: TableFormat, name: &str, origin: &Path)
             samples[i * d + j] = *v as f32;
         }
     }
-    Dataset::new(name, samples, vec![d], labels, class_names)
-        .map_err(|e| Error::format(origin, e.to_string()))
+    Dataset::new(name, samples, vec![d], labels, class_names).map_err(|e| Error::format(origin, e.to_string()))
 }
 
 /// One column as f64, or an error naming the first bad cell.

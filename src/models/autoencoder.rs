@@ -81,7 +81,11 @@ pub trait Autoencoder: Params {
 
     /// The training loss of inputs `x` against clean `target` (the same data, unless a
     /// denoising variant corrupted `x`).
-    fn loss<T: Tape<f32, Dev>>(&self, x: Tensor<Self::Input, f32, Dev, T>, target: Tensor<Self::Input, f32, Dev>) -> LossParts<T> {
+    fn loss<T: Tape<f32, Dev>>(
+        &self,
+        x: Tensor<Self::Input, f32, Dev, T>,
+        target: Tensor<Self::Input, f32, Dev>,
+    ) -> LossParts<T> {
         let (act, loss) = self.output();
         let logits = self.decode_logits(self.encode(x));
         LossParts::recon_only(recon_loss(logits, target, act, loss))

@@ -20,10 +20,7 @@ impl<I: Dim, O: Dim> Dense<I, O> {
     pub fn new(dev: &Dev, input: I, output: O) -> Self {
         let bound = 1.0 / (input.size().max(1) as f32).sqrt();
         let u = Uniform::new(-bound, bound);
-        Self {
-            weight: dev.sample_like(&(output, input), u),
-            bias: dev.sample_like(&(output,), u),
-        }
+        Self { weight: dev.sample_like(&(output, input), u), bias: dev.sample_like(&(output,), u) }
     }
 
     /// Input features.

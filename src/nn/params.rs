@@ -62,7 +62,11 @@ pub trait Params {
 
 /// `prefix.name`, or `name` at the top level.
 pub fn join(prefix: &str, name: &str) -> String {
-    if prefix.is_empty() { name.to_string() } else { format!("{prefix}.{name}") }
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}.{name}")
+    }
 }
 
 impl<S: Shape> Params for Tensor<S, f32, Dev> {

@@ -54,18 +54,20 @@ impl Adam {
         let (b1, b2) = (c.beta1 as f32, c.beta2 as f32);
         let bc1 = 1.0 - c.beta1.powi(k) as f32;
         let bc2 = 1.0 - c.beta2.powi(k) as f32;
-        let (lr, eps, decay) = (c.lr as f32, c.eps as f32, (c.lr * c.weight_decay) as f32);
+        let (eps, decay) = (c.eps as f32, (c.lr * c.weight_decay) as f32);
+        // p -= lr · m̂ / (√v̂ + ε), with m̂ = m / bc1 and √v̂ = √v / √bc2 folded into two scalars.
+        let (step, inv_sqrt_bc2) = (c.lr as f32 / bc1, 1.0 / bc2.sqrt());
         let (ms, vs) = (&mut self.m, &mut self.v);
         model.visit_mut("", &mut |name, t| {
             let g = t.grad(grads);
             let mut p = t.values();
             let m = ms.entry(name.clone()).or_insert_with(|| vec![0.0; p.len()]);
             let v = vs.entry(name).or_insert_with(|| vec![0.0; p.len()]);
-            for i in 0..p.len() {
-                m[i] = b1 * m[i] + (1.0 - b1) * g[i];
-                v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
-                let update = (m[i] / bc1) / ((v[i] / bc2).sqrt() + eps);
-                p[i] -= lr * update + decay * p[i];
+            // Zipped iterators carry no bounds checks, so this loop vectorises.
+            for ((p, &g), (m, v)) in p.iter_mut().zip(&g).zip(m.iter_mut().zip(v.iter_mut())) {
+                *m = b1 * *m + (1.0 - b1) * g;
+                *v = b2 * *v + (1.0 - b2) * g * g;
+                *p -= step * *m / (v.sqrt() * inv_sqrt_bc2 + eps) + decay * *p;
             }
             t.set_values(&p);
         });
@@ -79,7 +81,11 @@ impl Adam {
             let mut names: Vec<_> = map.keys().collect();
             names.sort();
             for n in names {
-                out.push(NamedTensor { name: format!("adam.{kind}.{n}"), shape: vec![map[n].len()], values: map[n].clone() });
+                out.push(NamedTensor {
+                    name: format!("adam.{kind}.{n}"),
+                    shape: vec![map[n].len()],
+                    values: map[n].clone(),
+                });
             }
         }
         let meta = BTreeMap::from([("adam_step".to_string(), self.step.to_string())]);

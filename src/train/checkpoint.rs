@@ -70,8 +70,9 @@ pub fn to_safetensors(tensors: &[NamedTensor], metadata: BTreeMap<String, String
 /// truncation, a bad header, a non-f32 tensor — is an error naming `path`.
 pub fn read_safetensors(path: &Path) -> Result<(Vec<NamedTensor>, BTreeMap<String, String>)> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let st = SafeTensors::deserialize(&bytes)
-        .map_err(|e| Error::format(path, format!("not a valid safetensors file ({e:?}); it may be truncated or corrupt")))?;
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| {
+        Error::format(path, format!("not a valid safetensors file ({e:?}); it may be truncated or corrupt"))
+    })?;
     let mut out = Vec::new();
     for (name, view) in st.tensors() {
         if view.dtype() != SDtype::F32 {
@@ -101,7 +102,12 @@ pub fn load_weights<M: Params + ?Sized>(model: &mut M, path: &Path) -> Result<()
 
 /// Assigns the tensors whose names start with `prefix` (prefix removed) to `model`, checked
 /// as in [`load_weights`]; tensors with other prefixes are ignored.
-pub fn assign_checked<M: Params + ?Sized>(model: &mut M, tensors: Vec<NamedTensor>, prefix: &str, path: &Path) -> Result<()> {
+pub fn assign_checked<M: Params + ?Sized>(
+    model: &mut M,
+    tensors: Vec<NamedTensor>,
+    prefix: &str,
+    path: &Path,
+) -> Result<()> {
     let expected = named_tensors(model);
     let mut found: HashMap<String, NamedTensor> = tensors
         .into_iter()
@@ -112,9 +118,8 @@ pub fn assign_checked<M: Params + ?Sized>(model: &mut M, tensors: Vec<NamedTenso
     for e in &expected {
         match found.remove(&e.name) {
             None => problems.push(format!("missing tensor `{prefix}{}` {:?}", e.name, e.shape)),
-            Some(t) if t.shape != e.shape => {
-                problems.push(format!("tensor `{prefix}{}` has shape {:?}, the config needs {:?}", e.name, t.shape, e.shape))
-            }
+            Some(t) if t.shape != e.shape => problems
+                .push(format!("tensor `{prefix}{}` has shape {:?}, the config needs {:?}", e.name, t.shape, e.shape)),
             Some(t) => {
                 values.insert(e.name.clone(), t.values);
             }

@@ -87,7 +87,13 @@ impl Metrics {
                 / n
         });
         let peak = if unit { 1.0 } else { (hi - lo) as f64 };
-        Self { n_test: n_samples, test_mse: mse, test_bce: bce, test_psnr: 10.0 * (peak * peak / mse).log10(), test_loss }
+        Self {
+            n_test: n_samples,
+            test_mse: mse,
+            test_bce: bce,
+            test_psnr: 10.0 * (peak * peak / mse).log10(),
+            test_loss,
+        }
     }
 }
 

@@ -36,7 +36,9 @@ impl History {
     /// val_loss, seconds.
     pub fn to_dataframe(&self) -> DataFrame {
         let r = &self.records;
-        let col = |name: &str, f: &dyn Fn(&EpochRecord) -> f64| Column::new(name.into(), r.iter().map(f).collect::<Vec<f64>>());
+        let col = |name: &str, f: &dyn Fn(&EpochRecord) -> f64| {
+            Column::new(name.into(), r.iter().map(f).collect::<Vec<f64>>())
+        };
         DataFrame::new_infer_height(vec![
             Column::new("epoch".into(), r.iter().map(|e| e.epoch as u32).collect::<Vec<u32>>()),
             col("train_loss", &|e| e.train_loss),
@@ -51,9 +53,7 @@ impl History {
     /// Writes the table as CSV, atomically.
     pub fn save_csv(&self, path: &Path) -> Result<()> {
         let mut buf = Vec::new();
-        CsvWriter::new(&mut buf)
-            .finish(&mut self.to_dataframe())
-            .map_err(|e| Error::polars(path, e))?;
+        CsvWriter::new(&mut buf).finish(&mut self.to_dataframe()).map_err(|e| Error::polars(path, e))?;
         write_atomic(path, &buf)
     }
 
@@ -71,8 +71,14 @@ impl History {
             let ca = c.f64().map_err(|e| Error::polars(path, e))?;
             Ok(ca.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
         };
-        let (ep, tl, tr, rg, vl, s) =
-            (get("epoch")?, get("train_loss")?, get("train_recon")?, get("train_reg")?, get("val_loss")?, get("seconds")?);
+        let (ep, tl, tr, rg, vl, s) = (
+            get("epoch")?,
+            get("train_loss")?,
+            get("train_recon")?,
+            get("train_reg")?,
+            get("val_loss")?,
+            get("seconds")?,
+        );
         let records = (0..ep.len())
             .map(|i| EpochRecord {
                 epoch: ep[i] as usize,
@@ -94,7 +100,11 @@ impl History {
 
 /// What early stopping and "best" compare: validation loss, else training loss.
 pub fn score(r: &EpochRecord) -> f64 {
-    if r.val_loss.is_finite() { r.val_loss } else { r.train_loss }
+    if r.val_loss.is_finite() {
+        r.val_loss
+    } else {
+        r.train_loss
+    }
 }
 
 #[cfg(test)]
@@ -105,7 +115,14 @@ mod tests {
     fn csv_round_trip() {
         let h = History {
             records: (1..=3)
-                .map(|e| EpochRecord { epoch: e, train_loss: 1.0 / e as f64, train_recon: 0.5, train_reg: 0.0, val_loss: 2.0, seconds: 0.25 })
+                .map(|e| EpochRecord {
+                    epoch: e,
+                    train_loss: 1.0 / e as f64,
+                    train_recon: 0.5,
+                    train_reg: 0.0,
+                    val_loss: 2.0,
+                    seconds: 0.25,
+                })
                 .collect(),
         };
         let dir = tempfile::tempdir().unwrap();

@@ -60,7 +60,15 @@ impl LrSchedule {
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        Self { epochs: 10, batch_size: 128, adam: AdamConfig::default(), seed: 0, val_split: 0.1, patience: Some(5), schedule: LrSchedule::Constant }
+        Self {
+            epochs: 10,
+            batch_size: 128,
+            adam: AdamConfig::default(),
+            seed: 0,
+            val_split: 0.1,
+            patience: Some(5),
+            schedule: LrSchedule::Constant,
+        }
     }
 }
 
@@ -148,7 +156,8 @@ pub fn fit<M: Autoencoder>(
             adam.cfg.lr = cfg.schedule.lr(cfg.adam.lr, adam.step, total_steps);
             adam.update(model, &grads);
             let n = idx.len() as f64;
-            (sum, recon, reg, seen) = (sum + value as f64 * n, recon + parts.recon as f64 * n, reg + parts.reg as f64 * n, seen + idx.len());
+            (sum, recon, reg, seen) =
+                (sum + value as f64 * n, recon + parts.recon as f64 * n, reg + parts.reg as f64 * n, seen + idx.len());
             if let Some(bar) = &bar {
                 bar.inc(1);
                 let rate = seen as f64 / start.elapsed().as_secs_f64().max(1e-9);
@@ -212,10 +221,8 @@ fn make_bar(progress: Progress, batches: usize, epoch: usize, epochs: usize) -> 
 }
 
 fn save_resume<M: Autoencoder>(model: &M, adam: &Adam, c: Counters, dir: &Path) -> Result<()> {
-    let mut tensors: Vec<NamedTensor> = named_tensors(model)
-        .into_iter()
-        .map(|t| NamedTensor { name: format!("model.{}", t.name), ..t })
-        .collect();
+    let mut tensors: Vec<NamedTensor> =
+        named_tensors(model).into_iter().map(|t| NamedTensor { name: format!("model.{}", t.name), ..t }).collect();
     let (moments, mut meta) = adam.state();
     tensors.extend(moments);
     meta.extend(BTreeMap::from([
@@ -229,7 +236,9 @@ fn save_resume<M: Autoencoder>(model: &M, adam: &Adam, c: Counters, dir: &Path) 
 fn load_resume<M: Autoencoder>(model: &mut M, adam: &mut Adam, dir: &Path) -> Result<Counters> {
     let path = dir.join(RESUME);
     let (tensors, meta) = checkpoint::read_safetensors(&path)?;
-    let bad = |what: &str| Error::format(&path, format!("resume state lacks `{what}`; it was not written by `autoencoders train`"));
+    let bad = |what: &str| {
+        Error::format(&path, format!("resume state lacks `{what}`; it was not written by `autoencoders train`"))
+    };
     let get = |k: &str| meta.get(k).ok_or_else(|| bad(k));
     let c = Counters {
         epochs_done: get("epochs_done")?.parse().map_err(|_| bad("epochs_done"))?,

@@ -21,7 +21,13 @@ pub struct LatentScatter {
 
 impl LatentScatter {
     /// From `n` codes of `dim` values each (row-major).
-    pub fn new(codes: &[f32], dim: usize, labels: Option<&[u32]>, class_names: &[String], title: impl Into<String>) -> Result<Self> {
+    pub fn new(
+        codes: &[f32],
+        dim: usize,
+        labels: Option<&[u32]>,
+        class_names: &[String],
+        title: impl Into<String>,
+    ) -> Result<Self> {
         let n = codes.len() / dim.max(1);
         let (points, axes) = if dim == 2 {
             (codes.chunks(2).map(|c| (c[0], c[1])).collect(), ("z₁".to_string(), "z₂".to_string()))
@@ -77,7 +83,8 @@ impl Figure for LatentScatter {
             .map_err(err)?;
         for (c, name) in self.class_names.iter().enumerate() {
             let color = TAB10[c % TAB10.len()];
-            let pts: Vec<(f32, f32)> = self.points.iter().zip(&self.labels).filter(|(_, &l)| l as usize == c).map(|(p, _)| *p).collect();
+            let pts: Vec<(f32, f32)> =
+                self.points.iter().zip(&self.labels).filter(|(_, &l)| l as usize == c).map(|(p, _)| *p).collect();
             if pts.is_empty() {
                 continue;
             }

@@ -27,14 +27,15 @@ impl Figure for LossCurve {
         root.fill(&WHITE).map_err(err)?;
         let r = &self.history.records;
         let train: Vec<(f64, f64)> = r.iter().map(|e| (e.epoch as f64, e.train_loss)).collect();
-        let val: Vec<(f64, f64)> = r.iter().filter(|e| e.val_loss.is_finite()).map(|e| (e.epoch as f64, e.val_loss)).collect();
+        let val: Vec<(f64, f64)> =
+            r.iter().filter(|e| e.val_loss.is_finite()).map(|e| (e.epoch as f64, e.val_loss)).collect();
         let all = train.iter().chain(&val).map(|p| p.1);
         let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
         let (lo, hi) = if lo.is_finite() { (lo, hi.max(lo + 1e-9)) } else { (0.0, 1.0) };
         let pad = (hi - lo) * 0.08;
         let last = r.len().max(2) as f64;
         let mut chart = ChartBuilder::on(root)
-            .caption(&self.title, (FONT, 20))
+            .caption(&self.title, (FONT, 17))
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(64)

@@ -65,8 +65,14 @@ pub trait Figure {
             root.present().map_err(|e| Error::Tensor(format!("drawing failed: {e}")))?;
         }
         let mut png = Vec::new();
-        image::ImageEncoder::write_image(image::codecs::png::PngEncoder::new(&mut png), &rgb, w, h, image::ColorType::Rgb8)
-            .map_err(|e| Error::Tensor(format!("PNG encoding failed: {e}")))?;
+        image::ImageEncoder::write_image(
+            image::codecs::png::PngEncoder::new(&mut png),
+            &rgb,
+            w,
+            h,
+            image::ColorType::Rgb8,
+        )
+        .map_err(|e| Error::Tensor(format!("PNG encoding failed: {e}")))?;
         Ok(png)
     }
 

@@ -91,7 +91,8 @@ impl Figure for ReconstructionGrid {
         let area = root.margin(4, 4, TITLE as i32, 4);
         if let Some((h, w)) = self.image_hw() {
             let size = (cw * self.cols() as u32, ch * self.rows.len() as u32);
-            let bitmap = BitMapElement::with_owned_buffer((0, 0), size, self.picture(h, w)).ok_or("bitmap size mismatch")?;
+            let bitmap =
+                BitMapElement::with_owned_buffer((0, 0), size, self.picture(h, w)).ok_or("bitmap size mismatch")?;
             area.draw(&bitmap).map_err(err)?;
             return Ok(());
         }
@@ -100,10 +101,8 @@ impl Figure for ReconstructionGrid {
         let n = self.shape.iter().product::<usize>().max(2);
         for (i, cell) in cells.iter().enumerate() {
             let (r, c) = (i / self.cols(), i % self.cols());
-            let mut chart = ChartBuilder::on(cell)
-                .margin(3)
-                .build_cartesian_2d(0..n, self.range.0..self.range.1)
-                .map_err(err)?;
+            let mut chart =
+                ChartBuilder::on(cell).margin(3).build_cartesian_2d(0..n, self.range.0..self.range.1).map_err(err)?;
             chart.configure_mesh().disable_mesh().x_labels(0).y_labels(0).draw().map_err(err)?;
             let color = TAB10[r % TAB10.len()];
             let points = self.rows[r].1[c].iter().enumerate().map(|(k, &v)| (k, v));

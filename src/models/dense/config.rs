@@ -90,7 +90,10 @@ impl DenseConfig {
         if self.loss == ReconLoss::Bce && self.output_activation != Activation::Sigmoid {
             return Err(Error::config(
                 "loss",
-                format!("bce needs a sigmoid output, not {}; use --loss mse or a sigmoid output", self.output_activation),
+                format!(
+                    "bce needs a sigmoid output, not {}; use --loss mse or a sigmoid output",
+                    self.output_activation
+                ),
             ));
         }
         Ok(())

@@ -125,12 +125,36 @@ macro_rules! with_dense_model {
         use $crate::models::dense::*;
         let cfg: &DenseConfig = $cfg;
         match (cfg.input, cfg.hidden.as_slice(), cfg.code) {
-            (784, [], 32) => { #[allow(unused_mut)] let mut $m = KerasShallow::new($dev, cfg)?; $body }
-            (784, [128, 64], 32) => { #[allow(unused_mut)] let mut $m = KerasDeep::new($dev, cfg)?; $body }
-            (784, [256], 64) => { #[allow(unused_mut)] let mut $m = Bench256::new($dev, cfg)?; $body }
-            (_, [], _) => { #[allow(unused_mut)] let mut $m = Dense0::new($dev, cfg)?; $body }
-            (_, [_], _) => { #[allow(unused_mut)] let mut $m = Dense1::new($dev, cfg)?; $body }
-            _ => { #[allow(unused_mut)] let mut $m = Dense2::new($dev, cfg)?; $body }
+            (784, [], 32) => {
+                #[allow(unused_mut)]
+                let mut $m = KerasShallow::new($dev, cfg)?;
+                $body
+            }
+            (784, [128, 64], 32) => {
+                #[allow(unused_mut)]
+                let mut $m = KerasDeep::new($dev, cfg)?;
+                $body
+            }
+            (784, [256], 64) => {
+                #[allow(unused_mut)]
+                let mut $m = Bench256::new($dev, cfg)?;
+                $body
+            }
+            (_, [], _) => {
+                #[allow(unused_mut)]
+                let mut $m = Dense0::new($dev, cfg)?;
+                $body
+            }
+            (_, [_], _) => {
+                #[allow(unused_mut)]
+                let mut $m = Dense1::new($dev, cfg)?;
+                $body
+            }
+            _ => {
+                #[allow(unused_mut)]
+                let mut $m = Dense2::new($dev, cfg)?;
+                $body
+            }
         }
     }};
 }

@@ -60,7 +60,12 @@ impl<A: Dim, B: Dim> DenseStack for (Dense<A, B>,) {
         self.0.input()
     }
 
-    fn forward<N: Dim, T: Tape<f32, Dev>>(&self, x: Tensor<(N, A), f32, Dev, T>, _: Activation, last: Activation) -> Tensor<(N, B), f32, Dev, T> {
+    fn forward<N: Dim, T: Tape<f32, Dev>>(
+        &self,
+        x: Tensor<(N, A), f32, Dev, T>,
+        _: Activation,
+        last: Activation,
+    ) -> Tensor<(N, B), f32, Dev, T> {
         last.apply(self.0.forward(x))
     }
 }
@@ -78,15 +83,18 @@ impl<A: Dim, B: Dim, C: Dim> DenseStack for (Dense<A, B>, Dense<B, C>) {
         self.0.input()
     }
 
-    fn forward<N: Dim, T: Tape<f32, Dev>>(&self, x: Tensor<(N, A), f32, Dev, T>, act: Activation, last: Activation) -> Tensor<(N, C), f32, Dev, T> {
+    fn forward<N: Dim, T: Tape<f32, Dev>>(
+        &self,
+        x: Tensor<(N, A), f32, Dev, T>,
+        act: Activation,
+        last: Activation,
+    ) -> Tensor<(N, C), f32, Dev, T> {
         let h = act.apply(self.0.forward(x)); // (batch, hidden)
         last.apply(self.1.forward(h)) // (batch, out)
     }
 }
 
-impl<A: Dim, B: Dim, C: Dim, D: Dim> DenseStack
-    for (Dense<A, B>, Dense<B, C>, Dense<C, D>)
-{
+impl<A: Dim, B: Dim, C: Dim, D: Dim> DenseStack for (Dense<A, B>, Dense<B, C>, Dense<C, D>) {
     type In = A;
     type Out = D;
 
@@ -99,7 +107,12 @@ impl<A: Dim, B: Dim, C: Dim, D: Dim> DenseStack
         self.0.input()
     }
 
-    fn forward<N: Dim, T: Tape<f32, Dev>>(&self, x: Tensor<(N, A), f32, Dev, T>, act: Activation, last: Activation) -> Tensor<(N, D), f32, Dev, T> {
+    fn forward<N: Dim, T: Tape<f32, Dev>>(
+        &self,
+        x: Tensor<(N, A), f32, Dev, T>,
+        act: Activation,
+        last: Activation,
+    ) -> Tensor<(N, D), f32, Dev, T> {
         let h1 = act.apply(self.0.forward(x)); // (batch, hidden 1)
         let h2 = act.apply(self.1.forward(h1)); // (batch, hidden 2)
         last.apply(self.2.forward(h2)) // (batch, out)
