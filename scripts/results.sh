@@ -11,6 +11,7 @@ cargo build --quiet
 bin=target/debug/autoencoders
 common=(--dataset mnist --epochs 20 --batch-size 32 --val-split 0 --patience 0 --quiet)
 declare -A hidden=([shallow]="" [deep]="128,64")
+mkdir -p "$out"
 rows=()
 for name in shallow deep; do
   dir="$out/mnist-$name"

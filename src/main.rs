@@ -88,8 +88,8 @@ struct TrainArgs {
     #[arg(long, default_value_t = 32)]
     code: usize,
     /// Hidden widths from input towards the code, comma-separated (e.g. 128,64); empty for none.
-    #[arg(long, value_delimiter = ',', num_args = 0..)]
-    hidden: Vec<usize>,
+    #[arg(long, default_value = "", value_parser = parse_widths)]
+    hidden: Widths,
     /// Activation of the hidden layers.
     #[arg(long, value_enum, default_value_t = Activation::Relu)]
     activation: Activation,
@@ -143,6 +143,16 @@ struct TrainArgs {
     quiet: bool,
 }
 
+/// Layer widths parsed from `128,64` (empty: none).
+#[derive(Clone)]
+struct Widths(Vec<usize>);
+
+fn parse_widths(s: &str) -> std::result::Result<Widths, String> {
+    let parts = s.split(',').map(str::trim).filter(|p| !p.is_empty());
+    let w: std::result::Result<Vec<usize>, _> = parts.map(|p| p.parse::<usize>()).collect();
+    w.map(Widths).map_err(|e| format!("expected comma-separated layer widths such as 128,64: {e}"))
+}
+
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Train(a) => train(a),
@@ -184,7 +194,7 @@ fn train(a: TrainArgs) -> Result<()> {
     let model = match a.model {
         ModelKind::Dense => ModelConfig::Dense(DenseConfig {
             input,
-            hidden: a.hidden.clone(),
+            hidden: a.hidden.0.clone(),
             code: a.code,
             activation: a.activation,
             code_activation: a.code_activation,

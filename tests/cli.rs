@@ -64,6 +64,11 @@ fn train_eval_encode_figures_on_digits() {
         .arg(&m));
     let hist = std::fs::read_to_string(m.join("history.csv")).unwrap();
     assert_eq!(hist.lines().count(), 6, "{hist}");
+    // An empty --hidden means no hidden layer.
+    let shallow = dir.path().join("shallow");
+    ok(bin().args(["train", "--dataset", "digits", "--hidden", "", "--epochs", "1", "--quiet", "--out"]).arg(&shallow));
+    let cfg = std::fs::read_to_string(shallow.join("config.json")).unwrap();
+    assert!(cfg.contains("\"hidden\": []"), "{cfg}");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::PathBuf;
 
 /// The real datasets (`$AUTOENCODERS_DATA`). Off CI, a missing folder skips the calling test
@@ -17,7 +18,13 @@ pub fn data_dir() -> Option<PathBuf> {
             if std::env::var_os("CI").is_some() {
                 panic!("real-data test cannot run on CI: {why}");
             }
-            eprintln!("\n*** SKIPPED: {why}; point it at the shared datasets folder to run this test ***\n");
+            // Written to the stderr handle directly: libtest captures `eprintln!` of passing
+            // tests, and a skip must be seen.
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n*** SKIPPED {}: {why}; point it at the shared datasets folder to run it ***",
+                std::thread::current().name().unwrap_or("test")
+            );
             None
         }
     }
