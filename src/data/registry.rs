@@ -184,12 +184,14 @@ impl DatasetId {
     }
 
     /// The normalisation this dataset trains with, fitted on its training split: images
-    /// min-max to [0, 1]; series and tabular data standardised per feature.
+    /// min-max to [0, 1]; ECG5000 unchanged (the UCR archive z-normalises each beat, and a
+    /// per-time-step standardisation would subtract the average beat from every series);
+    /// tabular data standardised per feature.
     pub fn fit_normalizer(&self, train: &Dataset) -> Result<Normalizer> {
-        if self.is_image() {
-            Normalizer::fit_min_max(train)
-        } else {
-            Normalizer::fit_standardize(train)
+        match self {
+            _ if self.is_image() => Normalizer::fit_min_max(train),
+            DatasetId::Ecg5000 => Ok(Normalizer::Identity),
+            _ => Normalizer::fit_standardize(train),
         }
     }
 }

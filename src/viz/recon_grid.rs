@@ -96,16 +96,20 @@ impl Figure for ReconstructionGrid {
             area.draw(&bitmap).map_err(err)?;
             return Ok(());
         }
-        // 1-D samples: one small line plot per cell.
+        // 1-D samples: one small framed line plot per cell (no axes: the rows share a range).
         let cells = area.split_evenly((self.rows.len(), self.cols()));
         let n = self.shape.iter().product::<usize>().max(2);
         for (i, cell) in cells.iter().enumerate() {
             let (r, c) = (i / self.cols(), i % self.cols());
-            let mut chart =
-                ChartBuilder::on(cell).margin(3).build_cartesian_2d(0..n, self.range.0..self.range.1).map_err(err)?;
-            chart.configure_mesh().disable_mesh().x_labels(0).y_labels(0).draw().map_err(err)?;
+            let cell = cell.margin(3, 3, 3, 3);
+            let (w, h) = cell.dim_in_pixel();
+            cell.draw(&Rectangle::new([(0, 0), (w as i32 - 1, h as i32 - 1)], BLACK.mix(0.3))).map_err(err)?;
+            let mut chart = ChartBuilder::on(&cell)
+                .margin(2)
+                .build_cartesian_2d(0f32..(n - 1) as f32, self.range.0..self.range.1)
+                .map_err(err)?;
             let color = TAB10[r % TAB10.len()];
-            let points = self.rows[r].1[c].iter().enumerate().map(|(k, &v)| (k, v));
+            let points = self.rows[r].1[c].iter().enumerate().map(|(k, &v)| (k as f32, v));
             chart.draw_series(LineSeries::new(points, color.stroke_width(1))).map_err(err)?;
         }
         Ok(())
