@@ -77,7 +77,7 @@ fn adbench_npz_all_sets() {
         let test = id.load_from(&root, Split::Test).unwrap();
         assert_eq!(train.class_names, vec!["0", "1"], "{name}: y marks anomalies");
         assert_eq!(train.shape.len(), 1);
-        assert!(test.len() > 0 && train.len() > test.len(), "{name}");
+        assert!(!test.is_empty() && train.len() > test.len(), "{name}");
         seen += 1;
     }
     assert_eq!(seen, 14);

@@ -26,7 +26,7 @@ impl Pca {
     /// Fits `k` components to `data` (`n × dim`, row-major) through the eigendecomposition
     /// of the sample covariance (nalgebra's symmetric eigensolver).
     pub fn fit(data: &[f32], dim: usize, k: usize) -> Result<Self> {
-        let n = if dim == 0 { 0 } else { data.len() / dim };
+        let n = data.len().checked_div(dim).unwrap_or(0);
         if n < 2 || k == 0 || k > dim {
             return Err(Error::config(
                 "pca",

@@ -20,7 +20,7 @@ impl Normalizer {
     /// Global min-max scaling fitted on `train`.
     pub fn fit_min_max(train: &Dataset) -> Result<Self> {
         let (min, max) = train.value_range();
-        if !(max > min) {
+        if max <= min {
             return Err(Error::format(&train.name, format!("all values equal {min}: min-max scaling needs a range")));
         }
         Ok(Normalizer::MinMax { min, max })

@@ -159,6 +159,12 @@ mod tests {
     }
 
     #[test]
+    fn nan_cells_are_rejected_with_their_place() {
+        let e = parse("label,a,b\n3,1,2\n1,NaN,4\n").unwrap_err().to_string();
+        assert!(e.contains("t.csv") && e.contains("sample 1, feature 0 is NaN"), "{e}");
+    }
+
+    #[test]
     fn fractional_labels_are_rejected() {
         let e = parse("label,a\n0.5,1\n").unwrap_err().to_string();
         assert!(e.contains("not an integer class"), "{e}");
