@@ -35,8 +35,8 @@ fn shallow_autoencoder_learns_mnist_in_two_epochs_and_beats_pca() {
         linear.test_mse
     );
 
-    // An untrained model scores ≈ 0.69; the mean image ≈ 0.27; 20 epochs reach ≈ 0.091.
-    assert!(ours.test_bce.unwrap() < 0.105, "{ours:?}");
+    // Outputs of 0.5 (an untrained model) score ln 2 ≈ 0.69; 20 epochs reach ≈ 0.091.
+    assert!(ours.test_bce.unwrap() < 0.11, "{ours:?}"); // measured: 0.1040
     assert!(
         ours.test_mse < linear.test_mse,
         "nonlinear decoder beats PCA at 32 numbers: {} vs {}",
