@@ -28,6 +28,9 @@ pub enum Error {
     /// Training diverged or produced a non-finite value.
     #[error("training diverged: {0}")]
     Diverged(String),
+    /// A figure could not be drawn or encoded.
+    #[error("figure: {0}")]
+    Figure(String),
     /// An error from the tensor library.
     #[error("tensor library: {0}")]
     Tensor(String),

@@ -48,8 +48,8 @@ pub trait Figure {
         let mut svg = String::new();
         {
             let root = SVGBackend::with_string(&mut svg, self.size()).into_drawing_area();
-            self.draw(&root).map_err(|e| Error::Tensor(format!("drawing failed: {e}")))?;
-            root.present().map_err(|e| Error::Tensor(format!("drawing failed: {e}")))?;
+            self.draw(&root).map_err(|e| Error::Figure(format!("drawing failed: {e}")))?;
+            root.present().map_err(|e| Error::Figure(format!("drawing failed: {e}")))?;
         }
         Ok(svg)
     }
@@ -61,8 +61,8 @@ pub trait Figure {
         let mut rgb = vec![0u8; (w * h * 3) as usize];
         {
             let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
-            self.draw(&root).map_err(|e| Error::Tensor(format!("drawing failed: {e}")))?;
-            root.present().map_err(|e| Error::Tensor(format!("drawing failed: {e}")))?;
+            self.draw(&root).map_err(|e| Error::Figure(format!("drawing failed: {e}")))?;
+            root.present().map_err(|e| Error::Figure(format!("drawing failed: {e}")))?;
         }
         let mut png = Vec::new();
         image::ImageEncoder::write_image(
@@ -72,7 +72,7 @@ pub trait Figure {
             h,
             image::ColorType::Rgb8,
         )
-        .map_err(|e| Error::Tensor(format!("PNG encoding failed: {e}")))?;
+        .map_err(|e| Error::Figure(format!("PNG encoding failed: {e}")))?;
         Ok(png)
     }
 
