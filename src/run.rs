@@ -87,6 +87,19 @@ pub fn prepare(id: &DatasetId, normalizer: Option<&Normalizer>) -> Result<Prepar
     Ok(Prepared { train, test, normalizer })
 }
 
+/// One split of a trained model's dataset, normalised with the statistics stored in its
+/// config (evaluation, encoding and figures need no second split).
+fn load_split(cfg: &RunConfig, split: Split) -> Result<Dataset> {
+    let norm = cfg
+        .data
+        .normalizer
+        .as_ref()
+        .ok_or_else(|| Error::config("data.normalizer", "missing from config.json; the model was never trained"))?;
+    let mut data = cfg.data.dataset.load(split)?;
+    norm.apply(&mut data)?;
+    Ok(data)
+}
+
 /// Trains the model `cfg` describes into `dir` (created if needed). With `resume`, the
 /// model, data and normaliser come from `dir/config.json` and only `cfg.train.epochs` (and
 /// patience) may differ.
@@ -154,8 +167,8 @@ macro_rules! with_trained_model {
 /// Evaluates the model in `dir` on its dataset's test split and writes `dir/metrics.json`.
 pub fn evaluate(dir: &Path) -> Result<Metrics> {
     let cfg = RunConfig::load(dir)?;
-    let data = prepare(&cfg.data.dataset, cfg.data.normalizer.as_ref())?;
-    let metrics = with_trained_model!(dir, cfg, |m| Metrics::compute(&m, &data.test))?;
+    let test = load_split(&cfg, Split::Test)?;
+    let metrics = with_trained_model!(dir, cfg, |m| Metrics::compute(&m, &test))?;
     let text = serde_json::to_string_pretty(&metrics).expect("metrics serialise");
     write_atomic(&dir.join(METRICS), text.as_bytes())?;
     Ok(metrics)
@@ -165,10 +178,9 @@ pub fn evaluate(dir: &Path) -> Result<Metrics> {
 /// columns `z0 … z{k-1}`, `label` and `class` (when the data has labels).
 pub fn encode(dir: &Path, split: Split) -> Result<DataFrame> {
     let cfg = RunConfig::load(dir)?;
-    let data = prepare(&cfg.data.dataset, cfg.data.normalizer.as_ref())?;
-    let set = if split == Split::Test { &data.test } else { &data.train };
-    let (codes, k) = with_trained_model!(dir, cfg, |m| Ok::<_, Error>((encode_all(&m, set, 512), m.code_len())))?;
-    codes_table(&codes, k, set)
+    let set = load_split(&cfg, split)?;
+    let (codes, k) = with_trained_model!(dir, cfg, |m| Ok::<_, Error>((encode_all(&m, &set, 512), m.code_len())))?;
+    codes_table(&codes, k, &set)
 }
 
 fn codes_table(codes: &[f32], k: usize, set: &Dataset) -> Result<DataFrame> {
@@ -204,8 +216,7 @@ pub struct Figures {
 pub fn figures(dir: &Path) -> Result<Figures> {
     let cfg = RunConfig::load(dir)?;
     let history = History::load_csv(&dir.join(HISTORY))?;
-    let data = prepare(&cfg.data.dataset, cfg.data.normalizer.as_ref())?;
-    let test = data.test.take(2000);
+    let test = load_split(&cfg, Split::Test)?.take(2000);
     let (recon, codes, k) = with_trained_model!(dir, cfg, |m| {
         Ok::<_, Error>((reconstruct_all(&m, &test.take(10), 512), encode_all(&m, &test, 512), m.code_len()))
     })?;
