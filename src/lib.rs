@@ -17,6 +17,9 @@ pub mod train;
 pub mod viz;
 
 pub use error::{Error, Result};
+/// The tensor and table libraries this crate's API speaks, re-exported so a notebook or
+/// program uses the very same versions.
+pub use {dfdx, polars};
 
 /// The names most programs and notebooks need.
 pub mod prelude {
@@ -26,4 +29,6 @@ pub mod prelude {
     pub use crate::nn::{Activation, Dev};
     pub use crate::train::{fit, AdamConfig, History, Metrics, Progress, TrainConfig};
     pub use crate::{Error, Result};
+    /// What it takes to make and read tensors: `dev.tensor_from_vec(v, shape)`, `t.as_vec()`.
+    pub use dfdx::prelude::{Const, Tensor, TensorFromVec};
 }

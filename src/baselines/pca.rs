@@ -61,6 +61,19 @@ impl Pca {
         Ok(Self { dim, mean: mean.into_iter().map(|m| m as f32).collect(), components, variances, total_variance })
     }
 
+    /// The same fit keeping only the first `k` components (PCA's components are nested, so
+    /// one fit serves every smaller code size).
+    pub fn truncated(&self, k: usize) -> Self {
+        let k = k.clamp(1, self.k());
+        Self {
+            dim: self.dim,
+            mean: self.mean.clone(),
+            components: self.components[..k * self.dim].to_vec(),
+            variances: self.variances[..k].to_vec(),
+            total_variance: self.total_variance,
+        }
+    }
+
     /// Number of components.
     pub fn k(&self) -> usize {
         self.variances.len()

@@ -18,6 +18,8 @@ pub trait Param {
     fn alloc_grad(&self, grads: &mut Gradients<f32, Dev>);
     /// This tensor's gradient (its slot must exist, see [`Param::alloc_grad`]).
     fn grad(&self, grads: &Gradients<f32, Dev>) -> Vec<f32>;
+    /// Replaces the tensor by a copy with a new dfdx tensor id (same values and shape).
+    fn refresh_id(&mut self);
 }
 
 impl<S: Shape> Param for Tensor<S, f32, Dev> {
@@ -36,6 +38,9 @@ impl<S: Shape> Param for Tensor<S, f32, Dev> {
     fn grad(&self, grads: &Gradients<f32, Dev>) -> Vec<f32> {
         grads.get(self).as_vec()
     }
+    fn refresh_id(&mut self) {
+        *self = self.device().tensor_from_vec(self.as_vec(), *self.shape());
+    }
 }
 
 /// Something made of named parameters; names join with dots (`encoder.0.weight`).
@@ -50,6 +55,39 @@ pub trait Params {
         let mut g = Gradients::leaky();
         self.visit("", &mut |_, p| p.alloc_grad(&mut g));
         g
+    }
+
+    /// Gives every parameter a new tensor id from the calling code's id counter.
+    ///
+    /// dfdx keys gradients by tensor id, drawn from a counter in a `static`. In an evcxr
+    /// notebook every cell is a separate library linking its own copy of dfdx, so a model built
+    /// in one cell holds ids that the next cell's counter hands out again, to the activations of
+    /// the step being traced: the gradients then collide (dfdx panics with "index out of
+    /// bounds" in backward). Drawing fresh ids from the training code's own counter before
+    /// tracing makes the parameters' ids distinct from every tensor that code creates later.
+    /// [`fit`](crate::train::fit) does this; a hand-written training loop should too.
+    fn refresh_ids(&mut self) {
+        self.visit_mut("", &mut |_, p| p.refresh_id());
+    }
+
+    /// One row per parameter tensor: name, shape and number of values — the model's layers
+    /// as a table (it displays inline in a notebook).
+    fn summary(&self) -> crate::viz::Table {
+        use polars::prelude::{Column, DataFrame};
+        let (mut names, mut shapes, mut counts) = (vec![], vec![], vec![]);
+        self.visit("", &mut |name, p| {
+            let dims = p.dims();
+            shapes.push(dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(" × "));
+            counts.push(dims.iter().product::<usize>() as u64);
+            names.push(name);
+        });
+        let df = DataFrame::new_infer_height(vec![
+            Column::new("parameter".into(), names),
+            Column::new("shape".into(), shapes),
+            Column::new("values".into(), counts),
+        ])
+        .expect("columns have equal length");
+        crate::viz::Table(df)
     }
 
     /// Number of scalar parameters.

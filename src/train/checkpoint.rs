@@ -32,7 +32,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     // The temporary file is deleted if anything fails before the rename.
-    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".tmp-");
+    // tempfile creates owner-only files; ask for what `fs::write` gives (0666 less the umask).
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut tmp = builder.tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
     tmp.write_all(bytes).and_then(|_| tmp.as_file().sync_all()).map_err(|e| Error::io(path, e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())
@@ -133,4 +138,20 @@ pub fn assign_checked<M: Params + ?Sized>(
     }
     model.visit_mut("", &mut |name, t| t.set_values(&values[&name]));
     Ok(())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn atomic_writes_get_the_permissions_of_an_ordinary_new_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ours, plain) = (dir.path().join("a"), dir.path().join("b"));
+        super::write_atomic(&ours, b"x").unwrap();
+        std::fs::write(&plain, b"x").unwrap();
+        let mode = |p: &std::path::Path| p.metadata().unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&ours), mode(&plain));
+        assert_eq!(std::fs::read(&ours).unwrap(), b"x");
+    }
 }

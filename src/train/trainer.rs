@@ -112,6 +112,9 @@ pub fn fit<M: Autoencoder>(
     if cfg.batch_size == 0 || train.is_empty() {
         return Err(Error::config("batch_size", "needs a batch size ≥ 1 and a non-empty training set"));
     }
+    // Ids from this code's counter: see `Params::refresh_ids` (models built in another
+    // notebook cell).
+    model.refresh_ids();
     let mut adam = Adam::new(cfg.adam);
     let mut history = History::default();
     let mut c = Counters { epochs_done: 0, best: f64::INFINITY, bad_epochs: 0 };

@@ -2,13 +2,19 @@
 //! SVG ([`Figure::save`]) and shown inline in a Jupyter notebook running the evcxr kernel
 //! (its `evcxr_display` method, which evcxr calls on a cell's final value).
 
+mod code_bars;
 mod latent;
+mod line_plot;
 mod loss_curve;
 mod recon_grid;
+mod table;
 
+pub use code_bars::CodeBars;
 pub use latent::LatentScatter;
+pub use line_plot::LinePlot;
 pub use loss_curve::LossCurve;
 pub use recon_grid::ReconstructionGrid;
+pub use table::Table;
 
 use std::path::Path;
 use std::sync::Once;
@@ -66,7 +72,13 @@ pub trait Figure {
         }
         let mut png = Vec::new();
         image::ImageEncoder::write_image(
-            image::codecs::png::PngEncoder::new(&mut png),
+            // Best compression: figures are committed inside notebooks, so bytes matter more than
+            // the milliseconds it costs.
+            image::codecs::png::PngEncoder::new_with_quality(
+                &mut png,
+                image::codecs::png::CompressionType::Best,
+                image::codecs::png::FilterType::Adaptive,
+            ),
             &rgb,
             w,
             h,
@@ -107,7 +119,7 @@ macro_rules! evcxr_display {
         }
     )*};
 }
-evcxr_display!(LossCurve, ReconstructionGrid, LatentScatter);
+evcxr_display!(LossCurve, ReconstructionGrid, LatentScatter, LinePlot, CodeBars);
 
 /// Standard base64 (RFC 4648) of `bytes`.
 fn base64(bytes: &[u8]) -> String {

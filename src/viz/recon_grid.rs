@@ -33,6 +33,21 @@ impl ReconstructionGrid {
         }
     }
 
+    /// One row of the first `n` samples in `flat`, titled `title`.
+    pub fn images(title: impl Into<String>, flat: &[f32], shape: &[usize], n: usize, range: (f32, f32)) -> Self {
+        let d: usize = shape.iter().product::<usize>().max(1);
+        let row = flat.chunks(d).take(n).map(|c| c.to_vec()).collect();
+        Self { rows: vec![(title.into(), row)], shape: shape.to_vec(), range }
+    }
+
+    /// Adds a row of the first `n` samples in `flat` (same shape), e.g. the output of an
+    /// untrained model or of PCA, for comparison.
+    pub fn with_row(mut self, title: impl Into<String>, flat: &[f32]) -> Self {
+        let (d, n) = (self.shape.iter().product::<usize>().max(1), self.cols());
+        self.rows.push((title.into(), flat.chunks(d).take(n).map(|c| c.to_vec()).collect()));
+        self
+    }
+
     fn image_hw(&self) -> Option<(usize, usize)> {
         match self.shape.as_slice() {
             [1, h, w] | [h, w] => Some((*h, *w)),

@@ -1,0 +1,130 @@
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::{err, DrawResult, Figure, FONT, TAB10};
+
+/// Named series of (x, y) points, e.g. test error against code size for an autoencoder and
+/// PCA. The x axis can be logarithmic (code sizes 2, 8, 32, 64 spread evenly).
+#[derive(Debug, Clone)]
+pub struct LinePlot {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub series: Vec<(String, Vec<(f64, f64)>)>,
+    pub log_x: bool,
+    /// Label only whole numbers on the x axis (epochs).
+    pub integer_x: bool,
+}
+
+impl LinePlot {
+    /// An empty plot; add lines with [`LinePlot::line`].
+    pub fn new(title: impl Into<String>, x_label: impl Into<String>, y_label: impl Into<String>) -> Self {
+        Self {
+            title: title.into(),
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            series: vec![],
+            log_x: false,
+            integer_x: false,
+        }
+    }
+
+    /// Adds a named line.
+    pub fn line(mut self, name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        self.series.push((name.into(), points));
+        self
+    }
+
+    /// Labels only whole numbers on the x axis.
+    pub fn integer_x(mut self) -> Self {
+        self.integer_x = true;
+        self
+    }
+
+    /// Uses a base-2 logarithmic x axis.
+    pub fn log_x(mut self) -> Self {
+        self.log_x = true;
+        self
+    }
+
+    fn bounds(&self) -> ((f64, f64), (f64, f64)) {
+        let pts = || self.series.iter().flat_map(|s| s.1.iter());
+        let fold = |f: fn(&(f64, f64)) -> f64| {
+            pts()
+                .map(f)
+                .filter(|v| v.is_finite())
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)))
+        };
+        let ((x0, x1), (y0, y1)) = (fold(|p| p.0), fold(|p| p.1));
+        if !x0.is_finite() {
+            return ((1.0, 2.0), (0.0, 1.0));
+        }
+        let pad = (y1 - y0).max(1e-9) * 0.08;
+        ((x0, x1.max(x0 * 1.01 + 1e-9)), (y0 - pad, y1 + pad))
+    }
+}
+
+impl Figure for LinePlot {
+    fn size(&self) -> (u32, u32) {
+        (640, 400)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+        root.fill(&WHITE).map_err(err)?;
+        let ((x0, x1), (y0, y1)) = self.bounds();
+        let mut builder = ChartBuilder::on(root);
+        builder.caption(&self.title, (FONT, 17)).margin(12).x_label_area_size(36).y_label_area_size(64);
+        // Two chart types (linear, log) differ in type, so draw through one generic helper.
+        if self.log_x {
+            let chart = builder.build_cartesian_2d((x0..x1).log_scale().base(2.0), y0..y1).map_err(err)?;
+            self.finish(chart)
+        } else {
+            let chart = builder.build_cartesian_2d(x0..x1, y0..y1).map_err(err)?;
+            self.finish(chart)
+        }
+    }
+}
+
+impl LinePlot {
+    fn finish<'a, DB: DrawingBackend + 'a, X>(
+        &self,
+        mut chart: ChartContext<'a, DB, Cartesian2d<X, plotters::coord::types::RangedCoordf64>>,
+    ) -> DrawResult
+    where
+        X: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
+    {
+        chart
+            .configure_mesh()
+            .x_desc(self.x_label.as_str())
+            .y_desc(self.y_label.as_str())
+            .x_label_formatter(&|x| match (x.fract() == 0.0, self.integer_x) {
+                (true, _) => format!("{x:.0}"),
+                (false, true) => String::new(),
+                (false, false) => format!("{x:.1}"),
+            })
+            .label_style((FONT, 13))
+            .axis_desc_style((FONT, 14))
+            .draw()
+            .map_err(err)?;
+        for (i, (name, points)) in self.series.iter().enumerate() {
+            let color = TAB10[i % TAB10.len()];
+            chart
+                .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+                .map_err(err)?
+                .label(name.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+            // Markers only while they stay apart.
+            if points.len() <= 40 {
+                chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled()))).map_err(err)?;
+            }
+        }
+        chart
+            .configure_series_labels()
+            .label_font((FONT, 13))
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    }
+}
