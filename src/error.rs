@@ -25,6 +25,9 @@ pub enum Error {
     /// A checkpoint's tensors disagree with its config.
     #[error("{path}: checkpoint does not match its config: {what}")]
     Checkpoint { path: PathBuf, what: String },
+    /// A file could not be fetched from the Hugging Face hub (or found in its cache).
+    #[error("hub `{repo}` ({file}): {what}")]
+    Hub { repo: String, file: String, what: String },
     /// Training diverged or produced a non-finite value.
     #[error("training diverged: {0}")]
     Diverged(String),

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod hub_server;
+
 use std::io::Write;
 use std::path::PathBuf;
 

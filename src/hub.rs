@@ -1,0 +1,129 @@
+//! Models (and, later, datasets) from the Hugging Face hub, through hf-hub's blocking client
+//! and its cache (`$HF_HOME/hub`, by default `~/.cache/huggingface/hub`).
+//!
+//! Environment: `HF_ENDPOINT` (a mirror, or a local test server), `HF_HOME` (the cache),
+//! `HF_HUB_OFFLINE=1` (never touch the network: cached files or a clear error), `HF_TOKEN`
+//! (private repositories; read by hf-hub).
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use hf_hub::api::sync::{ApiBuilder, ApiError};
+use hf_hub::{Cache, Repo, RepoType};
+
+use crate::train::checkpoint::{CONFIG, WEIGHTS};
+use crate::{Error, Result};
+
+/// Where `HF_HUB_OFFLINE` is read from.
+pub const OFFLINE_ENV: &str = "HF_HUB_OFFLINE";
+/// The hub address, as hf-hub reads it.
+pub const ENDPOINT_ENV: &str = "HF_ENDPOINT";
+
+/// A model to load: a local directory (checked first), or `owner/repo` on the hub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelSource {
+    Dir(PathBuf),
+    Hub { repo: String, revision: String },
+}
+
+impl ModelSource {
+    /// A directory if `spec` names one, else a hub repository id (`owner/name`).
+    pub fn parse(spec: &str, revision: Option<&str>) -> Result<Self> {
+        if Path::new(spec).is_dir() {
+            return Ok(Self::Dir(spec.into()));
+        }
+        let valid = spec.split('/').count() == 2
+            && spec
+                .split('/')
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)));
+        if !valid {
+            return Err(Error::config(
+                "model",
+                format!("`{spec}` is neither a directory nor a hub repository id like `owner/name`"),
+            ));
+        }
+        Ok(Self::Hub { repo: spec.into(), revision: revision.unwrap_or("main").into() })
+    }
+
+    /// A local directory holding `config.json` and `model.safetensors`, downloading them into
+    /// the hub cache when needed.
+    pub fn local_dir(&self, hub: &Hub) -> Result<PathBuf> {
+        match self {
+            Self::Dir(d) => Ok(d.clone()),
+            Self::Hub { repo, revision } => {
+                let mut dir = None;
+                for file in [CONFIG, WEIGHTS] {
+                    let path = hub.fetch(repo, RepoType::Model, revision, file)?;
+                    dir = path.parent().map(Path::to_path_buf);
+                }
+                Ok(dir.expect("two files fetched"))
+            }
+        }
+    }
+}
+
+/// Where files come from and go: the hub's address, the cache directory, and whether the
+/// network may be used. [`Hub::from_env`] reads the standard variables; tests build one
+/// directly, so no process-wide variable has to change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hub {
+    pub endpoint: String,
+    /// hf-hub's cache root (`$HF_HOME/hub`).
+    pub cache: PathBuf,
+    pub offline: bool,
+}
+
+impl Hub {
+    /// `HF_ENDPOINT` (default `https://huggingface.co`), `HF_HOME`, `HF_HUB_OFFLINE`.
+    pub fn from_env() -> Self {
+        let offline = std::env::var(OFFLINE_ENV)
+            .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"));
+        Self {
+            endpoint: std::env::var(ENDPOINT_ENV).unwrap_or_else(|_| "https://huggingface.co".into()),
+            cache: Cache::from_env().path().clone(),
+            offline,
+        }
+    }
+
+    /// The local path of `file` in `repo` at `revision`: from the cache if it is there, else
+    /// downloaded (unless offline).
+    pub fn fetch(&self, repo: &str, kind: RepoType, revision: &str, file: &str) -> Result<PathBuf> {
+        let r = Repo::with_revision(repo.into(), kind, revision.into());
+        let err = |what: String| Error::Hub { repo: repo.into(), file: file.into(), what };
+        let cache = Cache::new(self.cache.clone());
+        if self.offline {
+            return cache.repo(r).get(file).ok_or_else(|| {
+                err(format!(
+                    "not in the cache ({}) and {OFFLINE_ENV} is set; download it once with network access, \
+                     or unset {OFFLINE_ENV}",
+                    self.cache.display()
+                ))
+            });
+        }
+        let api = ApiBuilder::from_cache(cache)
+            .with_endpoint(self.endpoint.clone())
+            .with_progress(std::io::stderr().is_terminal())
+            .build()
+            .map_err(|e| err(format!("cannot start the hub client: {e}")))?;
+        api.repo(r).get(file).map_err(|e| err(self.explain(&e)))
+    }
+
+    /// An hf-hub error in words a user can act on.
+    fn explain(&self, e: &ApiError) -> String {
+        let endpoint = &self.endpoint;
+        match e {
+            ApiError::RequestError(inner) => match inner.as_ref() {
+                ureq::Error::StatusCode(404) => format!(
+                    "not found at {endpoint} (check the repository id, the revision and the file name; \
+                 a private repository needs HF_TOKEN)"
+                ),
+                ureq::Error::StatusCode(code) => format!("{endpoint} answered HTTP {code}"),
+                other => format!(
+                    "cannot reach {endpoint}: {other}. Check the network, set {ENDPOINT_ENV} to a mirror, \
+                 or set {OFFLINE_ENV}=1 to use only cached files"
+                ),
+            },
+            other => format!("{other}"),
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! A small HTTP/1.1 server on 127.0.0.1 that serves a directory in the Hugging Face hub's URL
+//! layout, with the headers hf-hub reads, so the real hf-hub client runs against it:
+//!
+//! `GET /{owner}/{name}/resolve/{revision}/{file}` and `/datasets/{owner}/{name}/resolve/…`
+//! → the file `root/{owner}/{name}/{file}` (datasets: `root/datasets/…`), with `ETag`,
+//! `X-Repo-Commit`, `Content-Length`, and for a `Range: bytes=a-[b]` request 206 with
+//! `Content-Range`. Anything else is 404.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// The commit every served revision resolves to.
+pub const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+
+pub struct HubServer {
+    pub endpoint: String,
+    stop: Arc<AtomicBool>,
+    /// Requests answered so far.
+    pub requests: Arc<AtomicUsize>,
+    handle: Option<JoinHandle<()>>,
+    addr: std::net::SocketAddr,
+}
+
+impl HubServer {
+    /// Serves `root` until dropped or [`HubServer::stop`]ped.
+    pub fn start(root: &Path) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let addr = listener.local_addr().unwrap();
+        let (stop, requests) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)));
+        let (s, r, root) = (stop.clone(), requests.clone(), root.to_path_buf());
+        let handle = std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if s.load(Ordering::SeqCst) {
+                    break;
+                }
+                if let Ok(conn) = conn {
+                    r.fetch_add(1, Ordering::SeqCst);
+                    let _ = serve(conn, &root);
+                }
+            }
+        });
+        Self { endpoint: format!("http://{addr}"), stop, requests, handle: Some(handle), addr }
+    }
+
+    /// Stops accepting connections; later requests are refused.
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr); // wake the accept loop
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for HubServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn serve(mut conn: TcpStream, root: &Path) -> std::io::Result<()> {
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut request = String::new();
+    reader.read_line(&mut request)?;
+    let mut range = None;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("range: bytes=") {
+            let (a, b) = v.trim().split_once('-').unwrap_or((v.trim(), ""));
+            range = Some((a.parse::<u64>().unwrap_or(0), b.parse::<u64>().ok()));
+        }
+    }
+    let path = request.split_whitespace().nth(1).unwrap_or("/");
+    let Some(file) = resolve(root, path).filter(|f| f.is_file()) else {
+        return write!(conn, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    };
+    let mut body = Vec::new();
+    std::fs::File::open(&file)?.read_to_end(&mut body)?;
+    let total = body.len() as u64;
+    let etag = format!("{:016x}", fnv1a(&body));
+    let (status, slice, extra) = match range {
+        Some((a, b)) => {
+            let end = b.unwrap_or(total.saturating_sub(1)).min(total.saturating_sub(1));
+            let part = body.get(a as usize..=end as usize).unwrap_or(&[]).to_vec();
+            ("206 Partial Content", part, format!("Content-Range: bytes {a}-{end}/{total}\r\n"))
+        }
+        None => ("200 OK", body, String::new()),
+    };
+    write!(
+        conn,
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nETag: \"{etag}\"\r\nX-Repo-Commit: {COMMIT}\r\n{extra}Connection: close\r\n\r\n",
+        slice.len()
+    )?;
+    conn.write_all(&slice)
+}
+
+/// `/[datasets/]{owner}/{name}/resolve/{revision}/{file…}` → `root/[datasets/]{owner}/{name}/{file…}`.
+fn resolve(root: &Path, url_path: &str) -> Option<PathBuf> {
+    let parts: Vec<&str> = url_path.trim_start_matches('/').split('/').collect();
+    let (prefix, rest) = match parts.first() {
+        Some(&"datasets") => (Some("datasets"), &parts[1..]),
+        _ => (None, &parts[..]),
+    };
+    if rest.len() < 5 || rest[2] != "resolve" || rest.iter().any(|p| p.is_empty() || *p == "..") {
+        return None;
+    }
+    let mut p = root.to_path_buf();
+    p.extend(prefix);
+    p.extend([rest[0], rest[1]]);
+    p.extend(&rest[4..]);
+    Some(p)
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
+}

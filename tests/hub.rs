@@ -1,0 +1,73 @@
+//! The hub client against a real HTTP server on 127.0.0.1 serving the hub's URL layout
+//! (`common::hub_server`): downloads, the cache, offline mode and each failure.
+
+mod common;
+
+use std::path::Path;
+
+use autoencoders::hub::{Hub, ModelSource};
+use autoencoders::prelude::*;
+use autoencoders::run::{self, RunConfig};
+use common::hub_server::HubServer;
+
+/// A small trained model directory published as `root/owner/name/`.
+fn publish(root: &Path, repo: &str) -> std::path::PathBuf {
+    let dir = root.join(repo);
+    let mut cfg: RunConfig = run::demo_config();
+    cfg.train.epochs = 3;
+    run::train(&cfg, &dir, false, Progress::Quiet).unwrap();
+    dir
+}
+
+fn hub(endpoint: &str, cache: &Path, offline: bool) -> Hub {
+    Hub { endpoint: endpoint.into(), cache: cache.into(), offline }
+}
+
+#[test]
+fn a_model_downloads_loads_and_is_then_served_from_the_cache() {
+    let (root, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let local = publish(root.path(), "acme/digits-ae");
+    let mut server = HubServer::start(root.path());
+    let source = ModelSource::parse("acme/digits-ae", None).unwrap();
+
+    let dir = source.local_dir(&hub(&server.endpoint, cache.path(), false)).unwrap();
+    let (want, got) = (run::encode(&local, Split::Test).unwrap(), run::encode(&dir, Split::Test).unwrap());
+    assert!(want.equals(&got), "codes from the downloaded model differ from the original's");
+    let served = server.requests.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(served >= 2, "expected downloads, the server saw {served} requests");
+
+    server.stop();
+    let again = source.local_dir(&hub(&server.endpoint, cache.path(), false)).unwrap();
+    assert_eq!(again, dir, "second call must come from the cache");
+    let offline = source.local_dir(&hub("http://127.0.0.1:9", cache.path(), true)).unwrap();
+    assert_eq!(offline, dir);
+}
+
+#[test]
+fn offline_without_a_cached_copy_says_so() {
+    let cache = tempfile::tempdir().unwrap();
+    let e = ModelSource::parse("acme/absent", None).unwrap().local_dir(&hub("http://127.0.0.1:9", cache.path(), true));
+    let msg = e.unwrap_err().to_string();
+    assert!(msg.contains("not in the cache") && msg.contains("HF_HUB_OFFLINE"), "{msg}");
+}
+
+#[test]
+fn a_missing_repository_and_an_unreachable_hub_are_clear_errors() {
+    let (root, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut server = HubServer::start(root.path());
+    let source = ModelSource::parse("acme/nothing-here", None).unwrap();
+    let msg = source.local_dir(&hub(&server.endpoint, cache.path(), false)).unwrap_err().to_string();
+    assert!(msg.contains("acme/nothing-here") && msg.contains("not found"), "{msg}");
+    server.stop();
+    let msg = source.local_dir(&hub(&server.endpoint, cache.path(), false)).unwrap_err().to_string();
+    assert!(msg.contains("cannot reach") && msg.contains("HF_HUB_OFFLINE"), "{msg}");
+}
+
+#[test]
+fn a_local_directory_wins_and_bad_ids_are_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let s = d.path().to_str().unwrap();
+    assert_eq!(ModelSource::parse(s, None).unwrap(), ModelSource::Dir(d.path().into()));
+    assert!(ModelSource::parse("not a repo", None).is_err());
+    assert!(ModelSource::parse("a/b/c", None).is_err());
+}
