@@ -11,7 +11,11 @@ use std::path::{Path, PathBuf};
 use hf_hub::api::sync::{ApiBuilder, ApiError};
 use hf_hub::{Cache, Repo, RepoType};
 
-use crate::train::checkpoint::{CONFIG, WEIGHTS};
+use crate::models::dense::{DenseAutoencoder, DenseStack};
+use crate::models::ModelConfig;
+use crate::nn::Dev;
+use crate::run::RunConfig;
+use crate::train::checkpoint::{load_weights, CONFIG, WEIGHTS};
 use crate::{Error, Result};
 
 /// Where `HF_HUB_OFFLINE` is read from.
@@ -62,6 +66,51 @@ impl ModelSource {
     }
 }
 
+impl<Enc, Dec> DenseAutoencoder<Enc, Dec>
+where
+    Enc: DenseStack,
+    Dec: DenseStack<In = Enc::Out, Out = Enc::In>,
+{
+    /// A trained model from a directory or a hub repository (`owner/name`, branch `main`),
+    /// with `HF_ENDPOINT`, `HF_HOME` and `HF_HUB_OFFLINE` from the environment.
+    pub fn from_pretrained(spec: &str) -> Result<Self> {
+        Self::from_pretrained_with(spec, None, &Hub::from_env())
+    }
+
+    /// The same at a revision (branch, tag or commit) and through a given [`Hub`].
+    ///
+    /// The config must name a dense model whose sizes fit this type, and every tensor must
+    /// match it. A downloaded file that fails these checks is removed from the cache, so the
+    /// next call downloads it again instead of failing on the same bad copy.
+    pub fn from_pretrained_with(spec: &str, revision: Option<&str>, hub: &Hub) -> Result<Self> {
+        let source = ModelSource::parse(spec, revision)?;
+        let dir = source.local_dir(hub)?;
+        let loaded = (|| {
+            let cfg = RunConfig::load(&dir)?;
+            let ModelConfig::Dense(dense) = &cfg.model;
+            let mut model = Self::new(&Dev::default(), dense)
+                .map_err(|e| Error::format(dir.join(CONFIG), format!("{e} (this model type cannot hold it)")))?;
+            load_weights(&mut model, &dir.join(WEIGHTS))?;
+            Ok(model)
+        })();
+        match (loaded, &source) {
+            (Err(e), ModelSource::Hub { repo, revision }) => {
+                for file in [CONFIG, WEIGHTS] {
+                    hub.evict(repo, RepoType::Model, revision, file);
+                }
+                Err(Error::Hub {
+                    repo: repo.clone(),
+                    file: format!("{CONFIG} + {WEIGHTS}"),
+                    what: format!(
+                        "{e}. The downloaded copy was removed from the cache; the next call fetches it again"
+                    ),
+                })
+            }
+            (result, _) => result,
+        }
+    }
+}
+
 /// Where files come from and go: the hub's address, the cache directory, and whether the
 /// network may be used. [`Hub::from_env`] reads the standard variables; tests build one
 /// directly, so no process-wide variable has to change.
@@ -106,6 +155,17 @@ impl Hub {
             .build()
             .map_err(|e| err(format!("cannot start the hub client: {e}")))?;
         api.repo(r).get(file).map_err(|e| err(self.explain(&e)))
+    }
+
+    /// Removes `file` (its snapshot link and the blob behind it) from the cache; best effort.
+    pub fn evict(&self, repo: &str, kind: RepoType, revision: &str, file: &str) {
+        let r = Repo::with_revision(repo.into(), kind, revision.into());
+        if let Some(pointer) = Cache::new(self.cache.clone()).repo(r).get(file) {
+            if let Ok(blob) = std::fs::canonicalize(&pointer) {
+                let _ = std::fs::remove_file(blob);
+            }
+            let _ = std::fs::remove_file(pointer);
+        }
     }
 
     /// An hf-hub error in words a user can act on.

@@ -71,3 +71,53 @@ fn a_local_directory_wins_and_bad_ids_are_refused() {
     assert!(ModelSource::parse("not a repo", None).is_err());
     assert!(ModelSource::parse("a/b/c", None).is_err());
 }
+
+use autoencoders::models::dense::Dense1;
+
+#[test]
+fn from_pretrained_gives_the_same_model_as_the_directory() {
+    let (root, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let local = publish(root.path(), "acme/ae");
+    let server = HubServer::start(root.path());
+    let h = hub(&server.endpoint, cache.path(), false);
+    let (a, b) = (
+        Dense1::from_pretrained_with("acme/ae", None, &h).unwrap(),
+        Dense1::from_pretrained(local.to_str().unwrap()).unwrap(),
+    );
+    let (x, y) =
+        (autoencoders::train::checkpoint::named_tensors(&a), autoencoders::train::checkpoint::named_tensors(&b));
+    assert_eq!(x, y);
+}
+
+#[test]
+fn a_truncated_download_is_a_clear_error_and_the_next_call_downloads_again() {
+    let (root, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let dir = publish(root.path(), "acme/ae");
+    let weights = dir.join("model.safetensors");
+    let good = std::fs::read(&weights).unwrap();
+    std::fs::write(&weights, &good[..good.len() / 2]).unwrap();
+    let server = HubServer::start(root.path());
+    let h = hub(&server.endpoint, cache.path(), false);
+    let msg = Dense1::from_pretrained_with("acme/ae", None, &h).unwrap_err().to_string();
+    assert!(msg.contains("model.safetensors"), "{msg}");
+    std::fs::write(&weights, &good).unwrap();
+    Dense1::from_pretrained_with("acme/ae", None, &h).expect("the bad copy must not stay in the cache");
+}
+
+#[test]
+fn an_unknown_model_kind_and_a_shape_mismatch_are_refused() {
+    let (root, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let dir = publish(root.path(), "acme/ae");
+    let config = std::fs::read_to_string(dir.join("config.json")).unwrap();
+    let server = HubServer::start(root.path());
+
+    std::fs::write(dir.join("config.json"), config.replacen("\"dense\"", "\"transformer\"", 1)).unwrap();
+    let h = hub(&server.endpoint, cache.path(), false);
+    let msg = Dense1::from_pretrained_with("acme/ae", None, &h).unwrap_err().to_string();
+    assert!(msg.contains("config.json") && msg.contains("transformer"), "{msg}");
+
+    // The demo's code has 2 units; a config claiming 8 does not match the weights.
+    std::fs::write(dir.join("config.json"), config.replacen("\"code\": 2", "\"code\": 8", 1)).unwrap();
+    let msg = Dense1::from_pretrained_with("acme/ae", None, &h).unwrap_err().to_string();
+    assert!(msg.contains("shape") && msg.contains("encoder.1.weight"), "{msg}");
+}
