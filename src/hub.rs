@@ -57,7 +57,14 @@ impl ModelSource {
             Self::Hub { repo, revision } => {
                 let mut dir = None;
                 for file in [CONFIG, WEIGHTS] {
-                    let path = hub.fetch(repo, RepoType::Model, revision, file)?;
+                    // A mistyped local path looks like a hub id too: say that both were tried.
+                    let path = hub.fetch(repo, RepoType::Model, revision, file).map_err(|e| match e {
+                        Error::Hub { repo, file, what } => {
+                            let what = format!("{what} (and there is no local directory `{repo}` either)");
+                            Error::Hub { repo, file, what }
+                        }
+                        other => other,
+                    })?;
                     dir = path.parent().map(Path::to_path_buf);
                 }
                 Ok(dir.expect("two files fetched"))

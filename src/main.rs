@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use autoencoders::data::{DatasetId, Split};
+use autoencoders::hub::{Hub, ModelSource};
 use autoencoders::models::dense::DenseConfig;
 use autoencoders::models::{ModelConfig, ReconLoss};
 use autoencoders::nn::Activation;
@@ -27,23 +28,37 @@ struct Cli {
 enum Command {
     /// Train an autoencoder and write a model directory.
     Train(TrainArgs),
-    /// Evaluate a model directory on its dataset's test split; writes DIR/metrics.json.
+    /// Evaluate a model on its dataset's test split; a local directory also gets
+    /// DIR/metrics.json.
     Eval {
-        /// The model directory (config.json + model.safetensors).
-        dir: PathBuf,
+        /// A model directory (config.json + model.safetensors) or a hub repository `owner/name`.
+        model: String,
+        /// Hub revision (branch, tag or commit).
+        #[arg(long)]
+        revision: Option<String>,
     },
-    /// Draw the loss curve, reconstructions and latent space of a model directory.
+    /// Download a model from the Hugging Face hub into its cache, check it, print its path.
+    ///
+    /// Honours HF_ENDPOINT, HF_HOME, HF_HUB_OFFLINE and HF_TOKEN.
+    Pull {
+        /// The hub repository, `owner/name`.
+        repo: String,
+        /// Hub revision (branch, tag or commit).
+        #[arg(long)]
+        revision: Option<String>,
+    },
+    /// Draw the loss curve, reconstructions and latent space of a model.
     Figures {
-        /// The model directory.
-        dir: PathBuf,
+        /// A model directory or a hub repository `owner/name`.
+        dir: String,
         /// Where to write the PNG and SVG files [default: DIR/figures].
         #[arg(long)]
         out: Option<PathBuf>,
     },
     /// Write the codes of a dataset split as a parquet table (z0…z{k-1}, label, class).
     Encode {
-        /// The model directory.
-        dir: PathBuf,
+        /// A model directory or a hub repository `owner/name`.
+        dir: String,
         /// The parquet file to write.
         #[arg(long, short)]
         output: PathBuf,
@@ -153,23 +168,48 @@ fn parse_widths(s: &str) -> std::result::Result<Widths, String> {
     w.map(Widths).map_err(|e| format!("expected comma-separated layer widths such as 128,64: {e}"))
 }
 
+/// A local model directory for `spec` (a directory, checked first, or a hub id, downloaded
+/// into the hub cache), and whether it is the user's own directory.
+fn model_dir(spec: &str, revision: Option<&str>) -> Result<(PathBuf, bool)> {
+    let source = ModelSource::parse(spec, revision)?;
+    let local = matches!(source, ModelSource::Dir(_));
+    Ok((source.local_dir(&Hub::from_env())?, local))
+}
+
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Train(a) => train(a),
-        Command::Eval { dir } => {
-            let m = run::evaluate(&dir).with_context(|| format!("evaluating {}", dir.display()))?;
+        Command::Eval { model, revision } => {
+            let (dir, local) = model_dir(&model, revision.as_deref())?;
+            let m = if local { run::evaluate(&dir) } else { run::test_metrics(&dir) }
+                .with_context(|| format!("evaluating {model}"))?;
             println!("{}", serde_json::to_string_pretty(&m)?);
-            eprintln!("wrote {}", dir.join("metrics.json").display());
+            if local {
+                eprintln!("wrote {}", dir.join("metrics.json").display());
+            }
             Ok(())
         }
-        Command::Figures { dir, out } => {
-            let out = out.unwrap_or_else(|| dir.join("figures"));
+        Command::Pull { repo, revision } => {
+            let (dir, _) = model_dir(&repo, revision.as_deref())?;
+            let about = run::check_model(&dir).with_context(|| format!("checking {repo}"))?;
+            eprintln!("{repo}: {about}");
+            println!("{}", dir.display());
+            Ok(())
+        }
+        Command::Figures { dir: model, out } => {
+            let (dir, local) = model_dir(&model, None)?;
+            let out = match (out, local) {
+                (Some(out), _) => out,
+                (None, true) => dir.join("figures"),
+                (None, false) => PathBuf::from(format!("{}-figures", model.replace('/', "--"))),
+            };
             for p in run::figures(&dir)?.save_all(&out)? {
                 println!("{}", p.display());
             }
             Ok(())
         }
-        Command::Encode { dir, output, split } => {
+        Command::Encode { dir: model, output, split } => {
+            let (dir, _) = model_dir(&model, None)?;
             let split = match split {
                 SplitArg::Train => Split::Train,
                 SplitArg::Test => Split::Test,

@@ -166,12 +166,29 @@ macro_rules! with_trained_model {
 
 /// Evaluates the model in `dir` on its dataset's test split and writes `dir/metrics.json`.
 pub fn evaluate(dir: &Path) -> Result<Metrics> {
-    let cfg = RunConfig::load(dir)?;
-    let test = load_split(&cfg, Split::Test)?;
-    let metrics = with_trained_model!(dir, cfg, |m| Metrics::compute(&m, &test))?;
+    let metrics = test_metrics(dir)?;
     let text = serde_json::to_string_pretty(&metrics).expect("metrics serialise");
     write_atomic(&dir.join(METRICS), text.as_bytes())?;
     Ok(metrics)
+}
+
+/// The model in `dir` evaluated on its dataset's test split, writing nothing (for models in
+/// the hub cache, which must stay as downloaded).
+pub fn test_metrics(dir: &Path) -> Result<Metrics> {
+    let cfg = RunConfig::load(dir)?;
+    let test = load_split(&cfg, Split::Test)?;
+    with_trained_model!(dir, cfg, |m| Metrics::compute(&m, &test))
+}
+
+/// Loads the config and weights in `dir`, checking every tensor, and describes the model.
+pub fn check_model(dir: &Path) -> Result<String> {
+    let cfg = RunConfig::load(dir)?;
+    with_trained_model!(dir, cfg, |m| Ok::<_, Error>(format!(
+        "{} ({} parameters), trained on {}",
+        cfg.model.describe(),
+        crate::nn::Params::num_params(&m),
+        cfg.data.dataset
+    )))
 }
 
 /// The codes of the test split (`split = Test`) or the training split, as a table with

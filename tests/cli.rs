@@ -8,6 +8,8 @@ use std::process::Command;
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_autoencoders"));
     c.env_remove("AUTOENCODERS_DATA").current_dir(std::env::temp_dir());
+    // Never the real hub: a closed local port, and a cache of the tests' own.
+    c.env("HF_ENDPOINT", "http://127.0.0.1:9").env("HF_HOME", std::env::temp_dir().join("autoencoders-tests-hf"));
     c
 }
 
@@ -82,7 +84,8 @@ fn bad_input_gives_a_message_not_a_panic() {
             vec!["train", "--dataset", "digits", "--output-activation", "identity", "--loss", "bce", "--out", "x"],
             "bce needs a sigmoid output",
         ),
-        (vec!["eval", "/nonexistent/model"], "config.json"),
+        (vec!["eval", "/nonexistent/model"], "is neither a directory nor a hub repository id"),
+        (vec!["eval", "no/such-dir", "--revision", "main"], "no local directory `no/such-dir` either"),
     ];
     for (args, want) in cases {
         let out = bin().current_dir(dir.path()).args(&args).output().unwrap();
@@ -99,7 +102,8 @@ fn every_subcommand_explains_its_flags() {
             "train",
             vec!["--dataset", "--code", "--hidden", "--loss", "--epochs", "--resume", "--patience", "--weight-decay"],
         ),
-        ("eval", vec!["<DIR>"]),
+        ("eval", vec!["<MODEL>", "--revision"]),
+        ("pull", vec!["<REPO>", "--revision", "HF_ENDPOINT"]),
         ("figures", vec!["--out"]),
         ("encode", vec!["--output", "--split"]),
         ("demo", vec!["--figures", "--model-dir"]),

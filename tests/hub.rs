@@ -121,3 +121,39 @@ fn an_unknown_model_kind_and_a_shape_mismatch_are_refused() {
     let msg = Dense1::from_pretrained_with("acme/ae", None, &h).unwrap_err().to_string();
     assert!(msg.contains("shape") && msg.contains("encoder.1.weight"), "{msg}");
 }
+
+/// The binary with the hub pointed at `endpoint` and `cache`, through the standard variables
+/// (set on the child process only).
+fn cli(endpoint: &str, cache: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_autoencoders"));
+    c.env("HF_ENDPOINT", endpoint).env("HF_HOME", cache).env_remove("HF_HUB_OFFLINE").env_remove("AUTOENCODERS_DATA");
+    c.current_dir(cache);
+    c
+}
+
+fn output(c: &mut std::process::Command) -> (bool, String, String) {
+    let o = c.output().unwrap();
+    (o.status.success(), String::from_utf8_lossy(&o.stdout).into(), String::from_utf8_lossy(&o.stderr).into())
+}
+
+#[test]
+fn cli_pull_and_eval_accept_a_hub_id_and_report_a_missing_one() {
+    let (root, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let local = publish(root.path(), "acme/ae");
+    let server = HubServer::start(root.path());
+
+    let (ok, path, err) = output(cli(&server.endpoint, cache.path()).args(["pull", "acme/ae"]));
+    assert!(ok, "{err}");
+    assert!(Path::new(path.trim()).join("model.safetensors").is_file(), "{path}");
+    assert!(err.contains("dense 64→32→2→32→64"), "{err}");
+
+    let (ok, json, err) = output(cli(&server.endpoint, cache.path()).args(["eval", "acme/ae"]));
+    assert!(ok, "{err}");
+    let hub_metrics: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let want = serde_json::to_value(run::test_metrics(&local).unwrap()).unwrap();
+    assert_eq!(hub_metrics, want);
+    assert!(!Path::new(path.trim()).join("metrics.json").exists(), "eval must not write into the cache");
+
+    let (ok, _, err) = output(cli(&server.endpoint, cache.path()).args(["pull", "acme/missing"]));
+    assert!(!ok && err.contains("acme/missing") && err.contains("not found"), "{err}");
+}
