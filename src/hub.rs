@@ -1,4 +1,4 @@
-//! Models (and, later, datasets) from the Hugging Face hub, through hf-hub's blocking client
+//! Models and datasets from the Hugging Face hub, through hf-hub's blocking client
 //! and its cache (`$HF_HOME/hub`, by default `~/.cache/huggingface/hub`).
 //!
 //! Environment: `HF_ENDPOINT` (a mirror, or a local test server), `HF_HOME` (the cache),
@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use hf_hub::api::sync::{ApiBuilder, ApiError};
 use hf_hub::{Cache, Repo, RepoType};
+use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::models::dense::{DenseAutoencoder, DenseStack};
 use crate::models::ModelConfig;
@@ -156,12 +157,14 @@ impl Hub {
                 ))
             });
         }
+        if let Some(path) = cache.repo(r.clone()).get(file) {
+            return Ok(path);
+        }
         let api = ApiBuilder::from_cache(cache)
             .with_endpoint(self.endpoint.clone())
-            .with_progress(std::io::stderr().is_terminal())
             .build()
             .map_err(|e| err(format!("cannot start the hub client: {e}")))?;
-        api.repo(r).get(file).map_err(|e| err(self.explain(&e)))
+        api.repo(r).download_with_progress(file, DownloadBar::new(repo, file)).map_err(|e| err(self.explain(&e)))
     }
 
     /// Removes `file` (its snapshot link and the blob behind it) from the cache; best effort.
@@ -191,6 +194,62 @@ impl Hub {
                 ),
             },
             other => format!("{other}"),
+        }
+    }
+}
+
+/// Progress of one download on stderr: an indicatif bar on a terminal, else one line when it
+/// starts and one when it ends (so logs and notebooks see what happened, without a flood).
+struct DownloadBar {
+    label: String,
+    bar: Option<ProgressBar>,
+    bytes: u64,
+    announced: bool,
+    started: std::time::Instant,
+}
+
+impl DownloadBar {
+    fn new(repo: &str, file: &str) -> Self {
+        let label = format!("{repo}/{file}");
+        Self { label, bar: None, bytes: 0, announced: false, started: std::time::Instant::now() }
+    }
+}
+
+impl hf_hub::api::Progress for DownloadBar {
+    // hf-hub calls `init` once per download and again at the start of every (re)try, each
+    // followed by `update(bytes already on disk)`: count from zero each time, announce once.
+    fn init(&mut self, size: usize, _file: &str) {
+        self.bytes = 0;
+        if let Some(b) = &self.bar {
+            b.set_position(0);
+            return;
+        }
+        if std::io::stderr().is_terminal() {
+            let style = ProgressStyle::with_template(
+                "{msg} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} (eta {eta})",
+            )
+            .expect("valid template");
+            self.bar = Some(ProgressBar::new(size as u64).with_style(style).with_message(self.label.clone()));
+        } else if !self.announced {
+            eprintln!("downloading {} ({:.1} MB)", self.label, size as f64 / 1e6);
+        }
+        self.announced = true;
+    }
+    fn update(&mut self, size: usize) {
+        self.bytes += size as u64;
+        if let Some(b) = &self.bar {
+            b.inc(size as u64);
+        }
+    }
+    fn finish(&mut self) {
+        match &self.bar {
+            Some(b) => b.finish(),
+            None => eprintln!(
+                "downloaded {} ({:.1} MB in {:.1} s)",
+                self.label,
+                self.bytes as f64 / 1e6,
+                self.started.elapsed().as_secs_f64()
+            ),
         }
     }
 }

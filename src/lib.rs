@@ -10,6 +10,7 @@
 pub mod baselines;
 pub mod data;
 mod error;
+pub mod export;
 pub mod hub;
 pub mod models;
 pub mod nn;

@@ -47,6 +47,24 @@ enum Command {
         #[arg(long)]
         revision: Option<String>,
     },
+    /// Write a hub-ready folder from a model directory: config and weights (unchanged),
+    /// metrics, history, figures and a model card (README.md with the hub's metadata).
+    ///
+    /// Upload it with `huggingface-cli upload OWNER/NAME OUT .`; metrics come from
+    /// DIR/metrics.json, or are computed on the test split when it is missing.
+    Export {
+        /// The model directory.
+        dir: PathBuf,
+        /// The folder to write; it must not exist, or be empty.
+        #[arg(long)]
+        to: PathBuf,
+        /// The hub id it will be uploaded to (`owner/name`), for the card's usage lines.
+        #[arg(long)]
+        repo_id: Option<String>,
+        /// Licence of the weights, for the card's metadata (e.g. mit, apache-2.0, cc-by-4.0).
+        #[arg(long)]
+        license: Option<String>,
+    },
     /// Draw the loss curve, reconstructions and latent space of a model.
     Figures {
         /// A model directory or a hub repository `owner/name`.
@@ -194,6 +212,15 @@ fn main() -> Result<()> {
             let about = run::check_model(&dir).with_context(|| format!("checking {repo}"))?;
             eprintln!("{repo}: {about}");
             println!("{}", dir.display());
+            Ok(())
+        }
+        Command::Export { dir, to, repo_id, license } => {
+            let opts = autoencoders::export::ExportOptions { repo_id, license };
+            let written = autoencoders::export::export(&dir, &to, &opts)
+                .with_context(|| format!("exporting {} to {}", dir.display(), to.display()))?;
+            for p in written {
+                println!("{}", p.display());
+            }
             Ok(())
         }
         Command::Figures { dir: model, out } => {

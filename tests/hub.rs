@@ -90,6 +90,23 @@ fn from_pretrained_gives_the_same_model_as_the_directory() {
 }
 
 #[test]
+fn large_files_come_through_the_cdn_redirect_and_a_renamed_repository_redirects() {
+    let (root, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let local = publish(root.path(), "acme/ae");
+    std::fs::create_dir_all(root.path().join("acme/old-name")).unwrap();
+    std::fs::write(root.path().join("acme/old-name/.moved-to"), "acme/ae").unwrap();
+    let server = HubServer::start(root.path());
+    let h = hub(&server.endpoint, cache.path(), false);
+    // model.safetensors is answered with a 302 to /lfs/… (see the server); the old name with a
+    // relative 307 to the new one.
+    let m = Dense1::from_pretrained_with("acme/old-name", None, &h).unwrap();
+    let want = Dense1::from_pretrained(local.to_str().unwrap()).unwrap();
+    let (x, y) =
+        (autoencoders::train::checkpoint::named_tensors(&m), autoencoders::train::checkpoint::named_tensors(&want));
+    assert_eq!(x, y);
+}
+
+#[test]
 fn a_truncated_download_is_a_clear_error_and_the_next_call_downloads_again() {
     let (root, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let dir = publish(root.path(), "acme/ae");
@@ -156,4 +173,159 @@ fn cli_pull_and_eval_accept_a_hub_id_and_report_a_missing_one() {
 
     let (ok, _, err) = output(cli(&server.endpoint, cache.path()).args(["pull", "acme/missing"]));
     assert!(!ok && err.contains("acme/missing") && err.contains("not found"), "{err}");
+}
+
+// ---- Datasets: MNIST-style parquet as `ylecun/mnist` and `zalando-datasets/fashion_mnist` publish it.
+
+use std::io::Cursor;
+
+use autoencoders::polars::prelude::*;
+
+/// Writes the first `n` images of a real split as the hub publishes them: column `image` =
+/// struct {`bytes`: PNG file, `path`: null}, column `label` = int64. Returns those images as
+/// the IDX loader reads them.
+fn hub_parquet(id: &DatasetId, data: &Path, split: Split, n: usize, out: &Path) -> Dataset {
+    let set = id.load_from(data, split).unwrap().take(n);
+    let pngs: Vec<Vec<u8>> = (0..n)
+        .map(|i| {
+            let px: Vec<u8> = set.sample(i).iter().map(|&v| v as u8).collect();
+            let mut buf = Vec::new();
+            let img = image::GrayImage::from_raw(28, 28, px).unwrap();
+            img.write_to(&mut Cursor::new(&mut buf), image::ImageOutputFormat::Png).unwrap();
+            buf
+        })
+        .collect();
+    let bytes = Series::new("bytes".into(), pngs.iter().map(Vec::as_slice).collect::<Vec<&[u8]>>());
+    let path = Series::full_null("path".into(), n, &DataType::String);
+    let image = StructChunked::from_series("image".into(), n, [bytes, path].iter()).unwrap().into_series();
+    let labels: Vec<i64> = set.labels.as_ref().unwrap().iter().map(|&l| l as i64).collect();
+    let mut df = DataFrame::new(n, vec![image.into(), Series::new("label".into(), labels).into()]).unwrap();
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    ParquetWriter::new(std::fs::File::create(out).unwrap()).finish(&mut df).unwrap();
+    set
+}
+
+/// `root/datasets/{repo}/{folder}/{split}-00000-of-00001.parquet`, where the server serves it.
+fn hub_file(root: &Path, id: &DatasetId, split: Split) -> std::path::PathBuf {
+    let (repo, folder) = id.hub_source().unwrap();
+    let part = if split == Split::Train { "train" } else { "test" };
+    root.join("datasets").join(repo).join(folder).join(format!("{part}-00000-of-00001.parquet"))
+}
+
+#[test]
+fn mnist_and_fashion_mnist_download_as_parquet_and_match_the_idx_files() {
+    let data = require_data!();
+    let (root, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut want = Vec::new();
+    for id in [DatasetId::Mnist, DatasetId::FashionMnist] {
+        for (split, n) in [(Split::Train, 300), (Split::Test, 100)] {
+            want.push((id.clone(), split, hub_parquet(&id, &data, split, n, &hub_file(root.path(), &id, split))));
+        }
+    }
+    let mut server = HubServer::start(root.path());
+    let h = hub(&server.endpoint, cache.path(), false);
+    for (id, split, want) in &want {
+        let got = id.load_from_hub(&h, *split).unwrap();
+        assert_eq!(&got, want, "{id} {split:?}: pixels, labels, shape and class names as from IDX");
+    }
+    server.stop();
+    let offline = hub("http://127.0.0.1:9", cache.path(), true);
+    for (id, split, want) in &want {
+        assert_eq!(&id.load_from_hub(&offline, *split).unwrap(), want, "{id} {split:?} from the cache");
+    }
+}
+
+#[test]
+fn a_corrupt_dataset_download_is_a_clear_error_and_is_fetched_again() {
+    let data = require_data!();
+    let (root, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let file = hub_file(root.path(), &DatasetId::Mnist, Split::Test);
+    let want = hub_parquet(&DatasetId::Mnist, &data, Split::Test, 50, &file);
+    let good = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &good[..good.len() - 100]).unwrap();
+    let server = HubServer::start(root.path());
+    let h = hub(&server.endpoint, cache.path(), false);
+    let msg = DatasetId::Mnist.load_from_hub(&h, Split::Test).unwrap_err().to_string();
+    assert!(msg.contains("ylecun/mnist") && msg.contains("test-00000-of-00001.parquet"), "{msg}");
+    assert!(msg.contains("parquet") && msg.contains("removed from the cache"), "{msg}");
+    std::fs::write(&file, &good).unwrap();
+    assert_eq!(DatasetId::Mnist.load_from_hub(&h, Split::Test).unwrap(), want);
+}
+
+#[test]
+fn a_parquet_file_in_another_layout_names_the_column_or_row_at_fault() {
+    use autoencoders::data::hub_parquet::read_image_parquet;
+    let dir = tempfile::tempdir().unwrap();
+    let classes: Vec<String> = (0..10).map(|i| i.to_string()).collect();
+    let write = |name: &str, mut df: DataFrame| {
+        let p = dir.path().join(name);
+        ParquetWriter::new(std::fs::File::create(&p).unwrap()).finish(&mut df).unwrap();
+        p
+    };
+    let png = {
+        let mut buf = Vec::new();
+        image::GrayImage::new(28, 28).write_to(&mut Cursor::new(&mut buf), image::ImageOutputFormat::Png).unwrap();
+        buf
+    };
+    let image = |rows: Vec<&[u8]>| {
+        let n = rows.len();
+        let bytes = Series::new("bytes".into(), rows);
+        let path = Series::full_null("path".into(), n, &DataType::String);
+        StructChunked::from_series("image".into(), n, [bytes, path].iter()).unwrap().into_series().into()
+    };
+    let label = |v: Vec<i64>| Series::new("label".into(), v).into();
+
+    let p = write(
+        "no-image.parquet",
+        DataFrame::new(1, vec![label(vec![1]), Series::new("img".into(), [1i64]).into()]).unwrap(),
+    );
+    let msg = read_image_parquet(&p, "t", classes.clone()).unwrap_err().to_string();
+    assert!(msg.contains("no-image.parquet") && msg.contains("no column `image`") && msg.contains("img"), "{msg}");
+
+    let p =
+        write("bad-png.parquet", DataFrame::new(2, vec![image(vec![&png, b"not a png"]), label(vec![1, 2])]).unwrap());
+    let msg = read_image_parquet(&p, "t", classes.clone()).unwrap_err().to_string();
+    assert!(msg.contains("row 1") && msg.contains("not a readable image"), "{msg}");
+
+    let p = write("bad-label.parquet", DataFrame::new(2, vec![image(vec![&png, &png]), label(vec![1, 12])]).unwrap());
+    let msg = read_image_parquet(&p, "t", classes.clone()).unwrap_err().to_string();
+    assert!(msg.contains("row 1") && msg.contains("label 12 is out of range"), "{msg}");
+
+    let p = write("ok.parquet", DataFrame::new(2, vec![image(vec![&png, &png]), label(vec![1, 2])]).unwrap());
+    let d = read_image_parquet(&p, "t", classes).unwrap();
+    assert_eq!((d.len(), d.shape.clone(), d.labels.clone()), (2, vec![1, 28, 28], Some(vec![1, 2])));
+}
+
+#[test]
+fn cli_train_on_mnist_falls_back_to_the_hub_when_there_is_no_local_copy() {
+    let data = require_data!();
+    let (root, cache, empty) =
+        (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for (split, n) in [(Split::Train, 300), (Split::Test, 100)] {
+        hub_parquet(&DatasetId::Mnist, &data, split, n, &hub_file(root.path(), &DatasetId::Mnist, split));
+    }
+    let server = HubServer::start(root.path());
+    let out = cache.path().join("model");
+    let (ok, _, err) = output(
+        cli(&server.endpoint, cache.path())
+            .env("AUTOENCODERS_DATA", empty.path())
+            .args(["train", "--dataset", "mnist", "--code", "8", "--epochs", "1", "--quiet", "--out"])
+            .arg(&out),
+    );
+    assert!(ok, "{err}");
+    assert!(err.contains("trying the Hugging Face hub (ylecun/mnist)") && err.contains("downloaded"), "{err}");
+    let (ok, json, err) =
+        output(cli(&server.endpoint, cache.path()).env("AUTOENCODERS_DATA", empty.path()).arg("eval").arg(&out));
+    assert!(ok, "{err}");
+    assert!(json.contains("\"n_test\": 100"), "evaluated on the hub's 100 test images: {json}");
+
+    // No local copy, no hub: the error names both places and the fixes.
+    let (ok, _, err) = output(
+        cli("http://127.0.0.1:9", cache.path())
+            .env("HF_HOME", empty.path())
+            .env("AUTOENCODERS_DATA", empty.path())
+            .args(["train", "--dataset", "fashion-mnist", "--out"])
+            .arg(&out),
+    );
+    assert!(!ok && err.contains("images-idx3-ubyte") && err.contains("cannot reach"), "{err}");
 }

@@ -6,6 +6,7 @@
 //! are stored row-major, one after another, each of [`Dataset::shape`].
 
 mod dataset;
+pub mod hub_parquet;
 pub mod idx;
 pub mod image_folder;
 mod normalize;

@@ -6,7 +6,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{idx, image_folder, npz, tabular, Dataset, Normalizer};
+use super::{hub_parquet, idx, image_folder, npz, tabular, Dataset, Normalizer};
+use crate::hub::Hub;
 use crate::{Error, Result};
 
 /// The environment variable naming the data directory (laid out like `mnist/`, `digits/` …).
@@ -97,9 +98,51 @@ impl<'de> Deserialize<'de> for DatasetId {
 const SPLIT_SEED: u64 = 0x5eed;
 
 impl DatasetId {
-    /// Loads one split with raw values (see [`DatasetId::fit_normalizer`]).
+    /// Loads one split with raw values (see [`DatasetId::fit_normalizer`]) from the data
+    /// directory; MNIST and Fashion-MNIST, when not there, from the Hugging Face hub (see
+    /// [`DatasetId::load_from_hub`]) with `HF_ENDPOINT`, `HF_HOME` and `HF_HUB_OFFLINE`.
     pub fn load(&self, split: Split) -> Result<Dataset> {
-        self.load_from(&data_root(), split)
+        match (self.load_from(&data_root(), split), self.hub_source()) {
+            (Err(Error::MissingData { name, looked_for, fix }), Some((repo, _))) => {
+                eprintln!("{self}: no local copy ({looked_for}); trying the Hugging Face hub ({repo})");
+                self.load_from_hub(&Hub::from_env(), split).map_err(|hub| Error::MissingData {
+                    name,
+                    looked_for: format!("{looked_for}, then the hub: {hub}"),
+                    fix,
+                })
+            }
+            (result, _) => result,
+        }
+    }
+
+    /// The hub dataset repository and the folder of its parquet files, for the datasets
+    /// published there in the `image {bytes, path}`, `label` layout.
+    pub fn hub_source(&self) -> Option<(&'static str, &'static str)> {
+        match self {
+            DatasetId::Mnist => Some(("ylecun/mnist", "mnist")),
+            DatasetId::FashionMnist => Some(("zalando-datasets/fashion_mnist", "fashion_mnist")),
+            _ => None,
+        }
+    }
+
+    /// Loads one split from the hub's parquet copy (`<folder>/{train,test}-00000-of-00001.parquet`
+    /// in [`DatasetId::hub_source`]'s repository, branch `main`), downloading it into the hub
+    /// cache once. A cached file that cannot be read is removed, so the next call downloads it
+    /// again.
+    pub fn load_from_hub(&self, hub: &Hub, split: Split) -> Result<Dataset> {
+        let (repo, folder) = self.hub_source().ok_or_else(|| {
+            Error::config("dataset", format!("`{self}` is not published on the hub in a layout this library reads"))
+        })?;
+        let part = if split == Split::Train { "train" } else { "test" };
+        let file = format!("{folder}/{part}-00000-of-00001.parquet");
+        let kind = hf_hub::RepoType::Dataset;
+        let path = hub.fetch(repo, kind, "main", &file)?;
+        let name = format!("{self}/{part}");
+        hub_parquet::read_image_parquet(&path, &name, self.class_names()).map_err(|e| {
+            hub.evict(repo, kind, "main", &file);
+            let what = format!("{e}. The downloaded copy was removed from the cache; the next call fetches it again");
+            Error::Hub { repo: repo.into(), file, what }
+        })
     }
 
     /// Loads one split from a data directory laid out like `../shared/datasets`.

@@ -5,6 +5,12 @@
 //! → the file `root/{owner}/{name}/{file}` (datasets: `root/datasets/…`), with `ETag`,
 //! `X-Repo-Commit`, `Content-Length`, and for a `Range: bytes=a-[b]` request 206 with
 //! `Content-Range`. Anything else is 404.
+//!
+//! Like the real hub, large files (`*.safetensors`, `*.parquet`: the ones the hub keeps in LFS)
+//! are not served from `resolve/`: it answers `302 Found` with an absolute `Location` on a
+//! "CDN" path (`/lfs/…`, same server) and the file's identity in `X-Linked-Etag` /
+//! `X-Linked-Size`. A repository folder holding a file `.moved-to` (text `owner/name`) answers
+//! `307` with a relative `Location` to that repository, as the hub does for a renamed one.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -39,7 +45,7 @@ impl HubServer {
                 }
                 if let Ok(conn) = conn {
                     r.fetch_add(1, Ordering::SeqCst);
-                    let _ = serve(conn, &root);
+                    let _ = serve(conn, &root, addr);
                 }
             }
         });
@@ -62,7 +68,7 @@ impl Drop for HubServer {
     }
 }
 
-fn serve(mut conn: TcpStream, root: &Path) -> std::io::Result<()> {
+fn serve(mut conn: TcpStream, root: &Path, addr: std::net::SocketAddr) -> std::io::Result<()> {
     let mut reader = BufReader::new(conn.try_clone()?);
     let mut request = String::new();
     reader.read_line(&mut request)?;
@@ -78,13 +84,33 @@ fn serve(mut conn: TcpStream, root: &Path) -> std::io::Result<()> {
         }
     }
     let path = request.split_whitespace().nth(1).unwrap_or("/");
-    let Some(file) = resolve(root, path).filter(|f| f.is_file()) else {
-        return write!(conn, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let not_found = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    if let Some(moved) = moved(root, path) {
+        return write!(
+            conn,
+            "HTTP/1.1 307 Temporary Redirect\r\nLocation: {moved}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+    }
+    let (file, cdn) = match path.strip_prefix("/lfs/") {
+        Some(rel) if !rel.split('/').any(|p| p.is_empty() || p == "..") => (Some(root.join(rel)), true),
+        Some(_) => (None, true),
+        None => (resolve(root, path), false),
+    };
+    let Some(file) = file.filter(|f| f.is_file()) else {
+        return write!(conn, "{not_found}");
     };
     let mut body = Vec::new();
     std::fs::File::open(&file)?.read_to_end(&mut body)?;
     let total = body.len() as u64;
     let etag = format!("{:016x}", fnv1a(&body));
+    let lfs = file.extension().is_some_and(|e| e == "safetensors" || e == "parquet");
+    if lfs && !cdn {
+        let rel = file.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+        return write!(
+            conn,
+            "HTTP/1.1 302 Found\r\nLocation: http://{addr}/lfs/{rel}\r\nX-Linked-Etag: \"{etag}\"\r\nX-Linked-Size: {total}\r\nX-Repo-Commit: {COMMIT}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+    }
     let (status, slice, extra) = match range {
         Some((a, b)) => {
             let end = b.unwrap_or(total.saturating_sub(1)).min(total.saturating_sub(1));
@@ -93,12 +119,28 @@ fn serve(mut conn: TcpStream, root: &Path) -> std::io::Result<()> {
         }
         None => ("200 OK", body, String::new()),
     };
+    // The CDN knows nothing of commits; the hub names one on every answer.
+    let commit = if cdn { String::new() } else { format!("X-Repo-Commit: {COMMIT}\r\n") };
     write!(
         conn,
-        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nETag: \"{etag}\"\r\nX-Repo-Commit: {COMMIT}\r\n{extra}Connection: close\r\n\r\n",
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nETag: \"{etag}\"\r\n{commit}{extra}Connection: close\r\n\r\n",
         slice.len()
     )?;
     conn.write_all(&slice)
+}
+
+/// The relative URL of the same file in the repository named by `{repo}/.moved-to`, if any.
+fn moved(root: &Path, url_path: &str) -> Option<String> {
+    let parts: Vec<&str> = url_path.trim_start_matches('/').split('/').collect();
+    let skip = usize::from(parts.first() == Some(&"datasets"));
+    let (owner, name) = (parts.get(skip)?, parts.get(skip + 1)?);
+    let dir = resolve(root, url_path)?.ancestors().find(|a| a.ends_with(Path::new(owner).join(name)))?.to_path_buf();
+    let to = std::fs::read_to_string(dir.join(".moved-to")).ok()?;
+    let mut p = parts.clone();
+    let to: Vec<&str> = to.trim().split('/').collect();
+    p[skip] = to[0];
+    p[skip + 1] = to[1];
+    Some(format!("/{}", p.join("/")))
 }
 
 /// `/[datasets/]{owner}/{name}/resolve/{revision}/{file…}` → `root/[datasets/]{owner}/{name}/{file…}`.

@@ -1,0 +1,207 @@
+//! A hub-ready folder from a trained model directory: the config and weights byte for byte,
+//! `metrics.json`, `history.csv`, figures, and a model card (`README.md` whose YAML header is
+//! the hub's metadata: library, datasets, tags, and the test metrics as a `model-index`).
+//! Upload it with `huggingface-cli upload OWNER/NAME OUT .`; load it back with
+//! `from_pretrained("OWNER/NAME")` or `autoencoders pull OWNER/NAME`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::models::ModelConfig;
+use crate::run::{self, RunConfig};
+use crate::train::checkpoint::{write_atomic, CONFIG, HISTORY, METRICS, WEIGHTS};
+use crate::train::{History, Metrics};
+use crate::{Error, Result};
+
+/// What the model card says beyond what the model directory holds.
+#[derive(Debug, Clone, Default)]
+pub struct ExportOptions {
+    /// The hub id the folder will be uploaded to (`owner/name`), for the usage lines of the
+    /// card; a placeholder when unset.
+    pub repo_id: Option<String>,
+    /// The licence of the weights (an SPDX id or a hub licence id such as `mit`).
+    pub license: Option<String>,
+}
+
+/// Writes the hub-ready folder `out` (which must not exist, or be empty) from the model in
+/// `dir`; returns the files written. Everything is assembled in a temporary folder beside
+/// `out` and renamed into place, so `out` is either complete or absent.
+pub fn export(dir: &Path, out: &Path, opts: &ExportOptions) -> Result<Vec<PathBuf>> {
+    let about = run::check_model(dir)?; // config and every tensor checked before anything is written
+    let cfg = RunConfig::load(dir)?;
+    let metrics = match read_metrics(dir)? {
+        Some(m) => m,
+        None => run::test_metrics(dir)?,
+    };
+    let history = History::load_csv(&dir.join(HISTORY))?;
+    refuse_non_empty(out)?;
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+    let tmp = tempfile::Builder::new().prefix(".export-").tempdir_in(&parent).map_err(|e| Error::io(&parent, e))?;
+    let mut names = Vec::new();
+    for file in [CONFIG, WEIGHTS, HISTORY] {
+        let bytes = std::fs::read(dir.join(file)).map_err(|e| Error::io(dir.join(file), e))?;
+        write_atomic(&tmp.path().join(file), &bytes)?;
+        names.push(file.to_string());
+    }
+    let text = serde_json::to_string_pretty(&metrics).expect("metrics serialise");
+    write_atomic(&tmp.path().join(METRICS), text.as_bytes())?;
+    names.push(METRICS.into());
+    let figures = run::figures(dir)?;
+    for (name, fig) in
+        [("loss_curve.png", &figures.loss as &dyn SaveFig), ("reconstructions.png", &figures.reconstructions)]
+    {
+        fig.save_fig(&tmp.path().join(name))?;
+        names.push(name.into());
+    }
+    // The card's title: the hub name it will have, else the folder's.
+    let name = match opts.repo_id.as_deref().and_then(|r| r.rsplit('/').next()) {
+        Some(n) => n.to_string(),
+        None => out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into()),
+    };
+    let card = model_card(&cfg, &metrics, &history, &about, &name, opts);
+    write_atomic(&tmp.path().join("README.md"), card.as_bytes())?;
+    names.push("README.md".into());
+    if out.exists() {
+        std::fs::remove_dir(out).map_err(|e| Error::io(out, e))?; // empty, checked above
+    }
+    let kept = tmp.keep();
+    std::fs::rename(&kept, out).map_err(|e| Error::io(out, e))?;
+    Ok(names.into_iter().map(|n| out.join(n)).collect())
+}
+
+fn read_metrics(dir: &Path) -> Result<Option<Metrics>> {
+    let path = dir.join(METRICS);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| Error::format(&path, format!("{e}; rerun `autoencoders eval` to rewrite it")))
+}
+
+fn refuse_non_empty(out: &Path) -> Result<()> {
+    if !out.exists() {
+        return Ok(());
+    }
+    let mut entries = std::fs::read_dir(out).map_err(|e| Error::io(out, e))?;
+    if entries.next().is_some() {
+        return Err(Error::config(
+            "to",
+            format!("{} already exists and is not empty; remove it or choose another folder", out.display()),
+        ));
+    }
+    Ok(())
+}
+
+/// Object-safe saving, to loop over figures of different types.
+trait SaveFig {
+    fn save_fig(&self, p: &Path) -> Result<()>;
+}
+impl<F: crate::viz::Figure> SaveFig for F {
+    fn save_fig(&self, p: &Path) -> Result<()> {
+        self.save(p)
+    }
+}
+
+/// The model card: YAML metadata the hub reads, then what the model is, how well it
+/// reconstructs, how to load it, and how it was trained.
+pub fn model_card(
+    cfg: &RunConfig,
+    m: &Metrics,
+    history: &History,
+    about: &str,
+    name: &str,
+    opts: &ExportOptions,
+) -> String {
+    let repo = opts.repo_id.clone().unwrap_or_else(|| "OWNER/NAME".into());
+    let dataset = cfg.data.dataset.to_string();
+    let hub_dataset = cfg.data.dataset.hub_source().map(|(r, _)| r);
+    let task = if cfg.data.dataset.is_image() { "image-to-image" } else { "feature-extraction" };
+    let mut metrics = vec![("mse", "Test MSE", m.test_mse), ("psnr", "Test PSNR (dB)", m.test_psnr)];
+    if let Some(bce) = m.test_bce {
+        metrics.insert(1, ("bce", "Test BCE", bce));
+    }
+    let ModelConfig::Dense(dense) = &cfg.model;
+    let rust_type = format!("Dense{}", dense.hidden.len());
+
+    let mut s = String::from("---\n");
+    s += "library_name: autoencoders\n";
+    if let Some(l) = &opts.license {
+        let _ = writeln!(s, "license: {}", yaml(l));
+    }
+    s += "tags:\n- autoencoder\n- dense-autoencoder\n- dfdx\n- rust\n";
+    if let Some(d) = hub_dataset {
+        let _ = writeln!(s, "datasets:\n- {}", yaml(d));
+    }
+    let _ = writeln!(s, "model-index:\n- name: {}\n  results:\n  - task:", yaml(name));
+    let _ = writeln!(s, "      type: {task}\n      name: Reconstruction");
+    let _ = writeln!(
+        s,
+        "    dataset:\n      type: {}\n      name: {}\n      split: test",
+        yaml(hub_dataset.unwrap_or(&dataset)),
+        yaml(&dataset)
+    );
+    s += "    metrics:\n";
+    for (kind, label, v) in &metrics {
+        let _ = writeln!(s, "    - type: {kind}\n      value: {}\n      name: {}", finite(*v), yaml(label));
+    }
+    s += "---\n\n";
+
+    let _ = writeln!(s, "# {name}\n");
+    let _ = writeln!(
+        s,
+        "A {about}, made with the Rust library `autoencoders` (on [dfdx](https://github.com/coreylowman/dfdx)).\n"
+    );
+    let _ = writeln!(s, "## Reconstruction on the {dataset} test split ({} samples)\n", m.n_test);
+    s += "| metric | value |\n|---|---|\n";
+    for (_, label, v) in &metrics {
+        let _ = writeln!(s, "| {label} | {v:.5} |");
+    }
+    let _ = writeln!(
+        s,
+        "| training loss ({}) on test | {:.5} |\n",
+        format!("{:?}", dense.loss).to_lowercase(),
+        m.test_loss
+    );
+    s += "Values are in the model's normalised units (see `data.normalizer` in `config.json`).\n\n";
+    s += "![Test images (top) and their reconstructions (bottom)](reconstructions.png)\n\n";
+    s += "## Use\n\n```rust\n";
+    let _ = writeln!(s, "use autoencoders::models::dense::{rust_type};\nuse autoencoders::prelude::*;\n");
+    let _ = writeln!(s, "let model = {rust_type}::from_pretrained({})?;", yaml(&repo));
+    s += "// one sample, normalised as `data.normalizer` in config.json says\n";
+    s += "let x = Dev::default().tensor_from_vec(sample, model.input_shape(1));\n";
+    s += "let code = model.encode(x.clone());\nlet reconstruction = model.reconstruct(x);\n```\n\n";
+    let _ = writeln!(s, "```sh\nautoencoders pull {repo}\nautoencoders eval {repo}\nautoencoders encode {repo} --output codes.parquet\n```\n");
+    s += "## Files\n\n";
+    s += "- `config.json`: model, data (with the fitted normaliser) and training settings; needed to rebuild the model.\n";
+    s += "- `model.safetensors`: f32 weights named `encoder.{i}.weight` (out × in, as PyTorch's `nn.Linear`) and `encoder.{i}.bias`, then `decoder.{i}.…`, layers counted from the input.\n";
+    s += "- `metrics.json`, `history.csv`: test metrics and the per-epoch losses.\n\n";
+    s += "## Training\n\n";
+    let epochs = history.records.len();
+    let best = history.best().map(|b| format!(", best validation epoch {}", b.epoch)).unwrap_or_default();
+    let _ = writeln!(s, "{epochs} epochs{best}, batch {}, Adam lr {}.\n", cfg.train.batch_size, cfg.train.adam.lr);
+    if !cfg.command.is_empty() {
+        let _ = writeln!(s, "```sh\n{}\n```\n", cfg.command);
+    }
+    s += "![Loss per epoch](loss_curve.png)\n";
+    s
+}
+
+/// A YAML scalar: JSON's double-quoted strings are valid YAML and escape everything needed.
+fn yaml(s: &str) -> String {
+    serde_json::to_string(s).expect("strings serialise")
+}
+
+/// A number YAML and the hub accept (no NaN/inf).
+fn finite(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v}")
+    } else {
+        "null".into()
+    }
+}
