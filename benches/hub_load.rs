@@ -27,7 +27,10 @@ fn main() {
     let dense = DenseConfig::shallow(784, 32);
     let cfg = RunConfig {
         model: ModelConfig::Dense(dense.clone()),
-        data: DataConfig { dataset: DatasetId::Mnist, normalizer: Some(Normalizer::MinMax { min: 0.0, max: 255.0 }) },
+        data: DataConfig {
+            normalizer: Some(Normalizer::MinMax { min: 0.0, max: 255.0 }),
+            ..DataConfig::new(DatasetId::Mnist)
+        },
         train: TrainConfig::default(),
         command: "benches/hub.rs".into(),
     };

@@ -126,15 +126,18 @@ pub fn model_card(
     if let Some(bce) = m.test_bce {
         metrics.insert(1, ("bce", "Test BCE", bce));
     }
-    let ModelConfig::Dense(dense) = &cfg.model;
-    let rust_type = format!("Dense{}", dense.hidden.len());
+    let (rust_type, module, family, loss) = match &cfg.model {
+        ModelConfig::Dense(d) => (format!("Dense{}", d.hidden.len()), "dense", "dense-autoencoder", d.loss),
+        ModelConfig::Conv(c) => ("ConvAutoencoder".to_string(), "conv", "convolutional-autoencoder", c.loss),
+        ModelConfig::Lstm(c) => ("LstmAutoencoder".to_string(), "lstm", "lstm-autoencoder", c.loss),
+    };
 
     let mut s = String::from("---\n");
     s += "library_name: autoencoders\n";
     if let Some(l) = &opts.license {
         let _ = writeln!(s, "license: {}", yaml(l));
     }
-    s += "tags:\n- autoencoder\n- dense-autoencoder\n- dfdx\n- rust\n";
+    let _ = writeln!(s, "tags:\n- autoencoder\n- {family}\n- dfdx\n- rust");
     if let Some(d) = hub_dataset {
         let _ = writeln!(s, "datasets:\n- {}", yaml(d));
     }
@@ -162,16 +165,11 @@ pub fn model_card(
     for (_, label, v) in &metrics {
         let _ = writeln!(s, "| {label} | {v:.5} |");
     }
-    let _ = writeln!(
-        s,
-        "| training loss ({}) on test | {:.5} |\n",
-        format!("{:?}", dense.loss).to_lowercase(),
-        m.test_loss
-    );
+    let _ = writeln!(s, "| training loss ({}) on test | {:.5} |\n", format!("{loss:?}").to_lowercase(), m.test_loss);
     s += "Values are in the model's normalised units (see `data.normalizer` in `config.json`).\n\n";
     s += "![Test images (top) and their reconstructions (bottom)](reconstructions.png)\n\n";
     s += "## Use\n\n```rust\n";
-    let _ = writeln!(s, "use autoencoders::models::dense::{rust_type};\nuse autoencoders::prelude::*;\n");
+    let _ = writeln!(s, "use autoencoders::models::{module}::{rust_type};\nuse autoencoders::prelude::*;\n");
     let _ = writeln!(s, "let model = {rust_type}::from_pretrained({})?;", yaml(&repo));
     s += "// one sample, normalised as `data.normalizer` in config.json says\n";
     s += "let x = Dev::default().tensor_from_vec(sample, model.input_shape(1));\n";
@@ -179,7 +177,12 @@ pub fn model_card(
     let _ = writeln!(s, "```sh\nautoencoders pull {repo}\nautoencoders eval {repo}\nautoencoders encode {repo} --output codes.parquet\n```\n");
     s += "## Files\n\n";
     s += "- `config.json`: model, data (with the fitted normaliser) and training settings; needed to rebuild the model.\n";
-    s += "- `model.safetensors`: f32 weights named `encoder.{i}.weight` (out × in, as PyTorch's `nn.Linear`) and `encoder.{i}.bias`, then `decoder.{i}.…`, layers counted from the input.\n";
+    s += "- `model.safetensors`: f32 weights named `encoder.{i}.weight` and `encoder.{i}.bias`, then `decoder.{i}.…`, layers counted from the input, each laid out as its PyTorch counterpart's (`nn.Linear`: out × in";
+    s += if family == "dense-autoencoder" {
+        ").\n"
+    } else {
+        "; `nn.Conv2d`: out × in × k × k; `nn.ConvTranspose2d`: in × out × k × k).\n"
+    };
     s += "- `metrics.json`, `history.csv`: test metrics and the per-epoch losses.\n\n";
     s += "## Training\n\n";
     let epochs = history.records.len();

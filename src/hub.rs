@@ -12,9 +12,12 @@ use hf_hub::api::sync::{ApiBuilder, ApiError};
 use hf_hub::{Cache, Repo, RepoType};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::models::conv::ConvAutoencoder;
 use crate::models::dense::{DenseAutoencoder, DenseStack};
+use crate::models::lstm::LstmAutoencoder;
 use crate::models::ModelConfig;
 use crate::nn::Dev;
+use crate::nn::Params;
 use crate::run::RunConfig;
 use crate::train::checkpoint::{load_weights, CONFIG, WEIGHTS};
 use crate::{Error, Result};
@@ -91,31 +94,80 @@ where
     /// match it. A downloaded file that fails these checks is removed from the cache, so the
     /// next call downloads it again instead of failing on the same bad copy.
     pub fn from_pretrained_with(spec: &str, revision: Option<&str>, hub: &Hub) -> Result<Self> {
-        let source = ModelSource::parse(spec, revision)?;
-        let dir = source.local_dir(hub)?;
-        let loaded = (|| {
-            let cfg = RunConfig::load(&dir)?;
-            let ModelConfig::Dense(dense) = &cfg.model;
-            let mut model = Self::new(&Dev::default(), dense)
-                .map_err(|e| Error::format(dir.join(CONFIG), format!("{e} (this model type cannot hold it)")))?;
-            load_weights(&mut model, &dir.join(WEIGHTS))?;
-            Ok(model)
-        })();
-        match (loaded, &source) {
-            (Err(e), ModelSource::Hub { repo, revision }) => {
-                for file in [CONFIG, WEIGHTS] {
-                    hub.evict(repo, RepoType::Model, revision, file);
-                }
-                Err(Error::Hub {
-                    repo: repo.clone(),
-                    file: format!("{CONFIG} + {WEIGHTS}"),
-                    what: format!(
-                        "{e}. The downloaded copy was removed from the cache; the next call fetches it again"
-                    ),
-                })
+        load_pretrained(spec, revision, hub, |model| match model {
+            ModelConfig::Dense(dense) => Self::new(&Dev::default(), dense),
+            other => Err(not_this_type(other, "a dense model (DenseAutoencoder)")),
+        })
+    }
+}
+
+impl ConvAutoencoder {
+    /// A trained convolutional model from a directory or a hub repository (`owner/name`),
+    /// with `HF_ENDPOINT`, `HF_HOME` and `HF_HUB_OFFLINE` from the environment.
+    pub fn from_pretrained(spec: &str) -> Result<Self> {
+        Self::from_pretrained_with(spec, None, &Hub::from_env())
+    }
+
+    /// The same at a revision and through a given [`Hub`]; checked and evicted on failure like
+    /// [`DenseAutoencoder::from_pretrained_with`].
+    pub fn from_pretrained_with(spec: &str, revision: Option<&str>, hub: &Hub) -> Result<Self> {
+        load_pretrained(spec, revision, hub, |model| match model {
+            ModelConfig::Conv(c) => Self::new(&Dev::default(), c),
+            other => Err(not_this_type(other, "a convolutional model (ConvAutoencoder)")),
+        })
+    }
+}
+
+impl LstmAutoencoder {
+    /// A trained LSTM sequence model from a directory or a hub repository (`owner/name`),
+    /// with `HF_ENDPOINT`, `HF_HOME` and `HF_HUB_OFFLINE` from the environment.
+    pub fn from_pretrained(spec: &str) -> Result<Self> {
+        Self::from_pretrained_with(spec, None, &Hub::from_env())
+    }
+
+    /// The same at a revision and through a given [`Hub`]; checked and evicted on failure like
+    /// [`DenseAutoencoder::from_pretrained_with`].
+    pub fn from_pretrained_with(spec: &str, revision: Option<&str>, hub: &Hub) -> Result<Self> {
+        load_pretrained(spec, revision, hub, |model| match model {
+            ModelConfig::Lstm(c) => Self::new(&Dev::default(), c),
+            other => Err(not_this_type(other, "an LSTM model (LstmAutoencoder)")),
+        })
+    }
+}
+
+fn not_this_type(model: &ModelConfig, want: &str) -> Error {
+    Error::config("model", format!("it describes `{}`, not {want}; load it with the matching type", model.describe()))
+}
+
+/// Fetches `spec`, builds the model its config describes with `build`, and loads its checked
+/// weights; a downloaded copy that fails is removed from the cache.
+fn load_pretrained<M: Params>(
+    spec: &str,
+    revision: Option<&str>,
+    hub: &Hub,
+    build: impl Fn(&ModelConfig) -> Result<M>,
+) -> Result<M> {
+    let source = ModelSource::parse(spec, revision)?;
+    let dir = source.local_dir(hub)?;
+    let loaded = (|| {
+        let cfg = RunConfig::load(&dir)?;
+        let mut model = build(&cfg.model)
+            .map_err(|e| Error::format(dir.join(CONFIG), format!("{e} (this model type cannot hold it)")))?;
+        load_weights(&mut model, &dir.join(WEIGHTS))?;
+        Ok(model)
+    })();
+    match (loaded, &source) {
+        (Err(e), ModelSource::Hub { repo, revision }) => {
+            for file in [CONFIG, WEIGHTS] {
+                hub.evict(repo, RepoType::Model, revision, file);
             }
-            (result, _) => result,
+            Err(Error::Hub {
+                repo: repo.clone(),
+                file: format!("{CONFIG} + {WEIGHTS}"),
+                what: format!("{e}. The downloaded copy was removed from the cache; the next call fetches it again"),
+            })
         }
+        (result, _) => result,
     }
 }
 

@@ -6,7 +6,9 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use autoencoders::data::{DatasetId, Split};
 use autoencoders::hub::{Hub, ModelSource};
+use autoencoders::models::conv::ConvConfig;
 use autoencoders::models::dense::DenseConfig;
+use autoencoders::models::lstm::LstmConfig;
 use autoencoders::models::{ModelConfig, ReconLoss};
 use autoencoders::nn::Activation;
 use autoencoders::run::{self, DataConfig, RunConfig};
@@ -107,6 +109,12 @@ enum SplitArg {
 enum ModelKind {
     /// Fully connected encoder and decoder (0–2 hidden layers each, mirrored).
     Dense,
+    /// Convolutional, for 28×28 images: two stride-2 conv layers (16, 32 channels) and a dense
+    /// code, transposed convolutions back (--code sets the code size; --hidden does not apply).
+    Conv,
+    /// LSTM sequence autoencoder for series such as ECG5000: encoder LSTM (64 units) → code →
+    /// repeated at every step → decoder LSTM (64) → one value per step.
+    Lstm,
 }
 
 #[derive(Args)]
@@ -165,6 +173,11 @@ struct TrainArgs {
     /// Stop after this many epochs without a better validation loss (0: never stop early).
     #[arg(long, default_value_t = 5)]
     patience: usize,
+    /// Train on this class only (by name, e.g. 1 for ECG5000's normal beats, 7 for MNIST
+    /// sevens): `eval` then also reports test_auroc, how well reconstruction error tells the
+    /// other classes (anomalies) from it on the test split.
+    #[arg(long, value_name = "K")]
+    normal_class: Option<String>,
     /// The model directory to write.
     #[arg(long, required_unless_present = "resume")]
     out: Option<PathBuf>,
@@ -268,10 +281,22 @@ fn train(a: TrainArgs) -> Result<()> {
             output_activation,
             loss,
         }),
+        ModelKind::Conv => {
+            if !a.hidden.0.is_empty() {
+                bail!("--hidden does not apply to --model conv (its layers are fixed; --code sets the code size)");
+            }
+            ModelConfig::Conv(ConvConfig { code: a.code, activation: a.activation, output_activation, loss })
+        }
+        ModelKind::Lstm => {
+            if !a.hidden.0.is_empty() {
+                bail!("--hidden does not apply to --model lstm (its LSTMs have 64 units; --code sets the code size)");
+            }
+            ModelConfig::Lstm(LstmConfig { input, code: a.code, output_activation, loss })
+        }
     };
     let cfg = RunConfig {
         model,
-        data: DataConfig { dataset, normalizer: None },
+        data: DataConfig { normal_class: a.normal_class.clone(), ..DataConfig::new(dataset) },
         train: TrainConfig {
             epochs: a.epochs,
             batch_size: a.batch_size,

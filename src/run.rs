@@ -11,7 +11,10 @@ use crate::data::{Dataset, DatasetId, Normalizer, Split};
 use crate::models::{Autoencoder, ModelConfig};
 use crate::nn::Dev;
 use crate::train::checkpoint::{self, write_atomic, CONFIG, HISTORY, METRICS, WEIGHTS};
-use crate::train::{encode_all, fit, reconstruct_all, History, Metrics, Progress, TrainConfig};
+use crate::train::{
+    encode_all, evaluate_loss, fit, per_sample_errors, reconstruct_all, roc_auc, History, Metrics, Progress,
+    TrainConfig,
+};
 use crate::viz::{Figure, LatentScatter, LossCurve, ReconstructionGrid};
 use crate::{Error, Result};
 
@@ -37,6 +40,31 @@ pub struct DataConfig {
     pub dataset: DatasetId,
     /// Filled in from the training split when training starts.
     pub normalizer: Option<Normalizer>,
+    /// Train on this class only (its name, e.g. `"1"` for ECG5000's normal beats): a model of
+    /// normal data, whose reconstruction error flags the other classes as anomalies. The test
+    /// split keeps every class, and evaluation adds `test_auroc`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normal_class: Option<String>,
+}
+
+impl DataConfig {
+    /// All of `dataset`, normalised as fitted at training time.
+    pub fn new(dataset: DatasetId) -> Self {
+        Self { dataset, normalizer: None, normal_class: None }
+    }
+}
+
+/// The index of the class named `name` in `data`, or an error listing the names.
+fn class_index(data: &Dataset, name: &str) -> Result<u32> {
+    if data.labels.is_none() {
+        return Err(Error::config("normal_class", format!("`{}` has no labels to pick a class from", data.name)));
+    }
+    data.class_names.iter().position(|c| c == name).map(|i| i as u32).ok_or_else(|| {
+        Error::config(
+            "normal_class",
+            format!("`{}` has no class `{name}`; its classes are {}", data.name, data.class_names.join(", ")),
+        )
+    })
 }
 
 impl RunConfig {
@@ -63,6 +91,16 @@ macro_rules! with_model {
     ($cfg:expr, $dev:expr, |$m:ident| $body:expr) => {{
         match $cfg {
             $crate::models::ModelConfig::Dense(c) => $crate::with_dense_model!(c, $dev, |$m| $body),
+            $crate::models::ModelConfig::Conv(c) => {
+                #[allow(unused_mut)]
+                let mut $m = $crate::models::conv::ConvAutoencoder::new($dev, c)?;
+                $body
+            }
+            $crate::models::ModelConfig::Lstm(c) => {
+                #[allow(unused_mut)]
+                let mut $m = $crate::models::lstm::LstmAutoencoder::new($dev, c)?;
+                $body
+            }
         }
     }};
 }
@@ -76,7 +114,17 @@ pub struct Prepared {
 
 /// Loads and normalises a dataset; `normalizer` reuses a stored one instead of fitting anew.
 pub fn prepare(id: &DatasetId, normalizer: Option<&Normalizer>) -> Result<Prepared> {
+    prepare_data(&DataConfig { normalizer: normalizer.cloned(), ..DataConfig::new(id.clone()) })
+}
+
+/// [`prepare`] for a [`DataConfig`]: with `normal_class`, the training split keeps only that
+/// class (and the normaliser is fitted on it); the test split keeps every class.
+pub fn prepare_data(cfg: &DataConfig) -> Result<Prepared> {
+    let (id, normalizer) = (&cfg.dataset, cfg.normalizer.as_ref());
     let mut train = id.load(Split::Train)?;
+    if let Some(name) = &cfg.normal_class {
+        train = train.filter_class(class_index(&train, name)?);
+    }
     let mut test = id.load(Split::Test)?;
     let normalizer = match normalizer {
         Some(n) => n.clone(),
@@ -124,7 +172,7 @@ pub fn train(cfg: &RunConfig, dir: &Path, resume: bool, progress: Progress) -> R
         };
     }
     cfg.model.validate()?;
-    let data = prepare(&cfg.data.dataset, cfg.data.normalizer.as_ref())?;
+    let data = prepare_data(&cfg.data)?;
     cfg.data.normalizer = Some(data.normalizer.clone());
     check_input(&cfg.model, &data.train)?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -136,13 +184,13 @@ pub fn train(cfg: &RunConfig, dir: &Path, resume: bool, progress: Progress) -> R
 
 /// Fails unless the model's input size equals the dataset's sample size.
 fn check_input(model: &ModelConfig, data: &Dataset) -> Result<()> {
-    let ModelConfig::Dense(c) = model;
-    if c.input != data.sample_len() {
+    let input = model.input_len();
+    if input != data.sample_len() {
         return Err(Error::config(
             "input",
             format!(
                 "the model takes {} features but `{}` samples have {} (shape {:?})",
-                c.input,
+                input,
                 data.name,
                 data.sample_len(),
                 data.shape
@@ -177,7 +225,17 @@ pub fn evaluate(dir: &Path) -> Result<Metrics> {
 pub fn test_metrics(dir: &Path) -> Result<Metrics> {
     let cfg = RunConfig::load(dir)?;
     let test = load_split(&cfg, Split::Test)?;
-    with_trained_model!(dir, cfg, |m| Metrics::compute(&m, &test))
+    let normal = cfg.data.normal_class.as_deref().map(|name| class_index(&test, name)).transpose()?;
+    with_trained_model!(dir, cfg, |m| {
+        let recon = reconstruct_all(&m, &test, 512);
+        let (test_loss, _, _) = evaluate_loss(&m, &test, 512)?;
+        let mut metrics = Metrics::from_reconstructions(&test.samples, &recon, test.len(), test_loss);
+        if let (Some(k), Some(labels)) = (normal, &test.labels) {
+            let anomalous: Vec<bool> = labels.iter().map(|&l| l != k).collect();
+            metrics.test_auroc = roc_auc(&per_sample_errors(&recon, &test), &anomalous);
+        }
+        Ok::<_, Error>(metrics)
+    })
 }
 
 /// Loads the config and weights in `dir`, checking every tensor, and describes the model.
@@ -287,7 +345,7 @@ pub fn demo_config() -> RunConfig {
     use crate::models::dense::DenseConfig;
     RunConfig {
         model: ModelConfig::Dense(DenseConfig::shallow(64, 2).with_hidden(&[32])),
-        data: DataConfig { dataset: DatasetId::Digits, normalizer: None },
+        data: DataConfig::new(DatasetId::Digits),
         train: TrainConfig {
             epochs: 150,
             batch_size: 32,

@@ -84,6 +84,15 @@ fn bad_input_gives_a_message_not_a_panic() {
             vec!["train", "--dataset", "digits", "--output-activation", "identity", "--loss", "bce", "--out", "x"],
             "bce needs a sigmoid output",
         ),
+        (
+            vec!["train", "--dataset", "digits", "--model", "conv", "--out", "x"],
+            "the model takes 784 features but `digits/train` samples have 64",
+        ),
+        (
+            vec!["train", "--dataset", "digits", "--model", "conv", "--hidden", "32", "--out", "x"],
+            "--hidden does not apply to --model conv",
+        ),
+        (vec!["train", "--dataset", "digits", "--normal-class", "7x", "--out", "x"], "has no class `7x`"),
         (vec!["eval", "/nonexistent/model"], "is neither a directory nor a hub repository id"),
         (vec!["eval", "no/such-dir", "--revision", "main"], "no local directory `no/such-dir` either"),
     ];

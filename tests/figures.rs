@@ -10,7 +10,7 @@ use autoencoders::viz::Figure;
 fn quick(dataset: DatasetId, model: DenseConfig, dir: &std::path::Path) {
     let cfg = RunConfig {
         model: ModelConfig::Dense(model),
-        data: DataConfig { dataset, normalizer: None },
+        data: DataConfig::new(dataset),
         train: TrainConfig { epochs: 2, batch_size: 64, ..Default::default() },
         command: String::new(),
     };

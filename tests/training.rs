@@ -13,7 +13,7 @@ use autoencoders::train::reconstruct_all;
 fn digits_cfg(epochs: usize) -> RunConfig {
     RunConfig {
         model: ModelConfig::Dense(DenseConfig::shallow(64, 8).with_hidden(&[32])),
-        data: DataConfig { dataset: DatasetId::Digits, normalizer: None },
+        data: DataConfig::new(DatasetId::Digits),
         train: TrainConfig { epochs, batch_size: 64, seed: 7, val_split: 0.1, patience: None, ..Default::default() },
         command: String::new(),
     }

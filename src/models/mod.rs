@@ -2,7 +2,9 @@
 //! its config beside it.
 
 mod autoencoder;
+pub mod conv;
 pub mod dense;
+pub mod lstm;
 
 pub use autoencoder::{recon_loss, Autoencoder, LossParts, ReconLoss};
 
@@ -14,13 +16,35 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ModelConfig {
     Dense(dense::DenseConfig),
+    Conv(conv::ConvConfig),
+    Lstm(lstm::LstmConfig),
 }
 
 impl ModelConfig {
+    /// Values per input sample.
+    pub fn input_len(&self) -> usize {
+        match self {
+            ModelConfig::Dense(c) => c.input,
+            ModelConfig::Conv(_) => conv::ConvConfig::INPUT,
+            ModelConfig::Lstm(c) => c.input,
+        }
+    }
+
+    /// Values per code.
+    pub fn code_len(&self) -> usize {
+        match self {
+            ModelConfig::Dense(c) => c.code,
+            ModelConfig::Conv(c) => c.code,
+            ModelConfig::Lstm(c) => c.code,
+        }
+    }
+
     /// Checks the hyperparameters without building anything.
     pub fn validate(&self) -> crate::Result<()> {
         match self {
             ModelConfig::Dense(c) => c.validate(),
+            ModelConfig::Conv(c) => c.validate(),
+            ModelConfig::Lstm(c) => c.validate(),
         }
     }
 
@@ -28,6 +52,8 @@ impl ModelConfig {
     pub fn describe(&self) -> String {
         match self {
             ModelConfig::Dense(c) => c.describe(),
+            ModelConfig::Conv(c) => c.describe(),
+            ModelConfig::Lstm(c) => c.describe(),
         }
     }
 }

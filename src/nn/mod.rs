@@ -3,11 +3,16 @@
 //! checked model (`Const<784>`) and one whose sizes come from a config file (`usize`).
 
 mod activation;
+pub mod conv;
 mod dense;
+pub mod kernels;
+pub mod lstm;
 mod params;
 
 pub use activation::Activation;
+pub use conv::{Conv2d, ConvTranspose2d, Flatten, Image, MaxPool2d, Unflatten, Upsample2d, UpsampleMode};
 pub use dense::Dense;
+pub use lstm::{repeat_steps, Lstm, Sequence};
 pub use params::{join, Param, Params};
 
 /// The device every model runs on today.

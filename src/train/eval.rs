@@ -44,6 +44,71 @@ pub fn encode_all<M: Autoencoder>(model: &M, data: &Dataset, batch: usize) -> Ve
     out
 }
 
+/// Mean squared reconstruction error of each sample: the anomaly score.
+pub fn reconstruction_errors<M: Autoencoder>(model: &M, data: &Dataset, batch: usize) -> Vec<f64> {
+    per_sample_errors(&reconstruct_all(model, data, batch), data)
+}
+
+/// Mean squared error of each sample of `data` against its reconstruction in `recon`.
+pub fn per_sample_errors(recon: &[f32], data: &Dataset) -> Vec<f64> {
+    let d = data.sample_len();
+    recon
+        .chunks(d)
+        .zip(data.samples.chunks(d))
+        .map(|(r, x)| r.iter().zip(x).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>() / d as f64)
+        .collect()
+}
+
+/// Area under the ROC curve of `scores` for telling `positive` samples from the rest: the
+/// probability that a random positive scores above a random negative (ties count half), by
+/// the rank-sum (Mann–Whitney U) formula. `None` unless both groups are present.
+pub fn roc_auc(scores: &[f64], positive: &[bool]) -> Option<f64> {
+    assert_eq!(scores.len(), positive.len());
+    let n_pos = positive.iter().filter(|&&p| p).count();
+    let n_neg = positive.len() - n_pos;
+    if n_pos == 0 || n_neg == 0 {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    // Average 1-based ranks over runs of equal scores.
+    let mut rank_sum_pos = 0.0;
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && scores[order[j + 1]] == scores[order[i]] {
+            j += 1;
+        }
+        let avg_rank = (i + j + 2) as f64 / 2.0;
+        rank_sum_pos += order[i..=j].iter().filter(|&&k| positive[k]).count() as f64 * avg_rank;
+        i = j + 1;
+    }
+    let u = rank_sum_pos - (n_pos * (n_pos + 1)) as f64 / 2.0;
+    Some(u / (n_pos as f64 * n_neg as f64))
+}
+
+/// The ROC curve of `scores` for telling `positive` samples from the rest: `(false positive
+/// rate, true positive rate)` at every threshold, from (0, 0) to (1, 1).
+pub fn roc_curve(scores: &[f64], positive: &[bool]) -> Vec<(f64, f64)> {
+    let n_pos = positive.iter().filter(|&&p| p).count().max(1) as f64;
+    let n_neg = positive.iter().filter(|&&p| !p).count().max(1) as f64;
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a])); // highest score first
+    let (mut tp, mut fp, mut curve) = (0.0, 0.0, vec![(0.0, 0.0)]);
+    for (i, &k) in order.iter().enumerate() {
+        if positive[k] {
+            tp += 1.0;
+        } else {
+            fp += 1.0;
+        }
+        // One point per distinct threshold.
+        if order.get(i + 1).is_none_or(|&next| scores[next] != scores[k]) {
+            curve.push((fp / n_neg, tp / n_pos));
+        }
+    }
+    curve
+}
+
 /// Reconstruction quality on a test split, as written to `metrics.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
@@ -59,6 +124,11 @@ pub struct Metrics {
     pub test_psnr: f64,
     /// The model's own training loss on the test split.
     pub test_loss: f64,
+    /// For a model trained on one class only (`--normal-class`): the area under the ROC curve
+    /// of per-sample reconstruction error as a score separating the other classes (anomalies)
+    /// from that class on the test split. 0.5 is chance, 1 a perfect separation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_auroc: Option<f64>,
 }
 
 impl Metrics {
@@ -93,6 +163,7 @@ impl Metrics {
             test_bce: bce,
             test_psnr: 10.0 * (peak * peak / mse).log10(),
             test_loss,
+            test_auroc: None,
         }
     }
 }
@@ -108,5 +179,19 @@ mod tests {
         assert!((m.test_psnr - 20.0).abs() < 1e-4);
         assert!((m.test_bce.unwrap() - -(0.9f64.ln())).abs() < 1e-6);
         assert_eq!(Metrics::from_reconstructions(&[-1.0, 1.0], &[-1.0, 1.0], 1, 0.0).test_bce, None);
+    }
+
+    #[test]
+    fn roc_auc_counts_ordered_pairs_and_half_ties() {
+        assert_eq!(roc_auc(&[0.1, 0.2, 0.8, 0.9], &[false, false, true, true]), Some(1.0));
+        assert_eq!(roc_auc(&[0.9, 0.8, 0.2, 0.1], &[false, false, true, true]), Some(0.0));
+        // pairs (pos, neg): (0.5, 0.1) win, (0.5, 0.5) tie, (0.3, 0.1) win, (0.3, 0.5) loss → 2.5 / 4
+        assert_eq!(roc_auc(&[0.5, 0.3, 0.1, 0.5], &[true, true, false, false]), Some(0.625));
+        assert_eq!(roc_auc(&[0.5, 0.3], &[true, true]), None);
+        let curve = roc_curve(&[0.5, 0.3, 0.1, 0.5], &[true, true, false, false]);
+        assert_eq!(curve, vec![(0.0, 0.0), (0.5, 0.5), (0.5, 1.0), (1.0, 1.0)]);
+        // The area under the drawn curve is the AUC.
+        let area: f64 = curve.windows(2).map(|w| (w[1].0 - w[0].0) * (w[1].1 + w[0].1) / 2.0).sum();
+        assert!((area - 0.625).abs() < 1e-12);
     }
 }

@@ -7,6 +7,8 @@ mod history;
 mod trainer;
 
 pub use adam::{Adam, AdamConfig};
-pub use eval::{encode_all, evaluate_loss, reconstruct_all, Metrics};
+pub use eval::{
+    encode_all, evaluate_loss, per_sample_errors, reconstruct_all, reconstruction_errors, roc_auc, roc_curve, Metrics,
+};
 pub use history::{score, EpochRecord, History};
 pub use trainer::{fit, LrSchedule, Progress, TrainConfig};

@@ -1,7 +1,8 @@
-//! Times training epochs of a dense autoencoder on MNIST, for the side-by-side benchmark
-//! with PyTorch (`scripts/bench_dense.sh`). Prints one JSON line per epoch.
+//! Times training epochs of a dense or convolutional autoencoder on MNIST, for the side-by-side
+//! benchmarks with PyTorch (`scripts/bench_epoch.sh`). Prints one JSON
+//! line per epoch.
 //!
-//! `cargo run --release --example dense_epoch -- [--hidden 256 --code 64] [--batch 256] [--epochs 1]`
+//! `cargo run --release --example epoch -- [--model dense|conv] [--hidden 256] [--code 64] [--batch 256] [--epochs 1]`
 
 use std::time::Instant;
 
@@ -20,12 +21,19 @@ fn main() -> anyhow::Result<()> {
     let code: usize = arg("--code", "64").parse()?;
     let batch: usize = arg("--batch", "256").parse()?;
     let epochs: usize = arg("--epochs", "1").parse()?;
-    let data = prepare(&DatasetId::Mnist, None)?;
-    let cfg = DenseConfig::shallow(784, code).with_hidden(&hidden);
+    let model = arg("--model", "dense");
+    // The LSTM model reads ECG5000 (500 training beats, 140 steps); the others MNIST.
+    let data = prepare(if model == "lstm" { &DatasetId::Ecg5000 } else { &DatasetId::Mnist }, None)?;
+    let cfg = match model.as_str() {
+        "dense" => ModelConfig::Dense(DenseConfig::shallow(784, code).with_hidden(&hidden)),
+        "conv" => ModelConfig::Conv(autoencoders::models::conv::ConvConfig::new(code)),
+        "lstm" => ModelConfig::Lstm(autoencoders::models::lstm::LstmConfig::new(140, code)),
+        other => anyhow::bail!("--model {other}: expected dense, conv or lstm"),
+    };
     let train_cfg = TrainConfig { epochs: 1, batch_size: batch, val_split: 0.0, patience: None, ..Default::default() };
     let empty = data.train.take(0);
     let dev = Dev::seed_from_u64(0);
-    autoencoders::with_dense_model!(&cfg, &dev, |m| {
+    autoencoders::with_model!(&cfg, &dev, |m| {
         for e in 0..epochs {
             let start = Instant::now();
             let cfg_e = TrainConfig { seed: e as u64, ..train_cfg.clone() };
@@ -33,9 +41,10 @@ fn main() -> anyhow::Result<()> {
             let secs = start.elapsed().as_secs_f64();
             let (test, _, _) = evaluate_loss(&m, &data.test, 1000)?;
             println!(
-                "{{\"impl\": \"autoencoders\", \"model\": \"{}\", \"epoch\": {}, \"seconds\": {secs:.4}, \"samples_per_s\": {:.0}, \"test_loss\": {test:.5}}}",
+                "{{\"impl\": \"autoencoders\", \"model\": \"{}\", \"epoch\": {}, \"seconds\": {secs:.4}, \"ms_per_step\": {:.3}, \"samples_per_s\": {:.0}, \"test_loss\": {test:.5}}}",
                 cfg.describe(),
                 e + 1,
+                secs * 1e3 / data.train.len().div_ceil(batch) as f64,
                 data.train.len() as f64 / secs
             );
         }

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Side by side: one training epoch of the same autoencoder in this crate (release build) and in
+# PyTorch (CPU, 2 threads), alternating for several rounds on the same machine. Prints each run
+# and the medians and their ratio. Needs AUTOENCODERS_DATA (MNIST) and `pip install torch numpy`.
+#
+#   scripts/bench_epoch.sh [model=dense] [rounds=5] [hidden=256] [code=64] [batch=256]
+#   scripts/bench_epoch.sh conv 5 "" 64 64     # the convolutional autoencoder (MNIST)
+#   scripts/bench_epoch.sh lstm 5 "" 8 32      # the LSTM autoencoder (ECG5000, 500 beats)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+model=${1:-dense} rounds=${2:-5} hidden=${3-256} code=${4:-64} batch=${5:-256}
+: "${AUTOENCODERS_DATA:?set AUTOENCODERS_DATA to the datasets folder}"
+cargo build --release --example epoch >&2
+log=$(mktemp)
+for r in $(seq "$rounds"); do
+  target/release/examples/epoch --model "$model" --hidden "$hidden" --code "$code" --batch "$batch" --epochs 1 | tee -a "$log"
+  python3 scripts/pytorch_epoch.py --model "$model" --hidden "$hidden" --code "$code" --batch "$batch" --epochs 1 --threads 2 | tee -a "$log"
+done
+python3 - "$log" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+med = {k: statistics.median(r["seconds"] for r in rows if r["impl"] == k) for k in ("autoencoders", "pytorch")}
+step = {k: statistics.median(r["ms_per_step"] for r in rows if r["impl"] == k) for k in ("autoencoders", "pytorch")}
+print(f"\nmodel {rows[0]['model']}, {len(rows)//2} rounds, medians per training epoch:")
+for k, v in med.items():
+    print(f"  {k:13s} {v:7.3f} s/epoch  {step[k]:8.2f} ms/step")
+print(f"  ratio autoencoders / pytorch = {med['autoencoders'] / med['pytorch']:.2f}")
+PY

@@ -1,0 +1,124 @@
+//! An LSTM sequence autoencoder (as in Srivastava et al. 2015 and the Keras blog's sequence
+//! model): an encoder LSTM reads the series, its final state is squeezed into a code, the code
+//! is repeated at every step, and a decoder LSTM with a per-step linear output rebuilds it.
+//!
+//! Series arrive flat (`(batch, steps)`, one value per step, as the ECG5000 loader gives them).
+
+mod config;
+
+pub use config::LstmConfig;
+
+use dfdx::prelude::*;
+
+use crate::models::{Autoencoder, ReconLoss};
+use crate::nn::{join, repeat_steps, Activation, Dense, Dev, Lstm, Param, Params};
+use crate::Result;
+
+/// Units of both LSTMs.
+pub const HIDDEN: usize = 64;
+type C<const N: usize> = Const<N>;
+
+/// Series → code.
+#[derive(Debug, Clone)]
+pub struct LstmEncoder {
+    /// 1. (steps × 1) → final state (64)
+    pub lstm: Lstm<1, HIDDEN>,
+    /// 2. 64 → code (linear)
+    pub fc: Dense<C<HIDDEN>, usize>,
+}
+
+/// Code → series.
+#[derive(Debug, Clone)]
+pub struct LstmDecoder {
+    /// 1. code → 64, then repeated at every step
+    pub fc: Dense<usize, C<HIDDEN>>,
+    /// 2. (steps × 64) → (steps × 64)
+    pub lstm: Lstm<HIDDEN, HIDDEN>,
+    /// 3. 64 → 1 per step (logits)
+    pub out: Dense<C<HIDDEN>, C<1>>,
+}
+
+/// The LSTM autoencoder: [`LstmEncoder`] and [`LstmDecoder`].
+#[derive(Debug, Clone)]
+pub struct LstmAutoencoder {
+    pub encoder: LstmEncoder,
+    pub decoder: LstmDecoder,
+    config: LstmConfig,
+}
+
+impl LstmAutoencoder {
+    /// A freshly initialised model (PyTorch's default initialisation for every layer).
+    pub fn new(dev: &Dev, config: &LstmConfig) -> Result<Self> {
+        config.validate()?;
+        Ok(Self {
+            encoder: LstmEncoder { lstm: Lstm::new(dev), fc: Dense::new(dev, Const, config.code) },
+            decoder: LstmDecoder {
+                fc: Dense::new(dev, config.code, Const),
+                lstm: Lstm::new(dev),
+                out: Dense::new(dev, Const, Const),
+            },
+            config: config.clone(),
+        })
+    }
+
+    /// The hyperparameters this model was built from.
+    pub fn config(&self) -> &LstmConfig {
+        &self.config
+    }
+}
+
+impl Autoencoder for LstmAutoencoder {
+    type Input = (usize, usize);
+    type Code = (usize, usize);
+
+    fn input_shape(&self, batch: usize) -> Self::Input {
+        (batch, self.config.input)
+    }
+
+    fn code_len(&self) -> usize {
+        self.config.code
+    }
+
+    fn output(&self) -> (Activation, ReconLoss) {
+        (self.config.output_activation, self.config.loss)
+    }
+
+    /// # Shapes
+    /// (batch, steps) → (batch, steps, 1) → final LSTM state (batch, 64) → (batch, code)
+    fn encode<T: Tape<f32, Dev>>(&self, x: Tensor<Self::Input, f32, Dev, T>) -> Tensor<Self::Code, f32, Dev, T> {
+        let (b, steps) = *x.shape();
+        let seq = x.reshape_like(&(b, steps, Const::<1>));
+        let h = self.encoder.lstm.forward_final(seq);
+        self.encoder.fc.forward(h)
+    }
+
+    /// # Shapes
+    /// (batch, code) → (batch, 64) → repeated (batch, steps, 64) → LSTM (batch, steps, 64)
+    /// → per step (batch·steps, 1) → (batch, steps), before the output activation
+    fn decode_logits<T: Tape<f32, Dev>>(&self, z: Tensor<Self::Code, f32, Dev, T>) -> Tensor<Self::Input, f32, Dev, T> {
+        let (d, steps) = (&self.decoder, self.config.input);
+        let b = z.shape().0;
+        let h = d.fc.forward(z).relu();
+        let seq = d.lstm.forward(repeat_steps(h, steps));
+        let per_step = d.out.forward(seq.reshape_like(&(b * steps, Const::<HIDDEN>)));
+        per_step.reshape_like(&(b, steps))
+    }
+}
+
+impl Params for LstmAutoencoder {
+    // Numbered like the other models' layers: encoder.0, encoder.1, decoder.0 … decoder.2.
+    fn visit(&self, prefix: &str, f: &mut dyn FnMut(String, &dyn Param)) {
+        self.encoder.lstm.visit(&join(prefix, "encoder.0"), f);
+        self.encoder.fc.visit(&join(prefix, "encoder.1"), f);
+        self.decoder.fc.visit(&join(prefix, "decoder.0"), f);
+        self.decoder.lstm.visit(&join(prefix, "decoder.1"), f);
+        self.decoder.out.visit(&join(prefix, "decoder.2"), f);
+    }
+    fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(String, &mut dyn Param)) {
+        self.encoder.lstm.visit_mut(&join(prefix, "encoder.0"), f);
+        self.encoder.fc.visit_mut(&join(prefix, "encoder.1"), f);
+        self.decoder.fc.visit_mut(&join(prefix, "decoder.0"), f);
+        self.decoder.lstm.visit_mut(&join(prefix, "decoder.1"), f);
+        self.decoder.out.visit_mut(&join(prefix, "decoder.2"), f);
+    }
+}
