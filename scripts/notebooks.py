@@ -117,7 +117,8 @@ def run(write: bool) -> int:
 
     report, failed = [], False
     warmed = False
-    for path in NOTEBOOKS + TESTS:
+    only = os.environ.get("NOTEBOOKS_ONLY", "")  # e.g. "02": run just the notebooks whose name contains it
+    for path in [p for p in NOTEBOOKS + TESTS if only in p.name]:
         nb = nbformat.read(path, as_version=4)
         if not warmed:
             report.append({"notebook": "warm-up", "seconds": round(warm_up(nb, path), 1)})
