@@ -165,7 +165,7 @@ pub fn model_card(
     for (_, label, v) in &metrics {
         let _ = writeln!(s, "| {label} | {v:.5} |");
     }
-    let _ = writeln!(s, "| training loss ({}) on test | {:.5} |\n", format!("{loss:?}").to_lowercase(), m.test_loss);
+    let _ = writeln!(s, "| training loss ({}) on test | {:.5} |\n", loss.name(), m.test_loss);
     s += "Values are in the model's normalised units (see `data.normalizer` in `config.json`).\n\n";
     s += "![Test images (top) and their reconstructions (bottom)](reconstructions.png)\n\n";
     s += "## Use\n\n```rust\n";

@@ -13,6 +13,27 @@ pub enum ReconLoss {
     Bce,
 }
 
+impl ReconLoss {
+    /// Checks that `output` suits this loss: BCE needs probabilities, so a sigmoid output.
+    pub fn check_output(self, output: Activation) -> crate::Result<()> {
+        if self == ReconLoss::Bce && output != Activation::Sigmoid {
+            return Err(crate::Error::config(
+                "loss",
+                format!("bce needs a sigmoid output, not {output}; use --loss mse or a sigmoid output"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The name used in configs and on the command line: `mse` or `bce`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReconLoss::Mse => "mse",
+            ReconLoss::Bce => "bce",
+        }
+    }
+}
+
 /// A loss split into its parts: `total = recon + reg`. `total` carries the tape for
 /// backpropagation; the parts are plain numbers for logging.
 pub struct LossParts<T> {

@@ -39,16 +39,7 @@ impl ConvConfig {
         if self.code == 0 {
             return Err(Error::config("code", "the code needs at least one unit"));
         }
-        if self.loss == ReconLoss::Bce && self.output_activation != Activation::Sigmoid {
-            return Err(Error::config(
-                "loss",
-                format!(
-                    "bce needs a sigmoid output, not {}; use --loss mse or a sigmoid output",
-                    self.output_activation
-                ),
-            ));
-        }
-        Ok(())
+        self.loss.check_output(self.output_activation)
     }
 
     /// `conv 1×28×28→16×14×14→32×7×7→64→32×7×7→16×14×14→1×28×28 (relu, output sigmoid, bce)`.
@@ -58,7 +49,7 @@ impl ConvConfig {
             self.code,
             self.activation,
             self.output_activation,
-            format!("{:?}", self.loss).to_lowercase()
+            self.loss.name()
         )
     }
 }

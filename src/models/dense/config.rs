@@ -87,16 +87,7 @@ impl DenseConfig {
                 format!("{} hidden layers given; dense models have 0 to {MAX_HIDDEN} per side", self.hidden.len()),
             ));
         }
-        if self.loss == ReconLoss::Bce && self.output_activation != Activation::Sigmoid {
-            return Err(Error::config(
-                "loss",
-                format!(
-                    "bce needs a sigmoid output, not {}; use --loss mse or a sigmoid output",
-                    self.output_activation
-                ),
-            ));
-        }
-        Ok(())
+        self.loss.check_output(self.output_activation)
     }
 
     /// `dense 784→128→64→32→64→128→784 (relu, code relu, output sigmoid, bce)`.
@@ -105,15 +96,13 @@ impl DenseConfig {
         w.extend(self.decoder_widths().into_iter().skip(1));
         let arrows: Vec<String> = w.iter().map(|v| v.to_string()).collect();
         format!(
-            "dense {} ({}, code {}, output {}, {:?})",
+            "dense {} ({}, code {}, output {}, {})",
             arrows.join("→"),
             self.activation,
             self.code_activation,
             self.output_activation,
-            self.loss
+            self.loss.name()
         )
-        .replace("Bce)", "bce)")
-        .replace("Mse)", "mse)")
     }
 }
 

@@ -31,16 +31,7 @@ impl LstmConfig {
         if self.input == 0 || self.code == 0 {
             return Err(Error::config("input/code", "a sequence needs at least one step and the code one unit"));
         }
-        if self.loss == ReconLoss::Bce && self.output_activation != Activation::Sigmoid {
-            return Err(Error::config(
-                "loss",
-                format!(
-                    "bce needs a sigmoid output, not {}; use --loss mse or a sigmoid output",
-                    self.output_activation
-                ),
-            ));
-        }
-        Ok(())
+        self.loss.check_output(self.output_activation)
     }
 
     /// `lstm 140 steps→LSTM 64→8→LSTM 64→140 steps (output identity, mse)`.
@@ -53,7 +44,7 @@ impl LstmConfig {
             super::HIDDEN,
             self.input,
             self.output_activation,
-            format!("{:?}", self.loss).to_lowercase()
+            self.loss.name()
         )
     }
 }
