@@ -10,6 +10,10 @@
 //! so `forward` takes the output size as const parameters (usually inferred from the next
 //! layer or the model's signature) and a `const` assertion rejects a wrong one when the model
 //! is compiled: a shape mistake never reaches run time.
+//!
+//! Inputs must be laid out contiguously (row-major), as every dfdx op and every layer here
+//! returns them; a broadcast or permuted *view* must go through an op that materialises it
+//! first.
 
 use dfdx::prelude::*;
 use rand_distr::Uniform;
