@@ -3,7 +3,9 @@
 //! the dense 784→256→64→256→784 and 784→128→64→32 autoencoders (batch 256), the convolutional
 //! one (batch 64) and the LSTM one on 140-step series (batch 32).
 //!
-//!     cargo bench --bench step [-- ROUNDS]
+//!     cargo bench --bench step [-- ROUNDS] [FILTER]
+//!
+//! FILTER keeps the workloads whose name contains it (`dense`, `conv`, `lstm`).
 
 use std::time::Instant;
 
@@ -22,6 +24,10 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Times `rounds` training steps and inference batches of `model` on a batch of `n` samples.
 fn bench<M: Autoencoder>(name: &str, model: &mut M, n: usize, rounds: usize) {
+    let filter = std::env::args().skip(1).find(|a| a.parse::<usize>().is_err() && !a.starts_with('-'));
+    if filter.is_some_and(|f| !name.contains(&f)) {
+        return;
+    }
     let dev = Dev::seed_from_u64(1);
     let len = model.input_shape(n).num_elements();
     // Values in [0, 1]: valid targets for BCE and MSE alike.

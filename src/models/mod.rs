@@ -6,7 +6,7 @@ pub mod conv;
 pub mod dense;
 pub mod lstm;
 
-pub use autoencoder::{recon_loss, Autoencoder, LossParts, ReconLoss};
+pub use autoencoder::{recon_loss, recon_loss_unfused, Autoencoder, LossParts, ReconLoss};
 
 use serde::{Deserialize, Serialize};
 

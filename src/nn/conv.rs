@@ -18,8 +18,8 @@
 use dfdx::prelude::*;
 use rand_distr::Uniform;
 
-use super::kernels::{self, conv_out, conv_transpose_out, Geometry, Mat};
-use super::{join, Dev, Param, Params};
+use super::kernels::{self, conv_out, conv_transpose_out, Geometry, Mat, Scratch};
+use super::{join, values, Dev, Param, Params};
 
 /// A batch of images: `(batch, channels, height, width)`.
 pub type Image<const C: usize, const H: usize, const W: usize> = (usize, Const<C>, Const<H>, Const<W>);
@@ -106,13 +106,13 @@ impl<const CI: usize, const CO: usize, const K: usize, const S: usize, const P: 
         };
         let b = x.shape().0;
         let g = Geometry { b, c: CI, h: H, w: W, k: K, s: S, p: P, oh: OH, ow: OW };
-        let (x, mut tape) = x.split_tape();
-        let mut cols = vec![0.0; g.rows() * g.cols()];
-        kernels::im2col(&g, &x.as_vec(), &mut cols);
-        let w = self.weight.as_vec(); // (CO, CI·K·K)
-        let mut yt = vec![0.0; CO * g.cols()]; // (CO, b·OH·OW)
+        let (x, mut tape) = x.contiguous().split_tape();
+        let mut cols = Scratch::new(g.rows() * g.cols()); // overwritten by im2col
+        kernels::im2col(&g, &values(&x), &mut cols);
+        let w = values(&self.weight); // (CO, CI·K·K)
+        let mut yt = Scratch::new(CO * g.cols()); // (CO, b·OH·OW), overwritten by the gemm
         kernels::gemm(CO, g.cols(), g.rows(), &mut yt, false, Mat::rows(&w, g.rows()), Mat::rows(&cols, g.cols()));
-        let y = kernels::from_channel_major(&yt, b, CO, OH * OW, Some(&self.bias.as_vec()));
+        let y = kernels::from_channel_major(&yt, b, CO, OH * OW, Some(&values(&self.bias)));
         let out = x.device().tensor_from_vec(y, (b, Const, Const, Const));
 
         let (x_g, w_g, b_g, out_g) = (x.ghost(), self.weight.ghost(), self.bias.ghost(), out.ghost());
@@ -125,7 +125,7 @@ impl<const CI: usize, const CO: usize, const K: usize, const S: usize, const P: 
             let dw = grads.get_or_alloc_mut(&w_g)?;
             kernels::gemm(CO, g.rows(), g.cols(), dw, true, Mat::rows(&gt, g.cols()), Mat::t(&cols, g.cols()));
             // dx = col2im(Wᵀ · gy)
-            let mut dcols = vec![0.0; g.rows() * g.cols()];
+            let mut dcols = Scratch::new(g.rows() * g.cols()); // overwritten by the gemm
             kernels::gemm(g.rows(), g.cols(), CO, &mut dcols, false, Mat::t(&w, g.rows()), Mat::rows(&gt, g.cols()));
             kernels::col2im_add(&g, &dcols, grads.get_or_alloc_mut(&x_g)?);
             Ok(())
@@ -182,15 +182,15 @@ impl<const CI: usize, const CO: usize, const K: usize, const S: usize, const P: 
         let b = x.shape().0;
         // The convolution whose input gradient this is: image (b, CO, OH, OW), grid H × W.
         let g = Geometry { b, c: CO, h: OH, w: OW, k: K, s: S, p: P, oh: H, ow: W };
-        let (x, mut tape) = x.split_tape();
-        let xt = kernels::to_channel_major(&x.as_vec(), b, CI, H * W); // (CI, N)
-        let w = self.weight.as_vec(); // (CI, CO·K·K)
-        let mut cols = vec![0.0; g.rows() * g.cols()]; // (CO·K·K, N)
+        let (x, mut tape) = x.contiguous().split_tape();
+        let xt = kernels::to_channel_major(&values(&x), b, CI, H * W); // (CI, N)
+        let w = values(&self.weight); // (CI, CO·K·K)
+        let mut cols = Scratch::new(g.rows() * g.cols()); // (CO·K·K, N), overwritten by the gemm
         kernels::gemm(g.rows(), g.cols(), CI, &mut cols, false, Mat::t(&w, g.rows()), Mat::rows(&xt, g.cols()));
         let mut y = vec![0.0; b * CO * OH * OW];
         kernels::col2im_add(&g, &cols, &mut y);
         drop(cols);
-        let bias = self.bias.as_vec();
+        let bias = values(&self.bias);
         for (i, plane) in y.chunks_mut(OH * OW).enumerate() {
             plane.iter_mut().for_each(|v| *v += bias[i % CO]);
         }
@@ -199,7 +199,7 @@ impl<const CI: usize, const CO: usize, const K: usize, const S: usize, const P: 
         let (x_g, w_g, b_g, out_g) = (x.ghost(), self.weight.ghost(), self.bias.ghost(), out.ghost());
         tape.add_backward_op(move |grads| {
             let gy = take_grad!(grads, out_g); // (b, CO, OH, OW)
-            let mut gcols = vec![0.0; g.rows() * g.cols()];
+            let mut gcols = Scratch::new(g.rows() * g.cols()); // overwritten by im2col
             kernels::im2col(&g, &gy, &mut gcols);
             kernels::channel_sums_add(&gy, b, CO, OH * OW, grads.get_or_alloc_mut(&b_g)?);
             put_grad!(grads, out_g, gy);
@@ -207,7 +207,7 @@ impl<const CI: usize, const CO: usize, const K: usize, const S: usize, const P: 
             let dw = grads.get_or_alloc_mut(&w_g)?;
             kernels::gemm(CI, g.rows(), g.cols(), dw, true, Mat::rows(&xt, g.cols()), Mat::t(&gcols, g.cols()));
             // dx (CI × N) = W (CI × CO·K·K) · gcols
-            let mut dxt = vec![0.0; CI * g.cols()];
+            let mut dxt = Scratch::new(CI * g.cols()); // overwritten by the gemm
             kernels::gemm(
                 CI,
                 g.cols(),
@@ -249,8 +249,8 @@ impl<const K: usize, const S: usize> MaxPool2d<K, S> {
             assert!(OH == conv_out(H, K, S, 0) && OW == conv_out(W, K, S, 0), "MaxPool2d: wrong output size");
         };
         let b = x.shape().0;
-        let (x, mut tape) = x.split_tape();
-        let xv = x.as_vec();
+        let (x, mut tape) = x.contiguous().split_tape();
+        let xv = values(&x);
         let (planes, hw, ohw) = (b * C, H * W, OH * OW);
         let mut y = vec![0.0; planes * ohw];
         let mut arg = vec![0u32; planes * ohw]; // index into the input of each maximum

@@ -121,7 +121,8 @@ impl<'a> Mat<'a> {
     }
 }
 
-/// `dst (m × n, row-major) = [dst +] a (m × k) · b (k × n)`, on all rayon threads.
+/// `dst (m × n, row-major) = [dst +] a (m × k) · b (k × n)`, on all rayon threads when the
+/// product is large enough to pay for them.
 pub fn gemm(m: usize, n: usize, k: usize, dst: &mut [f32], accumulate: bool, a: Mat, b: Mat) {
     assert!(dst.len() == m * n && a.fits(m, k) && b.fits(k, n), "gemm operand sizes");
     if m == 0 || n == 0 {
@@ -133,6 +134,19 @@ pub fn gemm(m: usize, n: usize, k: usize, dst: &mut [f32], accumulate: bool, a: 
         }
         return;
     }
+    let threads = if m * n * k < PARALLEL_MACS { 1 } else { rayon::current_num_threads() };
+    #[cfg(target_arch = "x86_64")]
+    if super::sgemm::available() {
+        use super::sgemm::{Out, View};
+        let view = |x: Mat| View { ptr: x.data.as_ptr(), rs: x.rs, cs: x.cs };
+        // SAFETY: the CPU has AVX2 and FMA; the assertion above keeps every index the kernel
+        // touches inside the slices, and `dst` is a unique borrow.
+        unsafe {
+            super::sgemm::gemm(m, n, k, Out { ptr: dst.as_mut_ptr(), ld: n }, accumulate, view(a), view(b), threads)
+        };
+        return;
+    }
+    let parallelism = if threads == 1 { gemm::Parallelism::None } else { gemm::Parallelism::Rayon(0) };
     // SAFETY: the assertion above keeps every index the kernel touches inside the slices.
     unsafe {
         gemm::gemm(
@@ -154,24 +168,76 @@ pub fn gemm(m: usize, n: usize, k: usize, dst: &mut [f32], accumulate: bool, a: 
             false,
             false,
             false,
-            parallelism(m * n * k),
+            parallelism,
         )
     }
 }
 
-/// Threads for a product of `work` multiply-adds: below about a million, handing the work to
-/// rayon's threads costs more than it saves (measured with the LSTM's per-step products).
-fn parallelism(work: usize) -> gemm::Parallelism {
-    if work < (1 << 20) {
-        gemm::Parallelism::None
-    } else {
-        gemm::Parallelism::Rayon(0)
+/// Below this many multiply-adds a product runs on one thread: handing the work to rayon's
+/// threads costs more than it saves (measured with the LSTM's per-step products).
+const PARALLEL_MACS: usize = 1 << 20;
+
+/// A work buffer from a small per-thread pool, handed back to it when dropped: the layers'
+/// im2col matrices and transposed copies are the same sizes every step, and allocating them
+/// afresh cost a fifth of a conv training step in zeroing and page faults (`perf`).
+///
+/// [`Scratch::new`]'s values are **stale** (whatever the last user left): only for buffers
+/// the caller overwrites entirely, such as a gemm output with `accumulate = false` or an
+/// im2col matrix.
+pub struct Scratch {
+    buf: Vec<f32>,
+    len: usize,
+}
+
+/// Buffers kept per thread; more are freed.
+const POOL_SIZE: usize = 8;
+
+thread_local! {
+    static POOL: std::cell::RefCell<Vec<Vec<f32>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Scratch {
+    /// A buffer of `len` values, not zeroed (see above).
+    pub fn new(len: usize) -> Self {
+        let pooled = POOL.with_borrow_mut(|pool| {
+            // The smallest pooled buffer that fits.
+            let best = pool.iter().enumerate().filter(|(_, b)| b.len() >= len).min_by_key(|(_, b)| b.len())?.0;
+            Some(pool.swap_remove(best))
+        });
+        Self { buf: pooled.unwrap_or_else(|| vec![0.0; len]), len }
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        &self.buf[..self.len]
+    }
+}
+
+impl std::ops::DerefMut for Scratch {
+    fn deref_mut(&mut self) -> &mut [f32] {
+        &mut self.buf[..self.len]
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let buf = std::mem::take(&mut self.buf);
+        POOL.with_borrow_mut(|pool| {
+            pool.push(buf);
+            if pool.len() > POOL_SIZE {
+                // Drop the smallest: the large ones are the expensive ones to remake.
+                let small = pool.iter().enumerate().min_by_key(|(_, b)| b.len()).map(|(i, _)| i).unwrap_or(0);
+                pool.swap_remove(small);
+            }
+        });
     }
 }
 
 /// `(b, c, hw)` → `(c, b·hw)`: channel-major, so a batch is one matrix for the gemm.
-pub fn to_channel_major(x: &[f32], b: usize, c: usize, hw: usize) -> Vec<f32> {
-    let mut out = vec![0.0; x.len()];
+pub fn to_channel_major(x: &[f32], b: usize, c: usize, hw: usize) -> Scratch {
+    let mut out = Scratch::new(x.len());
     out.par_chunks_mut(b * hw).enumerate().for_each(|(ci, row)| {
         for n in 0..b {
             row[n * hw..][..hw].copy_from_slice(&x[(n * c + ci) * hw..][..hw]);

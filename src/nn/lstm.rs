@@ -9,7 +9,7 @@ use dfdx::prelude::*;
 use rand_distr::Uniform;
 
 use super::kernels::{self, Mat};
-use super::{join, Dev, Param, Params};
+use super::{join, math, values, Dev, Param, Params};
 
 /// A batch of sequences: `(batch, time, features)`.
 pub type Sequence<const F: usize> = (usize, usize, Const<F>);
@@ -21,16 +21,6 @@ pub struct Lstm<const I: usize, const H: usize> {
     pub weight_hh: Tensor<(usize, Const<H>), f32, Dev>,
     pub bias_ih: Tensor<(usize,), f32, Dev>,
     pub bias_hh: Tensor<(usize,), f32, Dev>,
-}
-
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
-}
-
-/// `tanh` through `exp`: libm's `tanhf` (via `expm1f`) took a quarter of a training step.
-/// Absolute error below 1e-7, saturating cleanly to ±1.
-fn tanh(x: f32) -> f32 {
-    1.0 - 2.0 / ((2.0 * x).exp() + 1.0)
 }
 
 impl<const I: usize, const H: usize> Lstm<I, H> {
@@ -78,11 +68,18 @@ impl<const I: usize, const H: usize> Lstm<I, H> {
     ) -> Tensor<S, f32, Dev, T> {
         let (b, steps, _) = *x.shape();
         assert!(steps > 0, "Lstm: a sequence needs at least one step");
-        let (x, mut tape) = x.split_tape();
-        let xv = x.as_vec(); // (b, t, I): row (n, t) at n·steps + t
-        let (wih, whh) = (self.weight_ih.as_vec(), self.weight_hh.as_vec());
-        let bias: Vec<f32> = self.bias_ih.as_vec().iter().zip(self.bias_hh.as_vec()).map(|(a, c)| a + c).collect();
+        let (x, mut tape) = x.contiguous().split_tape();
+        let xv = values(&x); // (b, t, I): row (n, t) at n·steps + t
+        let (wih, whh) = (values(&self.weight_ih), values(&self.weight_hh));
+        let bias: Vec<f32> = values(&self.bias_ih).iter().zip(values(&self.bias_hh)).map(|(a, c)| a + c).collect();
         let g4 = 4 * H;
+        // W_hhᵀ (H × 4H) laid out once, so each step's product reads it row by row.
+        let mut whh_t = vec![0.0; H * g4];
+        for (r, row) in whh.chunks_exact(H).enumerate() {
+            for (j, &v) in row.iter().enumerate() {
+                whh_t[j * g4 + r] = v;
+            }
+        }
         // Input projections of every step at once: (b·t, 4H) = x (b·t, I) · W_ihᵀ.
         let mut xw = vec![0.0; b * steps * g4];
         kernels::gemm(b * steps, g4, I, &mut xw, false, Mat::rows(&xv, I), Mat::t(&wih, I));
@@ -95,25 +92,32 @@ impl<const I: usize, const H: usize> Lstm<I, H> {
             let (h_prev, rest) = hs.split_at_mut((t + 1) * b * H);
             let h_prev = &h_prev[t * b * H..];
             let gt = &mut gates[t * b * g4..][..b * g4];
-            kernels::gemm(b, g4, H, gt, false, Mat::rows(h_prev, H), Mat::t(&whh, H));
+            kernels::gemm(b, g4, H, gt, false, Mat::rows(h_prev, H), Mat::rows(&whh_t, g4));
             let (c_prev, c_next) = cells.split_at_mut((t + 1) * b * H);
             let (c_prev, c_next) = (&c_prev[t * b * H..], &mut c_next[..b * H]);
             let h_next = &mut rest[..b * H];
             for n in 0..b {
                 let row = &mut gt[n * g4..][..g4];
                 let pre = &xw[(n * steps + t) * g4..][..g4];
-                for k in 0..g4 {
-                    row[k] += pre[k] + bias[k];
+                for ((r, &p), &bk) in row.iter_mut().zip(pre).zip(&bias) {
+                    *r += p + bk;
                 }
-                for j in 0..H {
-                    let (i, f) = (sigmoid(row[j]), sigmoid(row[H + j]));
-                    let (g, o) = (tanh(row[2 * H + j]), sigmoid(row[3 * H + j]));
-                    (row[j], row[H + j], row[2 * H + j], row[3 * H + j]) = (i, f, g, o);
-                    let c = f * c_prev[n * H + j] + i * g;
-                    c_next[n * H + j] = c;
-                    let tc = tanh(c);
-                    tanh_c[(t * b + n) * H + j] = tc;
-                    h_next[n * H + j] = o * tc;
+                // Gates i, f, g, o: each a pass over a slice, so each loop vectorises.
+                let (ifg, o) = row.split_at_mut(3 * H);
+                let (i_f, g) = ifg.split_at_mut(2 * H);
+                math::sigmoid_slice(i_f);
+                math::tanh_slice(g);
+                math::sigmoid_slice(o);
+                let (i, f) = i_f.split_at(H);
+                let (c_prev, c_next) = (&c_prev[n * H..][..H], &mut c_next[n * H..][..H]);
+                for ((((c, &cp), &f), &i), &g) in c_next.iter_mut().zip(c_prev).zip(f).zip(i).zip(&*g) {
+                    *c = f * cp + i * g;
+                }
+                let tc = &mut tanh_c[(t * b + n) * H..][..H];
+                tc.copy_from_slice(c_next);
+                math::tanh_slice(tc);
+                for ((h, &o), &tc) in h_next[n * H..][..H].iter_mut().zip(&*o).zip(&*tc) {
+                    *h = o * tc;
                 }
             }
         }
@@ -144,11 +148,10 @@ impl<const I: usize, const H: usize> Lstm<I, H> {
             let mut dgates = vec![0.0; b * steps * g4]; // pre-activation gate grads, rows (n, t)
             let mut dh = vec![0.0; b * H]; // from step t + 1
             let mut dc = vec![0.0; b * H];
-            let mut dwhh = vec![0.0; g4 * H];
+            let mut dg_t = vec![0.0; b * g4];
             for t in (0..steps).rev() {
                 let gt = &gates[t * b * g4..][..b * g4];
                 let (c_prev, tc_t) = (&cells[t * b * H..][..b * H], &tanh_c[t * b * H..][..b * H]);
-                let mut dg_t = vec![0.0; b * g4];
                 for n in 0..b {
                     for j in 0..H {
                         let k = n * H + j;
@@ -165,18 +168,30 @@ impl<const I: usize, const H: usize> Lstm<I, H> {
                         dc[k] = dct * f;
                     }
                 }
-                // dW_hh += dgᵀ (4H × b) · h_{t−1} (b × H);  dh_{t−1} = dg (b × 4H) · W_hh (4H × H)
-                let h_prev = &hs[t * b * H..][..b * H];
-                kernels::gemm(g4, H, b, &mut dwhh, true, Mat::t(&dg_t, g4), Mat::rows(h_prev, H));
+                // dh_{t−1} = dg (b × 4H) · W_hh (4H × H)
                 kernels::gemm(b, H, g4, &mut dh, false, Mat::rows(&dg_t, g4), Mat::rows(&whh, H));
                 for n in 0..b {
                     dgates[(n * steps + t) * g4..][..g4].copy_from_slice(&dg_t[n * g4..][..g4]);
                 }
             }
             **grads.get_or_alloc_mut(&out_g)? = gy;
-            for (acc, v) in grads.get_or_alloc_mut(whh_g)?.iter_mut().zip(&dwhh) {
-                *acc += v;
+            // dW_hh += dGᵀ (4H × b·t) · H_prev (b·t × H): one product over all steps (140
+            // small ones cost more), with the previous states gathered into rows (n, t).
+            let mut h_prev = vec![0.0; b * steps * H];
+            for t in 0..steps {
+                for n in 0..b {
+                    h_prev[(n * steps + t) * H..][..H].copy_from_slice(&hs[(t * b + n) * H..][..H]);
+                }
             }
+            kernels::gemm(
+                g4,
+                H,
+                b * steps,
+                grads.get_or_alloc_mut(whh_g)?,
+                true,
+                Mat::t(&dgates, g4),
+                Mat::rows(&h_prev, H),
+            );
             // dW_ih += dGᵀ (4H × b·t) · x (b·t × I);  dx = dG · W_ih;  both biases get Σ dG.
             kernels::gemm(
                 g4,
@@ -218,8 +233,8 @@ pub fn repeat_steps<const F: usize, T: Tape<f32, Dev>>(
     steps: usize,
 ) -> Tensor<Sequence<F>, f32, Dev, T> {
     let b = z.shape().0;
-    let (z, mut tape) = z.split_tape();
-    let zv = z.as_vec();
+    let (z, mut tape) = z.contiguous().split_tape();
+    let zv = values(&z);
     let mut y = Vec::with_capacity(b * steps * F);
     for row in zv.chunks(F) {
         for _ in 0..steps {

@@ -27,7 +27,7 @@ impl<S: Shape> Param for Tensor<S, f32, Dev> {
         self.shape().concrete().into_iter().collect()
     }
     fn values(&self) -> Vec<f32> {
-        self.as_vec()
+        super::values(self)
     }
     fn set_values(&mut self, values: &[f32]) {
         self.copy_from(values)
@@ -36,10 +36,10 @@ impl<S: Shape> Param for Tensor<S, f32, Dev> {
         grads.try_alloc_for(self).expect("CPU allocation of a gradient");
     }
     fn grad(&self, grads: &Gradients<f32, Dev>) -> Vec<f32> {
-        grads.get(self).as_vec()
+        super::values(&grads.get(self))
     }
     fn refresh_id(&mut self) {
-        *self = self.device().tensor_from_vec(self.as_vec(), *self.shape());
+        *self = self.device().tensor_from_vec(super::values(self), *self.shape());
     }
 }
 

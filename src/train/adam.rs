@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use dfdx::prelude::*;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::NamedTensor;
@@ -63,12 +64,17 @@ impl Adam {
             let mut p = t.values();
             let m = ms.entry(name.clone()).or_insert_with(|| vec![0.0; p.len()]);
             let v = vs.entry(name).or_insert_with(|| vec![0.0; p.len()]);
-            // Zipped iterators carry no bounds checks, so this loop vectorises.
-            for ((p, &g), (m, v)) in p.iter_mut().zip(&g).zip(m.iter_mut().zip(v.iter_mut())) {
-                *m = b1 * *m + (1.0 - b1) * g;
-                *v = b2 * *v + (1.0 - b2) * g * g;
-                *p -= step * *m / (v.sqrt() * inv_sqrt_bc2 + eps) + decay * *p;
-            }
+            // In chunks across threads; zipped iterators carry no bounds checks, so each
+            // chunk's loop vectorises.
+            const CHUNK: usize = 16 * 1024;
+            let (pc, gc) = (p.par_chunks_mut(CHUNK), g.par_chunks(CHUNK));
+            pc.zip(gc).zip(m.par_chunks_mut(CHUNK).zip(v.par_chunks_mut(CHUNK))).for_each(|((p, g), (m, v))| {
+                for ((p, &g), (m, v)) in p.iter_mut().zip(g).zip(m.iter_mut().zip(v.iter_mut())) {
+                    *m = b1 * *m + (1.0 - b1) * g;
+                    *v = b2 * *v + (1.0 - b2) * g * g;
+                    *p -= step * *m / (v.sqrt() * inv_sqrt_bc2 + eps) + decay * *p;
+                }
+            });
             t.set_values(&p);
         });
     }

@@ -98,7 +98,7 @@ impl Autoencoder for ConvAutoencoder {
         let h: Tensor<Image<16, 14, 14>, f32, Dev, T> = act.apply(e.conv1.forward(img));
         let h: Tensor<Image<32, 7, 7>, f32, Dev, T> = act.apply(e.conv2.forward(h));
         let flat: Tensor<(usize, C<1568>), f32, Dev, T> = Flatten.forward(h);
-        e.fc.forward(flat)
+        e.fc.forward_act(flat, Activation::Identity)
     }
 
     /// # Shapes
@@ -107,7 +107,7 @@ impl Autoencoder for ConvAutoencoder {
     fn decode_logits<T: Tape<f32, Dev>>(&self, z: Tensor<Self::Code, f32, Dev, T>) -> Tensor<Self::Input, f32, Dev, T> {
         let (d, act) = (&self.decoder, self.config.activation);
         let b = z.shape().0;
-        let h = act.apply(d.fc.forward(z));
+        let h = d.fc.forward_act(z, act);
         let h: Tensor<Image<32, 7, 7>, f32, Dev, T> = Unflatten.forward(h);
         let h: Tensor<Image<16, 14, 14>, f32, Dev, T> = act.apply(d.deconv1.forward(h));
         let img: Tensor<Image<1, 28, 28>, f32, Dev, T> = d.deconv2.forward(h);

@@ -66,7 +66,7 @@ impl<A: Dim, B: Dim> DenseStack for (Dense<A, B>,) {
         _: Activation,
         last: Activation,
     ) -> Tensor<(N, B), f32, Dev, T> {
-        last.apply(self.0.forward(x))
+        self.0.forward_act(x, last)
     }
 }
 
@@ -89,8 +89,8 @@ impl<A: Dim, B: Dim, C: Dim> DenseStack for (Dense<A, B>, Dense<B, C>) {
         act: Activation,
         last: Activation,
     ) -> Tensor<(N, C), f32, Dev, T> {
-        let h = act.apply(self.0.forward(x)); // (batch, hidden)
-        last.apply(self.1.forward(h)) // (batch, out)
+        let h = self.0.forward_act(x, act); // (batch, hidden)
+        self.1.forward_act(h, last) // (batch, out)
     }
 }
 
@@ -113,8 +113,8 @@ impl<A: Dim, B: Dim, C: Dim, D: Dim> DenseStack for (Dense<A, B>, Dense<B, C>, D
         act: Activation,
         last: Activation,
     ) -> Tensor<(N, D), f32, Dev, T> {
-        let h1 = act.apply(self.0.forward(x)); // (batch, hidden 1)
-        let h2 = act.apply(self.1.forward(h1)); // (batch, hidden 2)
-        last.apply(self.2.forward(h2)) // (batch, out)
+        let h1 = self.0.forward_act(x, act); // (batch, hidden 1)
+        let h2 = self.1.forward_act(h1, act); // (batch, hidden 2)
+        self.2.forward_act(h2, last) // (batch, out)
     }
 }

@@ -89,7 +89,7 @@ impl Autoencoder for LstmAutoencoder {
         let (b, steps) = *x.shape();
         let seq = x.reshape_like(&(b, steps, Const::<1>));
         let h = self.encoder.lstm.forward_final(seq);
-        self.encoder.fc.forward(h)
+        self.encoder.fc.forward_act(h, Activation::Identity)
     }
 
     /// # Shapes
@@ -98,9 +98,9 @@ impl Autoencoder for LstmAutoencoder {
     fn decode_logits<T: Tape<f32, Dev>>(&self, z: Tensor<Self::Code, f32, Dev, T>) -> Tensor<Self::Input, f32, Dev, T> {
         let (d, steps) = (&self.decoder, self.config.input);
         let b = z.shape().0;
-        let h = d.fc.forward(z).relu();
+        let h = d.fc.forward_act(z, Activation::Relu);
         let seq = d.lstm.forward(repeat_steps(h, steps));
-        let per_step = d.out.forward(seq.reshape_like(&(b * steps, Const::<HIDDEN>)));
+        let per_step = d.out.forward_act(seq.reshape_like(&(b * steps, Const::<HIDDEN>)), Activation::Identity);
         per_step.reshape_like(&(b, steps))
     }
 }
