@@ -6,14 +6,17 @@
 #   scripts/bench_epoch.sh [model=dense] [rounds=5] [hidden=256] [code=64] [batch=256]
 #   scripts/bench_epoch.sh conv 5 "" 64 64     # the convolutional autoencoder (MNIST)
 #   scripts/bench_epoch.sh lstm 5 "" 8 32      # the LSTM autoencoder (ECG5000, 500 beats)
+#   PROFILE=dev scripts/bench_epoch.sh dense 3   # the `dev` profile: no release rebuild of polars
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=${1:-dense} rounds=${2:-5} hidden=${3-256} code=${4:-64} batch=${5:-256}
 : "${AUTOENCODERS_DATA:?set AUTOENCODERS_DATA to the datasets folder}"
-cargo build --release --example epoch >&2
+profile=${PROFILE:-release}
+dir=$([ "$profile" = dev ] && echo debug || echo "$profile")
+cargo build --profile "$profile" --example epoch >&2
 log=$(mktemp)
 for r in $(seq "$rounds"); do
-  target/release/examples/epoch --model "$model" --hidden "$hidden" --code "$code" --batch "$batch" --epochs 1 | tee -a "$log"
+  target/$dir/examples/epoch --model "$model" --hidden "$hidden" --code "$code" --batch "$batch" --epochs 1 | tee -a "$log"
   python3 scripts/pytorch_epoch.py --model "$model" --hidden "$hidden" --code "$code" --batch "$batch" --epochs 1 --threads 2 | tee -a "$log"
 done
 python3 - "$log" <<'PY'
