@@ -60,6 +60,7 @@ fn bench<M: Autoencoder>(name: &str, model: &mut M, n: usize, rounds: usize) {
 }
 
 fn main() {
+    autoencoders::nn::tune_allocator();
     let rounds: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(20);
     let dev = Dev::seed_from_u64(0);
     let mut dense = Bench256::new(&dev, &DenseConfig::shallow(784, 64).with_hidden(&[256])).unwrap();

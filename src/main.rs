@@ -208,6 +208,7 @@ fn model_dir(spec: &str, revision: Option<&str>) -> Result<(PathBuf, bool)> {
 }
 
 fn main() -> Result<()> {
+    autoencoders::nn::tune_allocator();
     match Cli::parse().command {
         Command::Train(a) => train(a),
         Command::Eval { model, revision } => {

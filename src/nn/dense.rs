@@ -2,8 +2,10 @@ use dfdx::prelude::*;
 use rand_distr::Uniform;
 use rayon::prelude::*;
 
+use super::activation::{with_function, with_slope, CHUNK};
 use super::kernels::{self, Mat};
-use super::{join, math, values, Activation, Dev, Param, Params};
+use super::math;
+use super::{join, values, Activation, Dev, Param, Params};
 
 /// A fully connected layer `y = x Wᵀ + b`, with each size a [`Dim`]: `Const<N>` when known
 /// at compile time, `usize` when read from a config.
@@ -95,41 +97,32 @@ impl<I: Dim, O: Dim> Dense<I, O> {
     }
 }
 
-/// Rows handed to one rayon task by the element-wise passes: enough work to pay for it.
+/// Rows handed to one rayon task by the bias pass: enough work to pay for it.
 const ROWS_PER_TASK: usize = 16;
 
 /// `y[r][j] = act(y[r][j] + bias[j])` for every row, rows split across threads.
 fn bias_act(y: &mut [f32], bias: &[f32], act: Activation) {
-    let f: fn(f32) -> f32 = match act {
-        Activation::Relu => |z| z.max(0.0),
-        Activation::Tanh => math::tanh,
-        Activation::Sigmoid => math::sigmoid,
-        Activation::Identity | Activation::Gelu => |z| z,
-    };
-    y.par_chunks_mut(bias.len() * ROWS_PER_TASK).for_each(|rows| {
+    with_function!(act, f => y.par_chunks_mut(bias.len() * ROWS_PER_TASK).for_each(|rows| {
         for row in rows.chunks_exact_mut(bias.len()) {
             for (v, &b) in row.iter_mut().zip(bias) {
                 *v = f(*v + b);
             }
         }
-    });
+    }))
 }
 
 /// The gradient before the activation, from the gradient after it and the saved output `y`;
 /// `None` for the identity (it is `gy` itself).
 fn act_grad(gy: &[f32], y: &[f32], act: Activation) -> Option<Vec<f32>> {
-    let d: fn(f32, f32) -> f32 = match act {
-        Activation::Relu => |g, y| if y > 0.0 { g } else { 0.0 },
-        Activation::Tanh => |g, y| g * (1.0 - y * y),
-        Activation::Sigmoid => |g, y| g * y * (1.0 - y),
-        Activation::Identity | Activation::Gelu => return None,
-    };
+    if matches!(act, Activation::Identity | Activation::Gelu) {
+        return None;
+    }
     let mut out = vec![0.0; gy.len()];
-    out.par_chunks_mut(4096).zip(gy.par_chunks(4096).zip(y.par_chunks(4096))).for_each(|(o, (g, y))| {
+    with_slope!(act, d => out.par_chunks_mut(CHUNK).zip(gy.par_chunks(CHUNK).zip(y.par_chunks(CHUNK))).for_each(|(o, (g, y))| {
         for ((o, &g), &y) in o.iter_mut().zip(g).zip(y) {
-            *o = d(g, y);
+            *o = g * d(y);
         }
-    });
+    }));
     Some(out)
 }
 
@@ -186,7 +179,7 @@ mod tests {
             {
                 let run = |fused: bool| {
                     let xt = x.clone().traced(l.alloc_grads());
-                    let y = if fused { l.forward_act(xt, act) } else { act.apply(l.forward(xt)) };
+                    let y = if fused { l.forward_act(xt, act) } else { act.apply_unfused(l.forward(xt)) };
                     let (y, tape) = y.split_tape();
                     let g = (y.clone().put_tape(tape) * wts.clone()).sum().backward();
                     (y.as_vec(), g.get(&l.weight).as_vec(), g.get(&l.bias).as_vec(), g.get(&x).as_vec())

@@ -97,8 +97,15 @@ pub(crate) unsafe fn gemm(m: usize, n: usize, k: usize, c: Out, accumulate: bool
 /// The blocked product on the calling thread.
 unsafe fn serial(m: usize, n: usize, k: usize, c: Out, accumulate: bool, a: View, b: View) {
     PACK.with_borrow_mut(|(pa, pb)| {
-        pa.resize(MC * KC, 0.0);
-        pb.resize(KC * NC.min(n.div_ceil(NR) * NR), 0.0);
+        // Grown, never shrunk: `resize` up again would zero-fill megabytes on every call
+        // whose size differs from the last one's.
+        let need_b = KC * NC.min(n.div_ceil(NR) * NR);
+        if pa.len() < MC * KC {
+            pa.resize(MC * KC, 0.0);
+        }
+        if pb.len() < need_b {
+            pb.resize(need_b, 0.0);
+        }
         for jc in (0..n).step_by(NC) {
             let nc = NC.min(n - jc);
             for pc in (0..k).step_by(KC) {

@@ -115,6 +115,7 @@ pub fn fit<M: Autoencoder>(
     // Ids from this code's counter: see `Params::refresh_ids` (models built in another
     // notebook cell).
     model.refresh_ids();
+    crate::nn::tune_allocator();
     let mut adam = Adam::new(cfg.adam);
     let mut history = History::default();
     let mut c = Counters { epochs_done: 0, best: f64::INFINITY, bad_epochs: 0 };
