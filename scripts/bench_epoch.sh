@@ -14,18 +14,32 @@ model=${1:-dense} rounds=${2:-5} hidden=${3-256} code=${4:-64} batch=${5:-256}
 profile=${PROFILE:-release}
 dir=$([ "$profile" = dev ] && echo debug || echo "$profile")
 cargo build --profile "$profile" --example epoch >&2
-log=$(mktemp)
+log=$(mktemp) rss=$(mktemp)
+# Peak resident memory of each run (GNU time's %M, KiB), when GNU time is installed.
+timed() {
+  local who=$1; shift
+  if [ -x /usr/bin/time ]; then
+    /usr/bin/time -f "{\"impl\": \"$who\", \"max_rss_kib\": %M}" -a -o "$rss" "$@"
+  else
+    "$@"
+  fi
+}
 for r in $(seq "$rounds"); do
-  target/$dir/examples/epoch --model "$model" --hidden "$hidden" --code "$code" --batch "$batch" --epochs 1 | tee -a "$log"
-  python3 scripts/pytorch_epoch.py --model "$model" --hidden "$hidden" --code "$code" --batch "$batch" --epochs 1 --threads 2 | tee -a "$log"
+  timed autoencoders target/$dir/examples/epoch --model "$model" --hidden "$hidden" --code "$code" --batch "$batch" --epochs 1 | tee -a "$log"
+  timed pytorch python3 scripts/pytorch_epoch.py --model "$model" --hidden "$hidden" --code "$code" --batch "$batch" --epochs 1 --threads 2 | tee -a "$log"
 done
-python3 - "$log" <<'PY'
+python3 - "$log" "$rss" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+mem = [json.loads(l) for l in open(sys.argv[2]) if l.startswith("{")]
 med = {k: statistics.median(r["seconds"] for r in rows if r["impl"] == k) for k in ("autoencoders", "pytorch")}
 step = {k: statistics.median(r["ms_per_step"] for r in rows if r["impl"] == k) for k in ("autoencoders", "pytorch")}
 print(f"\nmodel {rows[0]['model']}, {len(rows)//2} rounds, medians per training epoch:")
 for k, v in med.items():
     print(f"  {k:13s} {v:7.3f} s/epoch  {step[k]:8.2f} ms/step")
 print(f"  ratio autoencoders / pytorch = {med['autoencoders'] / med['pytorch']:.2f}")
+for k in ("autoencoders", "pytorch"):
+    kib = [m["max_rss_kib"] for m in mem if m["impl"] == k]
+    if kib:
+        print(f"  {k:13s} peak memory {statistics.median(kib) / 1024:7.1f} MiB (median of {len(kib)})")
 PY
