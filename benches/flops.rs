@@ -114,6 +114,25 @@ fn main() {
     let secs = time(rounds.min(10), || gemm(n, n, n, &mut c, false, Mat::rows(&a, n), Mat::rows(&b, n)));
     r.line("gemm 1024³", 2.0 * (n * n * n) as f64, secs);
 
+    // The products alone, on the shapes of the 784→256 layer at batch 256 (what the kernel
+    // can do there, before the layer's own element-wise work and copies).
+    let (bt, i, o) = (256, 784, 256);
+    let (x, w, gz) = (data(bt * i), data(o * i), data(bt * o));
+    let (mut y, mut dw, mut dx) = (vec![0.0; bt * o], vec![0.0; o * i], vec![0.0; bt * i]);
+    let products = [
+        ("gemm x·Wᵀ (256×784 · 784×256), forward", bt, o, i),
+        ("gemm gzᵀ·x (256×256 · 256×784), weight gradient", o, i, bt),
+        ("gemm gz·W (256×256 · 256×784), input gradient", bt, i, o),
+    ];
+    for (k, &(name, m, n, kk)) in products.iter().enumerate() {
+        let secs = time(rounds, || match k {
+            0 => gemm(m, n, kk, &mut y, false, Mat::rows(&x, i), Mat::t(&w, i)),
+            1 => gemm(m, n, kk, &mut dw, false, Mat::t(&gz, o), Mat::rows(&x, i)),
+            _ => gemm(m, n, kk, &mut dx, false, Mat::rows(&gz, o), Mat::rows(&w, i)),
+        });
+        r.line(name, 2.0 * (m * n * kk) as f64, secs);
+    }
+
     let dev = Dev::seed_from_u64(0);
     for (i, o) in [(784, 256), (256, 64), (64, 256), (256, 784)] {
         dense(&r, rounds, &dev, 256, i, o);
