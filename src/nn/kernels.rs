@@ -224,7 +224,10 @@ impl std::ops::DerefMut for Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         let buf = std::mem::take(&mut self.buf);
-        POOL.with_borrow_mut(|pool| {
+        // `try_with`: while a thread is exiting its pool may already be gone; the buffer is
+        // then simply freed (a panic in `drop` there would abort).
+        let _ = POOL.try_with(|pool| {
+            let mut pool = pool.borrow_mut();
             pool.push(buf);
             if pool.len() > POOL_SIZE {
                 // Drop the smallest: the large ones are the expensive ones to remake.
