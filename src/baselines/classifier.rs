@@ -88,8 +88,8 @@ impl Classifier {
                     )));
                 }
                 sum += value as f64 * idx.len() as f64;
-                let grads = loss.backward();
-                adam.update(self, &grads);
+                let mut grads = loss.backward();
+                adam.update(self, &mut grads);
             }
             losses.push(sum / data.len().max(1) as f64);
         }

@@ -115,10 +115,23 @@ const LOSS_CHUNK: usize = 8192;
 /// loss to the last bit however the threads split the work (rayon's `sum` does not). Within
 /// a chunk, eight running sums side by side let the loop vectorise.
 fn loss_pass(zv: &[f32], tv: &[f32], dz: &mut [f32], per: impl Fn(f32, f32) -> (f32, f32) + Sync) -> Vec<f64> {
-    let chunk_sum = |z: &[f32], t: &[f32], d: Option<&mut [f32]>| -> f64 {
+    let chunk_sum = |z: &[f32], t: &[f32], d: Option<&mut [f32]>| loss_chunk(z, t, d, &per);
+    if dz.is_empty() {
+        zv.par_chunks(LOSS_CHUNK).zip(tv.par_chunks(LOSS_CHUNK)).map(|(z, t)| chunk_sum(z, t, None)).collect()
+    } else {
+        dz.par_chunks_mut(LOSS_CHUNK)
+            .zip(zv.par_chunks(LOSS_CHUNK).zip(tv.par_chunks(LOSS_CHUNK)))
+            .map(|(d, (z, t))| chunk_sum(z, t, Some(d)))
+            .collect()
+    }
+}
+
+math::wide_fn! {
+    /// One chunk of [`loss_pass`]: the sum of `per(z, t).0` and, into `d`, each `per(z, t).1`.
+    fn loss_chunk(z: &[f32], t: &[f32], d: Option<&mut [f32]>, per: &impl Fn(f32, f32) -> (f32, f32)) -> f64 {
+        let mut d = d;
         let mut lanes = [0.0f32; 8];
         let mut tail = 0.0f32;
-        let mut d = d;
         let (zc, tc) = (z.chunks_exact(8), t.chunks_exact(8));
         let (zr, tr) = (zc.remainder(), tc.remainder());
         for (k, (z8, t8)) in zc.zip(tc).enumerate() {
@@ -141,14 +154,6 @@ fn loss_pass(zv: &[f32], tv: &[f32], dz: &mut [f32], per: impl Fn(f32, f32) -> (
             }
         }
         lanes.iter().map(|&v| v as f64).sum::<f64>() + tail as f64
-    };
-    if dz.is_empty() {
-        zv.par_chunks(LOSS_CHUNK).zip(tv.par_chunks(LOSS_CHUNK)).map(|(z, t)| chunk_sum(z, t, None)).collect()
-    } else {
-        dz.par_chunks_mut(LOSS_CHUNK)
-            .zip(zv.par_chunks(LOSS_CHUNK).zip(tv.par_chunks(LOSS_CHUNK)))
-            .map(|(d, (z, t))| chunk_sum(z, t, Some(d)))
-            .collect()
     }
 }
 
@@ -186,6 +191,13 @@ pub trait Autoencoder: Params {
     /// Maps inputs to codes.
     fn encode<T: Tape<f32, Dev>>(&self, x: Tensor<Self::Input, f32, Dev, T>) -> Tensor<Self::Code, f32, Dev, T>;
 
+    /// [`Autoencoder::encode`] for inputs that are data, whose gradient nobody reads: layers
+    /// may skip computing it (a third of a dense first layer's backward products). `x` may get
+    /// no gradient; to differentiate with respect to inputs, trace `encode`.
+    fn encode_data<T: Tape<f32, Dev>>(&self, x: Tensor<Self::Input, f32, Dev, T>) -> Tensor<Self::Code, f32, Dev, T> {
+        self.encode(x)
+    }
+
     /// Maps codes to decoder outputs before the output activation.
     fn decode_logits<T: Tape<f32, Dev>>(&self, z: Tensor<Self::Code, f32, Dev, T>) -> Tensor<Self::Input, f32, Dev, T>;
 
@@ -200,14 +212,15 @@ pub trait Autoencoder: Params {
     }
 
     /// The training loss of inputs `x` against clean `target` (the same data, unless a
-    /// denoising variant corrupted `x`).
+    /// denoising variant corrupted `x`). Encodes with [`Autoencoder::encode_data`]: gradients
+    /// reach the parameters, not necessarily `x`.
     fn loss<T: Tape<f32, Dev>>(
         &self,
         x: Tensor<Self::Input, f32, Dev, T>,
         target: Tensor<Self::Input, f32, Dev>,
     ) -> LossParts<T> {
         let (act, loss) = self.output();
-        let logits = self.decode_logits(self.encode(x));
+        let logits = self.decode_logits(self.encode_data(x));
         LossParts::recon_only(recon_loss(logits, target, act, loss))
     }
 }
@@ -215,6 +228,31 @@ pub trait Autoencoder: Params {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::conv::{ConvAutoencoder, ConvConfig};
+    use crate::models::dense::{Dense1, DenseConfig};
+    use crate::models::lstm::{LstmAutoencoder, LstmConfig};
+
+    /// `loss` encodes with `encode_data`, which skips the input's gradient: every parameter
+    /// must get exactly the gradient that the fully traced `encode` path gives it.
+    fn loss_gradients_match_the_traced_path<M: Autoencoder + Params>(model: &M, x: Tensor<M::Input, f32, Dev>) {
+        let (act, kind) = model.output();
+        let via_loss = model.loss(x.clone().traced(model.alloc_grads()), x.clone());
+        let traced = recon_loss(model.decode_logits(model.encode(x.clone().traced(model.alloc_grads()))), x, act, kind);
+        assert_eq!(via_loss.total.array(), traced.array());
+        let (g_loss, g_traced) = (via_loss.total.backward(), traced.backward());
+        model.visit("", &mut |name, p| assert_eq!(p.grad(&g_loss), p.grad(&g_traced), "{name}"));
+    }
+
+    #[test]
+    fn training_loss_skips_only_the_input_gradient() {
+        let dev = Dev::seed_from_u64(9);
+        let dense = Dense1::new(&dev, &DenseConfig::shallow(784, 8).with_hidden(&[32])).unwrap();
+        loss_gradients_match_the_traced_path(&dense, dev.sample_uniform_like(&(5, 784)));
+        let conv = ConvAutoencoder::new(&dev, &ConvConfig::new(8)).unwrap();
+        loss_gradients_match_the_traced_path(&conv, dev.sample_uniform_like(&(3, Const)));
+        let lstm = LstmAutoencoder::new(&dev, &LstmConfig::new(12, 4)).unwrap();
+        loss_gradients_match_the_traced_path(&lstm, dev.sample_uniform_like(&(3, 12)));
+    }
 
     #[test]
     fn fused_loss_and_gradient_match_dfdx_ops() {

@@ -44,11 +44,7 @@ impl Activation {
             let gx = grads.get_or_alloc_mut(&x_g)?;
             with_slope!(self, d => {
                 let chunks = gx.par_chunks_mut(CHUNK).zip(gy.par_chunks(CHUNK).zip(saved.par_chunks(CHUNK)));
-                chunks.for_each(|(gx, (gy, y))| {
-                    for ((gx, &g), &y) in gx.iter_mut().zip(gy).zip(y) {
-                        *gx += g * d(y);
-                    }
-                })
+                chunks.for_each(|(gx, (gy, y))| add_times_slope(gx, gy, y, &d))
             });
             **grads.get_or_alloc_mut(&out_g)? = gy;
             Ok(())
@@ -124,7 +120,23 @@ pub(crate) const CHUNK: usize = 8192;
 
 /// `act` of every value, in place, across threads.
 pub(crate) fn act_in_place(y: &mut [f32], act: Activation) {
-    with_function!(act, f => y.par_chunks_mut(CHUNK).for_each(|c| c.iter_mut().for_each(|v| *v = f(*v))))
+    with_function!(act, f => y.par_chunks_mut(CHUNK).for_each(|c| map_in_place(c, &f)))
+}
+
+math::wide_fn! {
+    /// `y = f(y)`, element by element.
+    fn map_in_place(y: &mut [f32], f: &impl Fn(f32) -> f32) {
+        y.iter_mut().for_each(|v| *v = f(*v));
+    }
+}
+
+math::wide_fn! {
+    /// `gx += g · d(y)`, element by element.
+    fn add_times_slope(gx: &mut [f32], g: &[f32], y: &[f32], d: &impl Fn(f32) -> f32) {
+        for ((gx, &g), &y) in gx.iter_mut().zip(g).zip(y) {
+            *gx += g * d(y);
+        }
+    }
 }
 
 impl std::fmt::Display for Activation {

@@ -100,6 +100,23 @@ impl<const CI: usize, const CO: usize, const K: usize, const S: usize, const P: 
         &self,
         x: Tensor<Image<CI, H, W>, f32, Dev, T>,
     ) -> Tensor<Image<CO, OH, OW>, f32, Dev, T> {
+        self.run(x, true)
+    }
+
+    /// [`Conv2d::forward`] for a layer fed data, whose gradient nobody reads: the backward pass
+    /// skips the input's gradient (a product and a col2im). `x` gets no gradient.
+    pub fn forward_data<const H: usize, const W: usize, const OH: usize, const OW: usize, T: Tape<f32, Dev>>(
+        &self,
+        x: Tensor<Image<CI, H, W>, f32, Dev, T>,
+    ) -> Tensor<Image<CO, OH, OW>, f32, Dev, T> {
+        self.run(x, false)
+    }
+
+    fn run<const H: usize, const W: usize, const OH: usize, const OW: usize, T: Tape<f32, Dev>>(
+        &self,
+        x: Tensor<Image<CI, H, W>, f32, Dev, T>,
+        input_grad: bool,
+    ) -> Tensor<Image<CO, OH, OW>, f32, Dev, T> {
         const {
             assert!(H + 2 * P >= K && W + 2 * P >= K, "Conv2d: the kernel is larger than the padded input");
             assert!(OH == conv_out(H, K, S, P) && OW == conv_out(W, K, S, P), "Conv2d: wrong output size");
@@ -124,6 +141,9 @@ impl<const CI: usize, const CO: usize, const K: usize, const S: usize, const P: 
             // dW (CO × CI·K·K) += gy (CO × N) · colsᵀ (N × CI·K·K)
             let dw = grads.get_or_alloc_mut(&w_g)?;
             kernels::gemm(CO, g.rows(), g.cols(), dw, true, Mat::rows(&gt, g.cols()), Mat::t(&cols, g.cols()));
+            if !input_grad {
+                return Ok(());
+            }
             // dx = col2im(Wᵀ · gy)
             let mut dcols = Scratch::new(g.rows() * g.cols()); // overwritten by the gemm
             kernels::gemm(g.rows(), g.cols(), CO, &mut dcols, false, Mat::t(&w, g.rows()), Mat::rows(&gt, g.cols()));

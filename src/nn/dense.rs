@@ -63,6 +63,29 @@ impl<I: Dim, O: Dim> Dense<I, O> {
         x: Tensor<(B, I), f32, Dev, T>,
         act: Activation,
     ) -> Tensor<(B, O), f32, Dev, T> {
+        self.fused(x, act, true)
+    }
+
+    /// [`Dense::forward_act`] for a layer fed data, whose gradient nobody reads: the backward
+    /// pass skips the input's gradient, a third of the layer's products (PyTorch's
+    /// `requires_grad=False` input). `x` gets no gradient.
+    ///
+    /// # Shapes
+    /// `x`: (batch, in) → (batch, out)
+    pub fn forward_act_data<B: Dim, T: Tape<f32, Dev>>(
+        &self,
+        x: Tensor<(B, I), f32, Dev, T>,
+        act: Activation,
+    ) -> Tensor<(B, O), f32, Dev, T> {
+        self.fused(x, act, false)
+    }
+
+    fn fused<B: Dim, T: Tape<f32, Dev>>(
+        &self,
+        x: Tensor<(B, I), f32, Dev, T>,
+        act: Activation,
+        input_grad: bool,
+    ) -> Tensor<(B, O), f32, Dev, T> {
         if act == Activation::Gelu {
             return act.apply(self.forward(x));
         }
@@ -88,8 +111,10 @@ impl<I: Dim, O: Dim> Dense<I, O> {
             column_sums_add(gz, o, grads.get_or_alloc_mut(&b_g)?);
             // dW (out × in) += gzᵀ (out × b) · x (b × in)
             kernels::gemm(o, i, b, grads.get_or_alloc_mut(&w_g)?, true, Mat::t(gz, o), Mat::rows(&xv, i));
-            // dx (b × in) += gz (b × out) · W (out × in)
-            kernels::gemm(b, i, o, grads.get_or_alloc_mut(&x_g)?, true, Mat::rows(gz, o), Mat::rows(&w, i));
+            if input_grad {
+                // dx (b × in) += gz (b × out) · W (out × in)
+                kernels::gemm(b, i, o, grads.get_or_alloc_mut(&x_g)?, true, Mat::rows(gz, o), Mat::rows(&w, i));
+            }
             **grads.get_or_alloc_mut(&out_g)? = gy;
             Ok(())
         });
@@ -97,18 +122,21 @@ impl<I: Dim, O: Dim> Dense<I, O> {
     }
 }
 
-/// Rows handed to one rayon task by the bias pass: enough work to pay for it.
-const ROWS_PER_TASK: usize = 16;
-
-/// `y[r][j] = act(y[r][j] + bias[j])` for every row, rows split across threads.
+/// `y[r][j] = act(y[r][j] + bias[j])` for every row, rows split across threads in tasks of
+/// at least [`CHUNK`] values: enough work to pay for a task.
 fn bias_act(y: &mut [f32], bias: &[f32], act: Activation) {
-    with_function!(act, f => y.par_chunks_mut(bias.len() * ROWS_PER_TASK).for_each(|rows| {
+    let rows = CHUNK.div_ceil(bias.len().max(1));
+    with_function!(act, f => y.par_chunks_mut(bias.len() * rows).for_each(|rows| bias_act_rows(rows, bias, &f)))
+}
+
+math::wide_fn! {
+    fn bias_act_rows(rows: &mut [f32], bias: &[f32], f: &impl Fn(f32) -> f32) {
         for row in rows.chunks_exact_mut(bias.len()) {
             for (v, &b) in row.iter_mut().zip(bias) {
                 *v = f(*v + b);
             }
         }
-    }))
+    }
 }
 
 /// The gradient before the activation, from the gradient after it and the saved output `y`;
@@ -119,11 +147,18 @@ fn act_grad(gy: &[f32], y: &[f32], act: Activation) -> Option<Vec<f32>> {
     }
     let mut out = vec![0.0; gy.len()];
     with_slope!(act, d => out.par_chunks_mut(CHUNK).zip(gy.par_chunks(CHUNK).zip(y.par_chunks(CHUNK))).for_each(|(o, (g, y))| {
+        times_slope(o, g, y, &d)
+    }));
+    Some(out)
+}
+
+math::wide_fn! {
+    /// `o = g · d(y)`, element by element.
+    fn times_slope(o: &mut [f32], g: &[f32], y: &[f32], d: &impl Fn(f32) -> f32) {
         for ((o, &g), &y) in o.iter_mut().zip(g).zip(y) {
             *o = g * d(y);
         }
-    }));
-    Some(out)
+    }
 }
 
 /// Adds the column sums of the row-major `(rows, cols)` matrix `x` into `acc` (cols).
@@ -193,6 +228,25 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// Without the input's gradient, the output and the parameters' gradients are unchanged.
+    #[test]
+    fn data_input_skips_only_the_input_gradient() {
+        let dev = Dev::seed_from_u64(4);
+        let l: Dense<usize, usize> = Dense::new(&dev, 70, 33);
+        let x = dev.sample_normal_like(&(37, 70));
+        let wts = dev.sample_normal_like(&(37, 33));
+        for act in [Activation::Relu, Activation::Sigmoid, Activation::Identity] {
+            let run = |data: bool| {
+                let xt = x.clone().traced(l.alloc_grads());
+                let y = if data { l.forward_act_data(xt, act) } else { l.forward_act(xt, act) };
+                let (y, tape) = y.split_tape();
+                let g = (y.clone().put_tape(tape) * wts.clone()).sum().backward();
+                (y.as_vec(), g.get(&l.weight).as_vec(), g.get(&l.bias).as_vec())
+            };
+            assert_eq!(run(true), run(false), "{act}");
         }
     }
 

@@ -53,19 +53,127 @@ pub fn tanh(x: f32) -> f32 {
     1.0 - 2.0 / (exp(2.0 * x) + 1.0)
 }
 
-/// [`sigmoid`] of every value, in place.
-pub fn sigmoid_slice(x: &mut [f32]) {
-    x.iter_mut().for_each(|v| *v = sigmoid(*v));
+/// Whether the CPU has AVX2 (and FMA), detected once.
+#[inline]
+pub fn has_avx2() -> bool {
+    #[cfg(test)]
+    if tests::BASELINE_ONLY.load(std::sync::atomic::Ordering::Relaxed) {
+        return false;
+    }
+    #[cfg(target_arch = "x86_64")]
+    return super::sgemm::available();
+    #[cfg(not(target_arch = "x86_64"))]
+    false
 }
 
-/// [`tanh`] of every value, in place.
-pub fn tanh_slice(x: &mut [f32]) {
-    x.iter_mut().for_each(|v| *v = tanh(*v));
+/// Defines a function whose body is compiled twice — for baseline x86-64, whose SIMD is SSE2
+/// (four floats per instruction), and for AVX2 (eight) — and runs the AVX2 copy when the CPU
+/// has it. The crate builds for the baseline so that it runs anywhere; its element-wise
+/// passes (activations, the loss, the LSTM's gates, Adam) are defined through this. Without
+/// fast-math flags the compiler keeps every operation and its order (no fused multiply-adds),
+/// so both copies give bit-identical results. Closures passed in (`&impl Fn`) are inlined
+/// into each copy; a closure wrapped around the body would not be (it stayed SSE2: `perf`).
+macro_rules! wide_fn {
+    ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        $(#[$m])*
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[inline(always)]
+            fn body($($arg: $ty),*) $(-> $ret)? $body
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2")]
+            unsafe fn avx2($($arg: $ty),*) $(-> $ret)? {
+                body($($arg),*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            if $crate::nn::math::has_avx2() {
+                // SAFETY: the CPU has AVX2 (checked just above).
+                return unsafe { avx2($($arg),*) };
+            }
+            body($($arg),*)
+        }
+    };
+}
+pub(crate) use wide_fn;
+
+wide_fn! {
+    /// [`sigmoid`] of every value, in place.
+    pub fn sigmoid_slice(x: &mut [f32]) {
+        x.iter_mut().for_each(|v| *v = sigmoid(*v));
+    }
+}
+
+wide_fn! {
+    /// [`tanh`] of every value, in place.
+    pub fn tanh_slice(x: &mut [f32]) {
+        x.iter_mut().for_each(|v| *v = tanh(*v));
+    }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Makes [`has_avx2`] answer no, to compare the two copies of a [`wide_fn`].
+    pub(crate) static BASELINE_ONLY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+    /// Runs `f` on both copies of the passes: AVX2 (where the CPU has it), then baseline.
+    pub(crate) fn both_paths<R>(f: impl Fn() -> R) -> (R, R) {
+        use std::sync::atomic::Ordering::SeqCst;
+        static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let wide = f();
+        BASELINE_ONLY.store(true, SeqCst);
+        let base = f();
+        BASELINE_ONLY.store(false, SeqCst);
+        (wide, base)
+    }
+
+    /// The AVX2 copies give the baseline's results to the bit: the element-wise passes, a
+    /// dense layer's fused forward and backward, the reconstruction loss, an LSTM and Adam.
+    #[test]
+    fn avx2_and_baseline_copies_agree_to_the_bit() {
+        use crate::models::{recon_loss, ReconLoss};
+        use crate::nn::{Activation, Dense, Dev, Lstm, Params};
+        use crate::train::{Adam, AdamConfig};
+        use dfdx::prelude::*;
+        let dev = Dev::seed_from_u64(2);
+        let x: Vec<f32> = (0..20_003).map(|i| ((i * 7919) % 2001) as f32 / 100.0 - 10.0).collect();
+        let (a, b) = both_paths(|| {
+            let (mut s, mut t) = (x.clone(), x.clone());
+            sigmoid_slice(&mut s);
+            tanh_slice(&mut t);
+            (s, t)
+        });
+        assert!(a == b, "sigmoid_slice / tanh_slice");
+        let l: Dense<usize, usize> = Dense::new(&dev, 97, 45);
+        let xb: Tensor<(usize, usize), f32, Dev> = dev.sample_normal_like(&(61, 97));
+        let target: Tensor<(usize, usize), f32, Dev> = dev.sample_uniform_like(&(61, 45));
+        for act in [Activation::Relu, Activation::Tanh, Activation::Sigmoid] {
+            for loss in [ReconLoss::Bce, ReconLoss::Mse] {
+                let (a, b) = both_paths(|| {
+                    let h = l.forward_act(xb.clone().traced(l.alloc_grads()), act);
+                    let z = act.apply(h);
+                    let total = recon_loss(z, target.clone(), Activation::Sigmoid, loss);
+                    let value = total.array();
+                    let g = total.backward();
+                    let mut adam = Adam::new(AdamConfig::default());
+                    let mut m = l.clone();
+                    adam.update(&mut m, &mut g.clone());
+                    (value, g.get(&l.weight).as_vec(), g.get(&xb).as_vec(), m.weight.as_vec())
+                });
+                assert!(a == b, "dense + {act} + {loss:?} + Adam");
+            }
+        }
+        let lstm = Lstm::<2, 8>::new(&dev);
+        let seq: Tensor<(usize, usize, Const<2>), f32, Dev> = dev.sample_normal_like(&(5, 9, Const));
+        let (a, b) = both_paths(|| {
+            let y = lstm.forward(seq.clone().traced(lstm.alloc_grads()));
+            let (y, tape) = y.split_tape();
+            let g = y.clone().put_tape(tape).square().sum().backward();
+            (y.as_vec(), g.get(&lstm.weight_hh).as_vec(), g.get(&seq).as_vec())
+        });
+        assert!(a == b, "lstm");
+    }
 
     #[test]
     fn exp_sigmoid_and_tanh_match_std_over_their_range() {

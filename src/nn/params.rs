@@ -18,6 +18,8 @@ pub trait Param {
     fn alloc_grad(&self, grads: &mut Gradients<f32, Dev>);
     /// This tensor's gradient (its slot must exist, see [`Param::alloc_grad`]).
     fn grad(&self, grads: &Gradients<f32, Dev>) -> Vec<f32>;
+    /// This tensor's gradient, borrowed: no copy (a zeroed slot is added when missing).
+    fn grad_slice<'g>(&self, grads: &'g mut Gradients<f32, Dev>) -> &'g [f32];
     /// Replaces the tensor by a copy with a new dfdx tensor id (same values and shape).
     fn refresh_id(&mut self);
 }
@@ -37,6 +39,9 @@ impl<S: Shape> Param for Tensor<S, f32, Dev> {
     }
     fn grad(&self, grads: &Gradients<f32, Dev>) -> Vec<f32> {
         super::values(&grads.get(self))
+    }
+    fn grad_slice<'g>(&self, grads: &'g mut Gradients<f32, Dev>) -> &'g [f32] {
+        grads.get_or_alloc_mut(self).expect("CPU allocation of a gradient")
     }
     fn refresh_id(&mut self) {
         *self = self.device().tensor_from_vec(super::values(self), *self.shape());

@@ -151,10 +151,17 @@ unsafe fn pack_a(mc: usize, kc: usize, a: View, out: &mut [f32]) {
                 copy_short::<MR>(a.ptr.add(p * a.cs), dst, rows);
             }
         } else if rows == MR {
-            // Row-major A: read the six rows side by side, write each step's six values
-            // together (the compiler unrolls the constant-length inner loop).
+            // Row-major A: the six rows side by side, 8 × 8 blocks transposed in registers
+            // where the steps are contiguous (a.cs = 1), then step by step.
             let src: [*const f32; MR] = std::array::from_fn(|r| a.ptr.add(r * a.rs));
-            for (p, dst) in sliver.chunks_exact_mut(MR).enumerate() {
+            let mut p0 = 0;
+            if a.cs == 1 {
+                while p0 + 8 <= kc {
+                    pack_a_block(src.map(|s| s.add(p0)), sliver[p0 * MR..].as_mut_ptr());
+                    p0 += 8;
+                }
+            }
+            for (p, dst) in sliver.chunks_exact_mut(MR).enumerate().skip(p0) {
                 for (d, s) in dst.iter_mut().zip(&src) {
                     *d = *s.add(p * a.cs);
                 }
@@ -210,37 +217,58 @@ unsafe fn pack_b(kc: usize, nc: usize, b: View, out: &mut [f32]) {
 #[target_feature(enable = "avx2,fma")]
 unsafe fn pack_b_block(src: *const f32, cs: usize, dst: *mut f32) {
     for half in 0..2 {
-        let r: [__m256; 8] = std::array::from_fn(|j| _mm256_loadu_ps(src.add((half * 8 + j) * cs)));
-        let t0 = _mm256_unpacklo_ps(r[0], r[1]);
-        let t1 = _mm256_unpackhi_ps(r[0], r[1]);
-        let t2 = _mm256_unpacklo_ps(r[2], r[3]);
-        let t3 = _mm256_unpackhi_ps(r[2], r[3]);
-        let t4 = _mm256_unpacklo_ps(r[4], r[5]);
-        let t5 = _mm256_unpackhi_ps(r[4], r[5]);
-        let t6 = _mm256_unpacklo_ps(r[6], r[7]);
-        let t7 = _mm256_unpackhi_ps(r[6], r[7]);
-        let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
-        let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
-        let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
-        let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
-        let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
-        let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
-        let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
-        let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
-        let rows = [
-            _mm256_permute2f128_ps::<0x20>(u0, u4),
-            _mm256_permute2f128_ps::<0x20>(u1, u5),
-            _mm256_permute2f128_ps::<0x20>(u2, u6),
-            _mm256_permute2f128_ps::<0x20>(u3, u7),
-            _mm256_permute2f128_ps::<0x31>(u0, u4),
-            _mm256_permute2f128_ps::<0x31>(u1, u5),
-            _mm256_permute2f128_ps::<0x31>(u2, u6),
-            _mm256_permute2f128_ps::<0x31>(u3, u7),
-        ];
+        let rows = transpose8(std::array::from_fn(|j| _mm256_loadu_ps(src.add((half * 8 + j) * cs))));
         for (q, row) in rows.iter().enumerate() {
             _mm256_storeu_ps(dst.add(q * NR + half * 8), *row);
         }
     }
+}
+
+/// Eight steps of a 6-row sliver of row-major A: rows `r` at `src[r]` (8 contiguous values
+/// each) become eight groups of 6 at `dst` — one 8 × 8 transpose in registers (two rows
+/// unused). Each group but the last is stored 8 wide; its 2 extra values land where the next
+/// group is stored right after.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn pack_a_block(src: [*const f32; MR], dst: *mut f32) {
+    let r: [__m256; MR] = std::array::from_fn(|i| _mm256_loadu_ps(src[i]));
+    let cols = transpose8([r[0], r[1], r[2], r[3], r[4], r[5], r[5], r[5]]);
+    for (q, col) in cols.iter().enumerate().take(7) {
+        _mm256_storeu_ps(dst.add(q * MR), *col);
+    }
+    let last = dst.add(7 * MR);
+    _mm_storeu_ps(last, _mm256_castps256_ps128(cols[7]));
+    _mm_storel_epi64(last.add(4) as *mut __m128i, _mm_castps_si128(_mm256_extractf128_ps::<1>(cols[7])));
+}
+
+/// The transpose of an 8 × 8 block held in eight registers.
+#[inline(always)]
+unsafe fn transpose8(r: [__m256; 8]) -> [__m256; 8] {
+    let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+    let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+    let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+    let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+    let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+    let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+    let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+    let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+    let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+    let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+    let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+    let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+    [
+        _mm256_permute2f128_ps::<0x20>(u0, u4),
+        _mm256_permute2f128_ps::<0x20>(u1, u5),
+        _mm256_permute2f128_ps::<0x20>(u2, u6),
+        _mm256_permute2f128_ps::<0x20>(u3, u7),
+        _mm256_permute2f128_ps::<0x31>(u0, u4),
+        _mm256_permute2f128_ps::<0x31>(u1, u5),
+        _mm256_permute2f128_ps::<0x31>(u2, u6),
+        _mm256_permute2f128_ps::<0x31>(u3, u7),
+    ]
 }
 
 /// Copies `len ≤ N` values; a full copy has a compile-time length, so it becomes a few

@@ -47,8 +47,9 @@ impl Adam {
         Self { cfg, ..Default::default() }
     }
 
-    /// One update of every parameter of `model` from `grads`.
-    pub fn update<M: Params + ?Sized>(&mut self, model: &mut M, grads: &Gradients<f32, Dev>) {
+    /// One update of every parameter of `model` from `grads` (borrowed mutably only to read
+    /// each gradient in place, without copying it out; they are left unchanged).
+    pub fn update<M: Params + ?Sized>(&mut self, model: &mut M, grads: &mut Gradients<f32, Dev>) {
         self.step += 1;
         let c = self.cfg;
         let k = self.step as i32;
@@ -60,7 +61,7 @@ impl Adam {
         let (step, inv_sqrt_bc2) = (c.lr as f32 / bc1, 1.0 / bc2.sqrt());
         let (ms, vs) = (&mut self.m, &mut self.v);
         model.visit_mut("", &mut |name, t| {
-            let g = t.grad(grads);
+            let g = t.grad_slice(grads);
             let mut p = t.values();
             let m = ms.entry(name.clone()).or_insert_with(|| vec![0.0; p.len()]);
             let v = vs.entry(name).or_insert_with(|| vec![0.0; p.len()]);
@@ -68,13 +69,10 @@ impl Adam {
             // chunk's loop vectorises.
             const CHUNK: usize = 16 * 1024;
             let (pc, gc) = (p.par_chunks_mut(CHUNK), g.par_chunks(CHUNK));
-            pc.zip(gc).zip(m.par_chunks_mut(CHUNK).zip(v.par_chunks_mut(CHUNK))).for_each(|((p, g), (m, v))| {
-                for ((p, &g), (m, v)) in p.iter_mut().zip(g).zip(m.iter_mut().zip(v.iter_mut())) {
-                    *m = b1 * *m + (1.0 - b1) * g;
-                    *v = b2 * *v + (1.0 - b2) * g * g;
-                    *p -= step * *m / (v.sqrt() * inv_sqrt_bc2 + eps) + decay * *p;
-                }
-            });
+            let k = Consts { b1, b2, step, inv_sqrt_bc2, eps, decay };
+            pc.zip(gc)
+                .zip(m.par_chunks_mut(CHUNK).zip(v.par_chunks_mut(CHUNK)))
+                .for_each(|((p, g), (m, v))| adam_chunk(p, g, m, v, &k));
             t.set_values(&p);
         });
     }
@@ -126,10 +124,32 @@ mod tests {
         for _ in 0..3 {
             let grads = Params::alloc_grads(&p);
             let loss = p.clone().traced(grads).square().sum();
-            let grads = loss.backward();
-            adam.update(&mut p, &grads);
+            let mut grads = loss.backward();
+            adam.update(&mut p, &mut grads);
         }
         let got = p.as_vec();
         assert!((got[0] - 0.70158627).abs() < 1e-5 && (got[1] + 1.700_623_4).abs() < 1e-5, "{got:?}");
+    }
+}
+
+/// The constants of one Adam step.
+struct Consts {
+    b1: f32,
+    b2: f32,
+    step: f32,
+    inv_sqrt_bc2: f32,
+    eps: f32,
+    decay: f32,
+}
+
+crate::nn::math::wide_fn! {
+    /// One chunk of an Adam step: moments, then parameters.
+    fn adam_chunk(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], k: &Consts) {
+        let Consts { b1, b2, step, inv_sqrt_bc2, eps, decay } = *k;
+        for ((p, &g), (m, v)) in p.iter_mut().zip(g).zip(m.iter_mut().zip(v.iter_mut())) {
+            *m = b1 * *m + (1.0 - b1) * g;
+            *v = b2 * *v + (1.0 - b2) * g * g;
+            *p -= step * *m / (v.sqrt() * inv_sqrt_bc2 + eps) + decay * *p;
+        }
     }
 }

@@ -142,11 +142,11 @@ pub fn fit<M: Autoencoder>(
         order.shuffle(&mut StdRng::seed_from_u64(cfg.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ epoch as u64));
         let (mut sum, mut recon, mut reg, mut seen) = (0.0f64, 0.0f64, 0.0f64, 0usize);
         let d = train.sample_len();
-        let mut buf = Vec::with_capacity(cfg.batch_size * d);
         for (b, idx) in order.chunks(cfg.batch_size).enumerate() {
-            buf.clear();
+            // Gathered straight into the batch tensor's buffer: no zeroing, no second copy.
+            let mut buf = Vec::with_capacity(idx.len() * d);
             idx.iter().for_each(|&i| buf.extend_from_slice(train.sample(i)));
-            let x = dev.tensor_from_vec(buf.clone(), model.input_shape(idx.len()));
+            let x = dev.tensor_from_vec(buf, model.input_shape(idx.len()));
             let parts = model.loss(x.clone().traced(model.alloc_grads()), x);
             let value = parts.total.array();
             if !value.is_finite() {
@@ -156,9 +156,9 @@ pub fn fit<M: Autoencoder>(
                     cfg.adam.lr
                 )));
             }
-            let grads = parts.total.backward();
+            let mut grads = parts.total.backward();
             adam.cfg.lr = cfg.schedule.lr(cfg.adam.lr, adam.step, total_steps);
-            adam.update(model, &grads);
+            adam.update(model, &mut grads);
             let n = idx.len() as f64;
             (sum, recon, reg, seen) =
                 (sum + value as f64 * n, recon + parts.recon as f64 * n, reg + parts.reg as f64 * n, seen + idx.len());

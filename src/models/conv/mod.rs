@@ -70,6 +70,24 @@ impl ConvAutoencoder {
     pub fn config(&self) -> &ConvConfig {
         &self.config
     }
+
+    /// # Shapes
+    /// (batch, 784) → (batch, 1, 28, 28) → (batch, 16, 14, 14) → (batch, 32, 7, 7)
+    /// → (batch, 1568) → (batch, code)
+    fn encode_with<T: Tape<f32, Dev>>(
+        &self,
+        x: Tensor<(usize, C<784>), f32, Dev, T>,
+        input_grad: bool,
+    ) -> Tensor<(usize, usize), f32, Dev, T> {
+        let (e, act) = (&self.encoder, self.config.activation);
+        let b = x.shape().0;
+        let img: Tensor<Image<1, 28, 28>, f32, Dev, T> = x.reshape_like(&(b, Const, Const, Const));
+        let conv1 = if input_grad { e.conv1.forward(img) } else { e.conv1.forward_data(img) };
+        let h: Tensor<Image<16, 14, 14>, f32, Dev, T> = act.apply(conv1);
+        let h: Tensor<Image<32, 7, 7>, f32, Dev, T> = act.apply(e.conv2.forward(h));
+        let flat: Tensor<(usize, C<1568>), f32, Dev, T> = Flatten.forward(h);
+        e.fc.forward_act(flat, Activation::Identity)
+    }
 }
 
 impl Autoencoder for ConvAutoencoder {
@@ -92,13 +110,12 @@ impl Autoencoder for ConvAutoencoder {
     /// (batch, 784) → (batch, 1, 28, 28) → (batch, 16, 14, 14) → (batch, 32, 7, 7)
     /// → (batch, 1568) → (batch, code)
     fn encode<T: Tape<f32, Dev>>(&self, x: Tensor<Self::Input, f32, Dev, T>) -> Tensor<Self::Code, f32, Dev, T> {
-        let (e, act) = (&self.encoder, self.config.activation);
-        let b = x.shape().0;
-        let img: Tensor<Image<1, 28, 28>, f32, Dev, T> = x.reshape_like(&(b, Const, Const, Const));
-        let h: Tensor<Image<16, 14, 14>, f32, Dev, T> = act.apply(e.conv1.forward(img));
-        let h: Tensor<Image<32, 7, 7>, f32, Dev, T> = act.apply(e.conv2.forward(h));
-        let flat: Tensor<(usize, C<1568>), f32, Dev, T> = Flatten.forward(h);
-        e.fc.forward_act(flat, Activation::Identity)
+        self.encode_with(x, true)
+    }
+
+    /// As `encode`, without the input's gradient (the first convolution skips it).
+    fn encode_data<T: Tape<f32, Dev>>(&self, x: Tensor<Self::Input, f32, Dev, T>) -> Tensor<Self::Code, f32, Dev, T> {
+        self.encode_with(x, false)
     }
 
     /// # Shapes

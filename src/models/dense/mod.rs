@@ -108,6 +108,11 @@ where
         self.encoder.forward(x, self.config.activation, self.config.code_activation)
     }
 
+    /// As `encode`, without the input's gradient (the first layer skips it).
+    fn encode_data<T: Tape<f32, Dev>>(&self, x: Tensor<Self::Input, f32, Dev, T>) -> Tensor<Self::Code, f32, Dev, T> {
+        self.encoder.forward_with(x, self.config.activation, self.config.code_activation, false)
+    }
+
     /// # Shapes
     /// (batch, code) → …hidden → (batch, input), before the output activation
     fn decode_logits<T: Tape<f32, Dev>>(&self, z: Tensor<Self::Code, f32, Dev, T>) -> Tensor<Self::Input, f32, Dev, T> {

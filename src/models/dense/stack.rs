@@ -24,7 +24,33 @@ pub trait DenseStack: Params + Sized {
         x: Tensor<(B, Self::In), f32, Dev, T>,
         between: Activation,
         last: Activation,
+    ) -> Tensor<(B, Self::Out), f32, Dev, T> {
+        self.forward_with(x, between, last, true)
+    }
+
+    /// [`DenseStack::forward`]; without `input_grad` the first layer skips the input's
+    /// gradient ([`Dense::forward_act_data`]), for data that needs none.
+    fn forward_with<B: Dim, T: Tape<f32, Dev>>(
+        &self,
+        x: Tensor<(B, Self::In), f32, Dev, T>,
+        between: Activation,
+        last: Activation,
+        input_grad: bool,
     ) -> Tensor<(B, Self::Out), f32, Dev, T>;
+}
+
+/// The first layer of a stack: its input's gradient only when asked for.
+fn first<A: Dim, B: Dim, N: Dim, T: Tape<f32, Dev>>(
+    l: &Dense<A, B>,
+    x: Tensor<(N, A), f32, Dev, T>,
+    act: Activation,
+    input_grad: bool,
+) -> Tensor<(N, B), f32, Dev, T> {
+    if input_grad {
+        l.forward_act(x, act)
+    } else {
+        l.forward_act_data(x, act)
+    }
 }
 
 fn dim<D: Dim>(widths: &[usize], i: usize) -> Result<D> {
@@ -60,13 +86,14 @@ impl<A: Dim, B: Dim> DenseStack for (Dense<A, B>,) {
         self.0.input()
     }
 
-    fn forward<N: Dim, T: Tape<f32, Dev>>(
+    fn forward_with<N: Dim, T: Tape<f32, Dev>>(
         &self,
         x: Tensor<(N, A), f32, Dev, T>,
         _: Activation,
         last: Activation,
+        input_grad: bool,
     ) -> Tensor<(N, B), f32, Dev, T> {
-        self.0.forward_act(x, last)
+        first(&self.0, x, last, input_grad)
     }
 }
 
@@ -83,13 +110,14 @@ impl<A: Dim, B: Dim, C: Dim> DenseStack for (Dense<A, B>, Dense<B, C>) {
         self.0.input()
     }
 
-    fn forward<N: Dim, T: Tape<f32, Dev>>(
+    fn forward_with<N: Dim, T: Tape<f32, Dev>>(
         &self,
         x: Tensor<(N, A), f32, Dev, T>,
         act: Activation,
         last: Activation,
+        input_grad: bool,
     ) -> Tensor<(N, C), f32, Dev, T> {
-        let h = self.0.forward_act(x, act); // (batch, hidden)
+        let h = first(&self.0, x, act, input_grad); // (batch, hidden)
         self.1.forward_act(h, last) // (batch, out)
     }
 }
@@ -107,13 +135,14 @@ impl<A: Dim, B: Dim, C: Dim, D: Dim> DenseStack for (Dense<A, B>, Dense<B, C>, D
         self.0.input()
     }
 
-    fn forward<N: Dim, T: Tape<f32, Dev>>(
+    fn forward_with<N: Dim, T: Tape<f32, Dev>>(
         &self,
         x: Tensor<(N, A), f32, Dev, T>,
         act: Activation,
         last: Activation,
+        input_grad: bool,
     ) -> Tensor<(N, D), f32, Dev, T> {
-        let h1 = self.0.forward_act(x, act); // (batch, hidden 1)
+        let h1 = first(&self.0, x, act, input_grad); // (batch, hidden 1)
         let h2 = self.1.forward_act(h1, act); // (batch, hidden 2)
         self.2.forward_act(h2, last) // (batch, out)
     }

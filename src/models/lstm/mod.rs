@@ -11,7 +11,7 @@ pub use config::LstmConfig;
 use dfdx::prelude::*;
 
 use crate::models::{Autoencoder, ReconLoss};
-use crate::nn::{join, repeat_steps, Activation, Dense, Dev, Lstm, Param, Params};
+use crate::nn::{join, Activation, Dense, Dev, Lstm, Param, Params};
 use crate::Result;
 
 /// Units of both LSTMs.
@@ -99,7 +99,7 @@ impl Autoencoder for LstmAutoencoder {
         let (d, steps) = (&self.decoder, self.config.input);
         let b = z.shape().0;
         let h = d.fc.forward_act(z, Activation::Relu);
-        let seq = d.lstm.forward(repeat_steps(h, steps));
+        let seq = d.lstm.forward_repeated(h, steps); // = forward(repeat_steps(h, steps))
         let per_step = d.out.forward_act(seq.reshape_like(&(b * steps, Const::<HIDDEN>)), Activation::Identity);
         per_step.reshape_like(&(b, steps))
     }
