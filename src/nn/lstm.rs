@@ -120,7 +120,8 @@ impl<const I: usize, const H: usize> Lstm<I, H> {
         let (bih_g, bhh_g, out_g) = (self.bias_ih.ghost(), self.bias_hh.ghost(), out.ghost());
         tape.add_backward_op(move |grads| {
             let (x_g, wih_g, whh_g) = &ghosts;
-            let gy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_g)?); // (b, t, H) or (b, H)
+            // The output's gradient, (b, t, H) or (b, H), taken out to read and put back.
+            let gy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_g)?);
             // Pre-activation gate gradients and the states they met, rows (n, t).
             let mut dgates = vec![0.0; b * steps * g4];
             let mut h_prev = vec![0.0; b * steps * H];
