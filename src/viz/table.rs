@@ -68,7 +68,12 @@ fn sig4(x: f64) -> String {
     if !x.is_finite() {
         return if x.is_nan() { "–".into() } else { x.to_string() };
     }
-    if x == 0.0 || (1e-3..1e5).contains(&x.abs()) {
+    if x == 0.0 {
+        // Not through log10: log10(0) = -inf saturates to i32::MIN below, and 3 - i32::MIN
+        // overflows (a panic with overflow checks, garbage without).
+        return "0".into();
+    }
+    if (1e-3..1e5).contains(&x.abs()) {
         let decimals = (3 - x.abs().log10().floor() as i32).clamp(0, 6) as usize;
         format!("{x:.decimals$}")
     } else {
@@ -109,6 +114,14 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn four_significant_digits_including_zero() {
+        let cases = [(0.0, "0"), (-0.0, "0"), (0.123456, "0.1235"), (1234.4, "1234"), (-2.5e-7, "-2.500e-7")];
+        for (x, s) in cases {
+            assert_eq!(sig4(x), s, "{x}");
+        }
+    }
 
     #[test]
     fn html_table_has_every_cell_with_escaping_and_rounding() {
