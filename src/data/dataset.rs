@@ -118,11 +118,6 @@ impl Dataset {
         self.subset(&idx)
     }
 
-    /// The samples in a seeded random order; the same seed gives the same order.
-    pub fn shuffled(&self, seed: u64) -> Dataset {
-        self.subset(&permutation(self.len(), seed))
-    }
-
     /// Splits off a validation set: a seeded random `fraction` of the samples goes to the
     /// second dataset, the rest to the first. Both keep the original order otherwise.
     pub fn split(&self, fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
@@ -208,16 +203,6 @@ mod tests {
         assert_eq!(sizes, vec![4, 4, 2]);
         let all: Vec<f32> = d.batches(4).flat_map(|b| b.x.to_vec()).collect();
         assert_eq!(all, d.samples);
-    }
-
-    #[test]
-    fn shuffle_is_seeded_and_a_permutation() {
-        let d = toy(50);
-        assert_eq!(d.shuffled(3), d.shuffled(3));
-        assert_ne!(d.shuffled(3).samples, d.shuffled(4).samples);
-        let mut s = d.shuffled(3).samples;
-        s.sort_by(f32::total_cmp);
-        assert_eq!(s, d.samples);
     }
 
     #[test]
