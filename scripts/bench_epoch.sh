@@ -9,6 +9,9 @@
 #   PROFILE=dev scripts/bench_epoch.sh dense 3   # the `dev` profile: no release rebuild of polars
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
+need cargo "install Rust with rustup (https://rustup.rs)"
+need_modules "pip install torch numpy (the PyTorch side of the comparison)" torch numpy
 model=${1:-dense} rounds=${2:-5} hidden=${3-256} code=${4:-64} batch=${5:-256}
 : "${AUTOENCODERS_DATA:?set AUTOENCODERS_DATA to the datasets folder}"
 profile=${PROFILE:-release}

@@ -8,6 +8,9 @@
 #   PROFILE=release scripts/bench_step.sh      # default: the `dev` profile (no polars rebuild)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
+need cargo "install Rust with rustup (https://rustup.rs)"
+need_modules "pip install torch numpy (the PyTorch side of the comparison)" torch numpy
 rounds=${1:-3} steps=${2:-10} profile=${PROFILE:-dev}
 log=$(mktemp)
 cargo bench --profile "$profile" --bench step --no-run >&2

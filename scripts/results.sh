@@ -5,6 +5,9 @@
 #   scripts/results.sh [runs-dir=runs/results]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
+need cargo "install Rust with rustup (https://rustup.rs)"
+need_python
 out=${1:-runs/results}
 : "${AUTOENCODERS_DATA:?set AUTOENCODERS_DATA to the datasets folder}"
 cargo build --quiet
