@@ -7,9 +7,10 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use crate::fs::write_atomic;
 use crate::models::ModelConfig;
 use crate::run::{self, RunConfig};
-use crate::train::checkpoint::{write_atomic, CONFIG, HISTORY, METRICS, WEIGHTS};
+use crate::train::checkpoint::{CONFIG, HISTORY, METRICS, WEIGHTS};
 use crate::train::{History, Metrics};
 use crate::{Error, Result};
 

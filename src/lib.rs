@@ -11,6 +11,7 @@ pub mod baselines;
 pub mod data;
 mod error;
 pub mod export;
+pub mod fs;
 pub mod hub;
 pub mod models;
 pub mod nn;

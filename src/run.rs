@@ -8,9 +8,10 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{Dataset, DatasetId, Normalizer, Split};
+use crate::fs::write_atomic;
 use crate::models::{Autoencoder, ModelConfig};
 use crate::nn::Dev;
-use crate::train::checkpoint::{self, write_atomic, CONFIG, HISTORY, METRICS, WEIGHTS};
+use crate::train::checkpoint::{self, CONFIG, HISTORY, METRICS, WEIGHTS};
 use crate::train::{
     encode_all, evaluate_loss, fit, per_sample_errors, reconstruct_all, roc_auc, History, Metrics, Progress,
     TrainConfig,

@@ -4,10 +4,9 @@
 //! weights); both are needed to reload. `resume.safetensors` holds the last epoch's weights,
 //! the optimiser's moments and the trainer's counters in one file, so `--resume` continues
 //! exactly where training stopped. Every file is written to a temporary name and renamed, so a
-//! crash leaves either the old file or the new one, never a torn one.
+//! crash leaves either the old file or the new one, never a torn one ([`crate::fs::write_atomic`]).
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::Path;
 
 use ::safetensors::tensor::{Dtype as SDtype, SafeTensors, TensorView};
@@ -25,23 +24,6 @@ pub const HISTORY: &str = "history.csv";
 pub const METRICS: &str = "metrics.json";
 /// The resumable training state in a model directory.
 pub const RESUME: &str = "resume.safetensors";
-
-/// Writes `bytes` to `path` atomically: a temporary file in the same folder, flushed to disk,
-/// then renamed over `path`.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    // The temporary file is deleted if anything fails before the rename.
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".tmp-");
-    // tempfile creates owner-only files; ask for what `fs::write` gives (0666 less the umask).
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    let mut tmp = builder.tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
-    tmp.write_all(bytes).and_then(|_| tmp.as_file().sync_all()).map_err(|e| Error::io(path, e))?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
-}
 
 /// A named tensor's shape and values, in model order.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,7 +76,7 @@ pub fn read_safetensors(path: &Path) -> Result<(Vec<NamedTensor>, BTreeMap<Strin
 
 /// Saves a model's weights to `path` atomically.
 pub fn save_weights<M: Params + ?Sized>(model: &M, path: &Path) -> Result<()> {
-    write_atomic(path, &to_safetensors(&named_tensors(model), BTreeMap::new())?)
+    crate::fs::write_atomic(path, &to_safetensors(&named_tensors(model), BTreeMap::new())?)
 }
 
 /// Loads `path` into `model`, after checking that the file has exactly the model's tensors
@@ -138,20 +120,4 @@ pub fn assign_checked<M: Params + ?Sized>(
     }
     model.visit_mut("", &mut |name, t| t.set_values(&values[&name]));
     Ok(())
-}
-
-#[cfg(all(test, unix))]
-mod tests {
-    use std::os::unix::fs::PermissionsExt;
-
-    #[test]
-    fn atomic_writes_get_the_permissions_of_an_ordinary_new_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let (ours, plain) = (dir.path().join("a"), dir.path().join("b"));
-        super::write_atomic(&ours, b"x").unwrap();
-        std::fs::write(&plain, b"x").unwrap();
-        let mode = |p: &std::path::Path| p.metadata().unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode(&ours), mode(&plain));
-        assert_eq!(std::fs::read(&ours).unwrap(), b"x");
-    }
 }

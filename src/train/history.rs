@@ -5,7 +5,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use super::checkpoint::write_atomic;
+use crate::fs::write_atomic;
 use crate::{Error, Result};
 
 /// One epoch's numbers.

@@ -234,7 +234,7 @@ fn save_resume<M: Autoencoder>(model: &M, adam: &Adam, c: Counters, dir: &Path) 
         ("best".to_string(), c.best.to_string()),
         ("bad_epochs".to_string(), c.bad_epochs.to_string()),
     ]));
-    checkpoint::write_atomic(&dir.join(RESUME), &checkpoint::to_safetensors(&tensors, meta)?)
+    crate::fs::write_atomic(&dir.join(RESUME), &checkpoint::to_safetensors(&tensors, meta)?)
 }
 
 fn load_resume<M: Autoencoder>(model: &mut M, adam: &mut Adam, dir: &Path) -> Result<Counters> {

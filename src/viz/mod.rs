@@ -23,7 +23,7 @@ use base64::prelude::{Engine as _, BASE64_STANDARD};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::train::checkpoint::write_atomic;
+use crate::fs::write_atomic;
 use crate::{Error, Result};
 
 /// The font family every figure uses; registered from the embedded DejaVu Sans on first use,
