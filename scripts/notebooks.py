@@ -10,9 +10,9 @@ crate's sources (src/, Cargo.toml, Cargo.lock) at the time it was executed. `che
 it: a different value means the outputs on GitHub no longer come from this code.
 
 Budgets: every cell must finish within CELL_TIMEOUT seconds and each notebook within the
-`budget_s` in its metadata (`autoencoders.budget_s`), which may not exceed MAX_BUDGET_S
-(3 minutes on 2 cores: with ten notebooks that keeps their part of CI near half an hour). The dependency build that the first
-`:dep` line triggers is done once beforehand (`warm-up`) and timed separately, because it is a
+`budget_s` in its metadata (`autoencoders.budget_s`), which may not exceed MAX_BUDGET_S (3
+minutes on 2 cores: with ten notebooks that keeps their part of CI near half an hour). The
+dependency build that the first `:dep` line triggers is done once beforehand (`warm-up`) and timed separately, because it is a
 one-time cost of the machine, not of a notebook.
 """
 import hashlib
@@ -169,9 +169,8 @@ def read_plain(path: Path) -> dict:
     nbformat does), so `check` runs on the standard library alone."""
     nb = json.loads(path.read_text(encoding="utf-8"))
     for cell in nb.get("cells", []):
-        for field in ("source",):
-            if isinstance(cell.get(field), list):
-                cell[field] = "".join(cell[field])
+        if isinstance(cell.get("source"), list):
+            cell["source"] = "".join(cell["source"])
         for out in cell.get("outputs", []):
             if isinstance(out.get("text"), list):
                 out["text"] = "".join(out["text"])
