@@ -10,12 +10,14 @@ mod hub_server;
 
 use std::time::Instant;
 
+use autoencoders::data::DataConfig;
 use autoencoders::data::{Dataset, DatasetId, Normalizer};
 use autoencoders::hub::Hub;
+use autoencoders::model_dir::RunConfig;
 use autoencoders::models::dense::{DenseConfig, KerasShallow};
 use autoencoders::models::ModelConfig;
 use autoencoders::nn::Dev;
-use autoencoders::run::{DataConfig, RunConfig};
+use autoencoders::pretrained::Pretrained;
 use autoencoders::train::checkpoint::save_weights;
 use autoencoders::train::{reconstruct_all, TrainConfig};
 
@@ -33,6 +35,7 @@ fn main() {
         },
         train: TrainConfig::default(),
         command: "benches/hub.rs".into(),
+        format_version: autoencoders::model_dir::FORMAT_VERSION,
     };
     cfg.save(&repo).unwrap();
     save_weights(&KerasShallow::new(&Dev::default(), &dense).unwrap(), &repo.join("model.safetensors")).unwrap();

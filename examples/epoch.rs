@@ -6,8 +6,9 @@
 
 use std::time::Instant;
 
+use autoencoders::data::{prepare, Prepared};
+use autoencoders::models::ModelVisitor;
 use autoencoders::prelude::*;
-use autoencoders::run::prepare;
 use autoencoders::train::evaluate_loss;
 
 fn arg(name: &str, default: &str) -> String {
@@ -30,24 +31,39 @@ fn main() -> anyhow::Result<()> {
         "lstm" => ModelConfig::Lstm(autoencoders::models::lstm::LstmConfig::new(140, code)),
         other => anyhow::bail!("--model {other}: expected dense, conv or lstm"),
     };
-    let train_cfg = TrainConfig { epochs: 1, batch_size: batch, val_split: 0.0, patience: None, ..Default::default() };
-    let empty = data.train.take(0);
     let dev = Dev::seed_from_u64(0);
-    autoencoders::with_model!(&cfg, &dev, |m| {
+    let describe = cfg.describe();
+    Ok(cfg.build(&dev, Epochs { data: &data, batch, epochs, describe })?)
+}
+
+/// Times `epochs` epochs of whichever model type the config builds.
+struct Epochs<'a> {
+    data: &'a Prepared,
+    batch: usize,
+    epochs: usize,
+    describe: String,
+}
+
+impl ModelVisitor for Epochs<'_> {
+    type Output = ();
+    fn visit<M: Autoencoder>(self, mut m: M) -> autoencoders::Result<()> {
+        let Epochs { data, batch, epochs, describe } = self;
+        let train_cfg =
+            TrainConfig { epochs: 1, batch_size: batch, val_split: 0.0, patience: None, ..Default::default() };
+        let empty = data.train.take(0);
         for e in 0..epochs {
             let start = Instant::now();
             let cfg_e = TrainConfig { seed: e as u64, ..train_cfg.clone() };
-            fit(&mut m, &data.train, &empty, &cfg_e, None, false, Progress::Quiet)?;
+            fit(&mut m, &data.train, &empty, &cfg_e)?;
             let secs = start.elapsed().as_secs_f64();
             let (test, _, _) = evaluate_loss(&m, &data.test, 1000)?;
             println!(
-                "{{\"impl\": \"autoencoders\", \"model\": \"{}\", \"epoch\": {}, \"seconds\": {secs:.4}, \"ms_per_step\": {:.3}, \"samples_per_s\": {:.0}, \"test_loss\": {test:.5}}}",
-                cfg.describe(),
+                "{{\"impl\": \"autoencoders\", \"model\": \"{describe}\", \"epoch\": {}, \"seconds\": {secs:.4}, \"ms_per_step\": {:.3}, \"samples_per_s\": {:.0}, \"test_loss\": {test:.5}}}",
                 e + 1,
                 secs * 1e3 / data.train.len().div_ceil(batch) as f64,
                 data.train.len() as f64 / secs
             );
         }
-        Ok::<_, anyhow::Error>(())
-    })
+        Ok(())
+    }
 }

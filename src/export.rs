@@ -7,10 +7,9 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use crate::apps::{self, figures::SaveDyn};
 use crate::fs::write_atomic;
-use crate::models::ModelConfig;
-use crate::run::{self, RunConfig};
-use crate::train::checkpoint::{CONFIG, HISTORY, METRICS, WEIGHTS};
+use crate::model_dir::{read_metrics, RunConfig, CONFIG, HISTORY, METRICS, WEIGHTS};
 use crate::train::{History, Metrics};
 use crate::{Error, Result};
 
@@ -28,11 +27,11 @@ pub struct ExportOptions {
 /// `dir`; returns the files written. Everything is assembled in a temporary folder beside
 /// `out` and renamed into place, so `out` is either complete or absent.
 pub fn export(dir: &Path, out: &Path, opts: &ExportOptions) -> Result<Vec<PathBuf>> {
-    let about = run::check_model(dir)?; // config and every tensor checked before anything is written
+    let about = apps::check_model(dir)?; // config and every tensor checked before anything is written
     let cfg = RunConfig::load(dir)?;
     let metrics = match read_metrics(dir)? {
         Some(m) => m,
-        None => run::test_metrics(dir)?,
+        None => apps::test_metrics(dir)?,
     };
     let history = History::load_csv(&dir.join(HISTORY))?;
     refuse_non_empty(out)?;
@@ -51,11 +50,11 @@ pub fn export(dir: &Path, out: &Path, opts: &ExportOptions) -> Result<Vec<PathBu
     let text = serde_json::to_string_pretty(&metrics).expect("metrics serialise");
     write_atomic(&tmp.path().join(METRICS), text.as_bytes())?;
     names.push(METRICS.into());
-    let figures = run::figures(dir)?;
+    let figures = apps::figures(dir)?;
     for (name, fig) in
-        [("loss_curve.png", &figures.loss as &dyn SaveFig), ("reconstructions.png", &figures.reconstructions)]
+        [("loss_curve.png", &figures.loss as &dyn SaveDyn), ("reconstructions.png", &figures.reconstructions)]
     {
-        fig.save_fig(&tmp.path().join(name))?;
+        fig.save_dyn(&tmp.path().join(name))?;
         names.push(name.into());
     }
     // The card's title: the hub name it will have, else the folder's.
@@ -63,7 +62,8 @@ pub fn export(dir: &Path, out: &Path, opts: &ExportOptions) -> Result<Vec<PathBu
         Some(n) => n.to_string(),
         None => out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into()),
     };
-    let card = model_card(&cfg, &metrics, &history, &about, &name, opts);
+    let card =
+        model_card(&CardInput { cfg: &cfg, metrics: &metrics, history: &history, about: &about, name: &name }, opts);
     write_atomic(&tmp.path().join("README.md"), card.as_bytes())?;
     names.push("README.md".into());
     if out.exists() {
@@ -72,17 +72,6 @@ pub fn export(dir: &Path, out: &Path, opts: &ExportOptions) -> Result<Vec<PathBu
     let kept = tmp.keep();
     std::fs::rename(&kept, out).map_err(|e| Error::io(out, e))?;
     Ok(names.into_iter().map(|n| out.join(n)).collect())
-}
-
-fn read_metrics(dir: &Path) -> Result<Option<Metrics>> {
-    let path = dir.join(METRICS);
-    if !path.exists() {
-        return Ok(None);
-    }
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    serde_json::from_str(&text)
-        .map(Some)
-        .map_err(|e| Error::format(&path, format!("{e}; rerun `autoencoders eval` to rewrite it")))
 }
 
 fn refuse_non_empty(out: &Path) -> Result<()> {
@@ -99,50 +88,56 @@ fn refuse_non_empty(out: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Object-safe saving, to loop over figures of different types.
-trait SaveFig {
-    fn save_fig(&self, p: &Path) -> Result<()>;
-}
-impl<F: crate::viz::Figure> SaveFig for F {
-    fn save_fig(&self, p: &Path) -> Result<()> {
-        self.save(p)
-    }
+/// The facts a model card is written from.
+pub struct CardInput<'a> {
+    /// The model directory's config.
+    pub cfg: &'a RunConfig,
+    /// Its test metrics.
+    pub metrics: &'a Metrics,
+    /// Its training history.
+    pub history: &'a History,
+    /// One line about the model (`dense 64→32→8→32→64 (…) (2,440 parameters), trained on digits`).
+    pub about: &'a str,
+    /// The card's title.
+    pub name: &'a str,
 }
 
 /// The model card: YAML metadata the hub reads, then what the model is, how well it
 /// reconstructs, how to load it, and how it was trained.
-pub fn model_card(
-    cfg: &RunConfig,
-    m: &Metrics,
-    history: &History,
-    about: &str,
-    name: &str,
-    opts: &ExportOptions,
-) -> String {
+pub fn model_card(input: &CardInput, opts: &ExportOptions) -> String {
     let repo = opts.repo_id.clone().unwrap_or_else(|| "OWNER/NAME".into());
+    let metrics = metric_rows(input.metrics);
+    let mut s = card_metadata(input, &metrics, opts);
+    s += &card_results(input, &metrics);
+    s += &card_usage(input.cfg, &repo);
+    s += &card_training(input.cfg, input.history);
+    s
+}
+
+/// (hub metric type, label, value) for each test metric the card reports.
+fn metric_rows(m: &Metrics) -> Vec<(&'static str, &'static str, f64)> {
+    let mut rows = vec![("mse", "Test MSE", m.test_mse), ("psnr", "Test PSNR (dB)", m.test_psnr)];
+    if let Some(bce) = m.test_bce {
+        rows.insert(1, ("bce", "Test BCE", bce));
+    }
+    rows
+}
+
+/// The YAML header: library, licence, tags, dataset and the metrics as a `model-index`.
+fn card_metadata(input: &CardInput, metrics: &[(&str, &str, f64)], opts: &ExportOptions) -> String {
+    let cfg = input.cfg;
     let dataset = cfg.data.dataset.to_string();
     let hub_dataset = cfg.data.dataset.hub_source().map(|(r, _)| r);
     let task = if cfg.data.dataset.is_image() { "image-to-image" } else { "feature-extraction" };
-    let mut metrics = vec![("mse", "Test MSE", m.test_mse), ("psnr", "Test PSNR (dB)", m.test_psnr)];
-    if let Some(bce) = m.test_bce {
-        metrics.insert(1, ("bce", "Test BCE", bce));
-    }
-    let (rust_type, module, family, loss) = match &cfg.model {
-        ModelConfig::Dense(d) => (format!("Dense{}", d.hidden.len()), "dense", "dense-autoencoder", d.loss),
-        ModelConfig::Conv(c) => ("ConvAutoencoder".to_string(), "conv", "convolutional-autoencoder", c.loss),
-        ModelConfig::Lstm(c) => ("LstmAutoencoder".to_string(), "lstm", "lstm-autoencoder", c.loss),
-    };
-
-    let mut s = String::from("---\n");
-    s += "library_name: autoencoders\n";
+    let mut s = String::from("---\nlibrary_name: autoencoders\n");
     if let Some(l) = &opts.license {
         let _ = writeln!(s, "license: {}", yaml(l));
     }
-    let _ = writeln!(s, "tags:\n- autoencoder\n- {family}\n- dfdx\n- rust");
+    let _ = writeln!(s, "tags:\n- autoencoder\n- {}\n- dfdx\n- rust", cfg.model.card().tag);
     if let Some(d) = hub_dataset {
         let _ = writeln!(s, "datasets:\n- {}", yaml(d));
     }
-    let _ = writeln!(s, "model-index:\n- name: {}\n  results:\n  - task:", yaml(name));
+    let _ = writeln!(s, "model-index:\n- name: {}\n  results:\n  - task:", yaml(input.name));
     let _ = writeln!(s, "      type: {task}\n      name: Reconstruction");
     let _ = writeln!(
         s,
@@ -151,41 +146,56 @@ pub fn model_card(
         yaml(&dataset)
     );
     s += "    metrics:\n";
-    for (kind, label, v) in &metrics {
+    for (kind, label, v) in metrics {
         let _ = writeln!(s, "    - type: {kind}\n      value: {}\n      name: {}", finite(*v), yaml(label));
     }
     s += "---\n\n";
+    s
+}
 
-    let _ = writeln!(s, "# {name}\n");
+/// The title, what the model is, and its test metrics.
+fn card_results(input: &CardInput, metrics: &[(&str, &str, f64)]) -> String {
+    let (cfg, m) = (input.cfg, input.metrics);
+    let mut s = String::new();
+    let _ = writeln!(s, "# {}\n", input.name);
     let _ = writeln!(
         s,
-        "A {about}, made with the Rust library `autoencoders` (on [dfdx](https://github.com/coreylowman/dfdx)).\n"
+        "A {}, made with the Rust library `autoencoders` (on [dfdx](https://github.com/coreylowman/dfdx)).\n",
+        input.about
     );
-    let _ = writeln!(s, "## Reconstruction on the {dataset} test split ({} samples)\n", m.n_test);
+    let _ = writeln!(s, "## Reconstruction on the {} test split ({} samples)\n", cfg.data.dataset, m.n_test);
     s += "| metric | value |\n|---|---|\n";
-    for (_, label, v) in &metrics {
+    for (_, label, v) in metrics {
         let _ = writeln!(s, "| {label} | {v:.5} |");
     }
-    let _ = writeln!(s, "| training loss ({}) on test | {:.5} |\n", loss.name(), m.test_loss);
+    let loss = cfg.model.card().loss.name();
+    let _ = writeln!(s, "| training loss ({loss}) on test | {:.5} |\n", m.test_loss);
     s += "Values are in the model's normalised units (see `data.normalizer` in `config.json`).\n\n";
     s += "![Test images (top) and their reconstructions (bottom)](reconstructions.png)\n\n";
-    s += "## Use\n\n```rust\n";
+    s
+}
+
+/// How to load it (Rust and CLI) and what each file holds.
+fn card_usage(cfg: &RunConfig, repo: &str) -> String {
+    let card = cfg.model.card();
+    let (rust_type, module) = (&card.rust_type, card.module);
+    let mut s = String::from("## Use\n\n```rust\n");
     let _ = writeln!(s, "use autoencoders::models::{module}::{rust_type};\nuse autoencoders::prelude::*;\n");
-    let _ = writeln!(s, "let model = {rust_type}::from_pretrained({})?;", yaml(&repo));
+    let _ = writeln!(s, "let model = {rust_type}::from_pretrained({})?;", yaml(repo));
     s += "// one sample, normalised as `data.normalizer` in config.json says\n";
     s += "let x = Dev::default().tensor_from_vec(sample, model.input_shape(1));\n";
     s += "let code = model.encode(x.clone());\nlet reconstruction = model.reconstruct(x);\n```\n\n";
     let _ = writeln!(s, "```sh\nautoencoders pull {repo}\nautoencoders eval {repo}\nautoencoders encode {repo} --output codes.parquet\n```\n");
     s += "## Files\n\n";
     s += "- `config.json`: model, data (with the fitted normaliser) and training settings; needed to rebuild the model.\n";
-    s += "- `model.safetensors`: f32 weights named `encoder.{i}.weight` and `encoder.{i}.bias`, then `decoder.{i}.…`, layers counted from the input, each laid out as its PyTorch counterpart's (`nn.Linear`: out × in";
-    s += if family == "dense-autoencoder" {
-        ").\n"
-    } else {
-        "; `nn.Conv2d`: out × in × k × k; `nn.ConvTranspose2d`: in × out × k × k).\n"
-    };
+    let _ = writeln!(s, "- `model.safetensors`: f32 weights: {}", card.weight_layout);
     s += "- `metrics.json`, `history.csv`: test metrics and the per-epoch losses.\n\n";
-    s += "## Training\n\n";
+    s
+}
+
+/// Epochs, batch, optimiser and the command that trained it.
+fn card_training(cfg: &RunConfig, history: &History) -> String {
+    let mut s = String::from("## Training\n\n");
     let epochs = history.records.len();
     let best = history.best().map(|b| format!(", best validation epoch {}", b.epoch)).unwrap_or_default();
     let _ = writeln!(s, "{epochs} epochs{best}, batch {}, Adam lr {}.\n", cfg.train.batch_size, cfg.train.adam.lr);

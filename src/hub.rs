@@ -1,175 +1,23 @@
-//! Models and datasets from the Hugging Face hub, through hf-hub's blocking client
-//! and its cache (`$HF_HOME/hub`, by default `~/.cache/huggingface/hub`).
+//! The Hugging Face hub client: downloads of single files (models, datasets) through hf-hub's
+//! blocking client and its cache (`$HF_HOME/hub`, by default `~/.cache/huggingface/hub`).
 //!
 //! Environment: `HF_ENDPOINT` (a mirror, or a local test server), `HF_HOME` (the cache),
 //! `HF_HUB_OFFLINE=1` (never touch the network: cached files or a clear error), `HF_TOKEN`
 //! (private repositories; read by hf-hub).
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use hf_hub::api::sync::{ApiBuilder, ApiError};
 use hf_hub::{Cache, Repo, RepoType};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::models::conv::ConvAutoencoder;
-use crate::models::dense::{DenseAutoencoder, DenseStack};
-use crate::models::lstm::LstmAutoencoder;
-use crate::models::ModelConfig;
-use crate::nn::Dev;
-use crate::nn::Params;
-use crate::run::RunConfig;
-use crate::train::checkpoint::{load_weights, CONFIG, WEIGHTS};
 use crate::{Error, Result};
 
 /// Where `HF_HUB_OFFLINE` is read from.
 pub const OFFLINE_ENV: &str = "HF_HUB_OFFLINE";
 /// The hub address, as hf-hub reads it.
 pub const ENDPOINT_ENV: &str = "HF_ENDPOINT";
-
-/// A model to load: a local directory (checked first), or `owner/repo` on the hub.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ModelSource {
-    Dir(PathBuf),
-    Hub { repo: String, revision: String },
-}
-
-impl ModelSource {
-    /// A directory if `spec` names one, else a hub repository id (`owner/name`).
-    pub fn parse(spec: &str, revision: Option<&str>) -> Result<Self> {
-        if Path::new(spec).is_dir() {
-            return Ok(Self::Dir(spec.into()));
-        }
-        let valid = spec.split('/').count() == 2
-            && spec
-                .split('/')
-                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)));
-        if !valid {
-            return Err(Error::config(
-                "model",
-                format!("`{spec}` is neither a directory nor a hub repository id like `owner/name`"),
-            ));
-        }
-        Ok(Self::Hub { repo: spec.into(), revision: revision.unwrap_or("main").into() })
-    }
-
-    /// A local directory holding `config.json` and `model.safetensors`, downloading them into
-    /// the hub cache when needed.
-    pub fn local_dir(&self, hub: &Hub) -> Result<PathBuf> {
-        match self {
-            Self::Dir(d) => Ok(d.clone()),
-            Self::Hub { repo, revision } => {
-                let mut dir = None;
-                for file in [CONFIG, WEIGHTS] {
-                    // A mistyped local path looks like a hub id too: say that both were tried.
-                    let path = hub.fetch(repo, RepoType::Model, revision, file).map_err(|e| match e {
-                        Error::Hub { repo, file, what } => {
-                            let what = format!("{what} (and there is no local directory `{repo}` either)");
-                            Error::Hub { repo, file, what }
-                        }
-                        other => other,
-                    })?;
-                    dir = path.parent().map(Path::to_path_buf);
-                }
-                Ok(dir.expect("two files fetched"))
-            }
-        }
-    }
-}
-
-impl<Enc, Dec> DenseAutoencoder<Enc, Dec>
-where
-    Enc: DenseStack,
-    Dec: DenseStack<In = Enc::Out, Out = Enc::In>,
-{
-    /// A trained model from a directory or a hub repository (`owner/name`, branch `main`),
-    /// with `HF_ENDPOINT`, `HF_HOME` and `HF_HUB_OFFLINE` from the environment.
-    pub fn from_pretrained(spec: &str) -> Result<Self> {
-        Self::from_pretrained_with(spec, None, &Hub::from_env())
-    }
-
-    /// The same at a revision (branch, tag or commit) and through a given [`Hub`].
-    ///
-    /// The config must name a dense model whose sizes fit this type, and every tensor must
-    /// match it. A downloaded file that fails these checks is removed from the cache, so the
-    /// next call downloads it again instead of failing on the same bad copy.
-    pub fn from_pretrained_with(spec: &str, revision: Option<&str>, hub: &Hub) -> Result<Self> {
-        load_pretrained(spec, revision, hub, |model| match model {
-            ModelConfig::Dense(dense) => Self::new(&Dev::default(), dense),
-            other => Err(not_this_type(other, "a dense model (DenseAutoencoder)")),
-        })
-    }
-}
-
-impl ConvAutoencoder {
-    /// A trained convolutional model from a directory or a hub repository (`owner/name`),
-    /// with `HF_ENDPOINT`, `HF_HOME` and `HF_HUB_OFFLINE` from the environment.
-    pub fn from_pretrained(spec: &str) -> Result<Self> {
-        Self::from_pretrained_with(spec, None, &Hub::from_env())
-    }
-
-    /// The same at a revision and through a given [`Hub`]; checked and evicted on failure like
-    /// [`DenseAutoencoder::from_pretrained_with`].
-    pub fn from_pretrained_with(spec: &str, revision: Option<&str>, hub: &Hub) -> Result<Self> {
-        load_pretrained(spec, revision, hub, |model| match model {
-            ModelConfig::Conv(c) => Self::new(&Dev::default(), c),
-            other => Err(not_this_type(other, "a convolutional model (ConvAutoencoder)")),
-        })
-    }
-}
-
-impl LstmAutoencoder {
-    /// A trained LSTM sequence model from a directory or a hub repository (`owner/name`),
-    /// with `HF_ENDPOINT`, `HF_HOME` and `HF_HUB_OFFLINE` from the environment.
-    pub fn from_pretrained(spec: &str) -> Result<Self> {
-        Self::from_pretrained_with(spec, None, &Hub::from_env())
-    }
-
-    /// The same at a revision and through a given [`Hub`]; checked and evicted on failure like
-    /// [`DenseAutoencoder::from_pretrained_with`].
-    pub fn from_pretrained_with(spec: &str, revision: Option<&str>, hub: &Hub) -> Result<Self> {
-        load_pretrained(spec, revision, hub, |model| match model {
-            ModelConfig::Lstm(c) => Self::new(&Dev::default(), c),
-            other => Err(not_this_type(other, "an LSTM model (LstmAutoencoder)")),
-        })
-    }
-}
-
-fn not_this_type(model: &ModelConfig, want: &str) -> Error {
-    Error::config("model", format!("it describes `{}`, not {want}; load it with the matching type", model.describe()))
-}
-
-/// Fetches `spec`, builds the model its config describes with `build`, and loads its checked
-/// weights; a downloaded copy that fails is removed from the cache.
-fn load_pretrained<M: Params>(
-    spec: &str,
-    revision: Option<&str>,
-    hub: &Hub,
-    build: impl Fn(&ModelConfig) -> Result<M>,
-) -> Result<M> {
-    let source = ModelSource::parse(spec, revision)?;
-    let dir = source.local_dir(hub)?;
-    let loaded = (|| {
-        let cfg = RunConfig::load(&dir)?;
-        let mut model = build(&cfg.model)
-            .map_err(|e| Error::format(dir.join(CONFIG), format!("{e} (this model type cannot hold it)")))?;
-        load_weights(&mut model, &dir.join(WEIGHTS))?;
-        Ok(model)
-    })();
-    match (loaded, &source) {
-        (Err(e), ModelSource::Hub { repo, revision }) => {
-            for file in [CONFIG, WEIGHTS] {
-                hub.evict(repo, RepoType::Model, revision, file);
-            }
-            Err(Error::Hub {
-                repo: repo.clone(),
-                file: format!("{CONFIG} + {WEIGHTS}"),
-                what: format!("{e}. The downloaded copy was removed from the cache; the next call fetches it again"),
-            })
-        }
-        (result, _) => result,
-    }
-}
 
 /// Where files come from and go: the hub's address, the cache directory, and whether the
 /// network may be used. [`Hub::from_env`] reads the standard variables; tests build one

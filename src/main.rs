@@ -4,15 +4,15 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use autoencoders::data::{DatasetId, Split};
-use autoencoders::hub::{Hub, ModelSource};
-use autoencoders::models::conv::ConvConfig;
-use autoencoders::models::dense::DenseConfig;
-use autoencoders::models::lstm::LstmConfig;
-use autoencoders::models::{ModelConfig, ReconLoss};
+use autoencoders::apps;
+use autoencoders::data::{DataConfig, DatasetId, Split};
+use autoencoders::hub::Hub;
+use autoencoders::model_dir::RunConfig;
+use autoencoders::models::{BuildOptions, ModelConfig, ReconLoss, FAMILIES};
 use autoencoders::nn::Activation;
-use autoencoders::run::{self, DataConfig, RunConfig};
+use autoencoders::pretrained::ModelSource;
 use autoencoders::train::{AdamConfig, LrSchedule, Progress, TrainConfig};
+use clap::builder::PossibleValue;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Build, train, inspect and apply autoencoders.
@@ -104,17 +104,9 @@ enum SplitArg {
     Test,
 }
 
-/// Model families.
-#[derive(Clone, Copy, ValueEnum)]
-enum ModelKind {
-    /// Fully connected encoder and decoder (0–2 hidden layers each, mirrored).
-    Dense,
-    /// Convolutional, for 28×28 images: two stride-2 conv layers (16, 32 channels) and a dense
-    /// code, transposed convolutions back (--code sets the code size; --hidden does not apply).
-    Conv,
-    /// LSTM sequence autoencoder for series such as ECG5000: encoder LSTM (64 units) → code →
-    /// repeated at every step → decoder LSTM (64) → one value per step.
-    Lstm,
+/// `--model`: the registered model families, with their descriptions for `--help`.
+fn family_names() -> Vec<PossibleValue> {
+    FAMILIES.iter().map(|(name, about)| PossibleValue::new(*name).help(*about)).collect()
 }
 
 #[derive(Args)]
@@ -123,8 +115,8 @@ struct TrainArgs {
     #[arg(long)]
     dataset: String,
     /// Model family.
-    #[arg(long, value_enum, default_value_t = ModelKind::Dense)]
-    model: ModelKind,
+    #[arg(long, default_value = "dense", value_parser = clap::builder::PossibleValuesParser::new(family_names()))]
+    model: String,
     /// Code (bottleneck) size: how many numbers each sample is squeezed into.
     #[arg(long, default_value_t = 32)]
     code: usize,
@@ -213,7 +205,7 @@ fn main() -> Result<()> {
         Command::Train(a) => train(a),
         Command::Eval { model, revision } => {
             let (dir, local) = model_dir(&model, revision.as_deref())?;
-            let m = if local { run::evaluate(&dir) } else { run::test_metrics(&dir) }
+            let m = if local { apps::evaluate(&dir) } else { apps::test_metrics(&dir) }
                 .with_context(|| format!("evaluating {model}"))?;
             println!("{}", serde_json::to_string_pretty(&m)?);
             if local {
@@ -223,7 +215,7 @@ fn main() -> Result<()> {
         }
         Command::Pull { repo, revision } => {
             let (dir, _) = model_dir(&repo, revision.as_deref())?;
-            let about = run::check_model(&dir).with_context(|| format!("checking {repo}"))?;
+            let about = apps::check_model(&dir).with_context(|| format!("checking {repo}"))?;
             eprintln!("{repo}: {about}");
             println!("{}", dir.display());
             Ok(())
@@ -244,7 +236,7 @@ fn main() -> Result<()> {
                 (None, true) => dir.join("figures"),
                 (None, false) => PathBuf::from(format!("{}-figures", model.replace('/', "--"))),
             };
-            for p in run::figures(&dir)?.save_all(&out)? {
+            for p in apps::figures(&dir)?.save_all(&out)? {
                 println!("{}", p.display());
             }
             Ok(())
@@ -255,8 +247,8 @@ fn main() -> Result<()> {
                 SplitArg::Train => Split::Train,
                 SplitArg::Test => Split::Test,
             };
-            let mut df = run::encode(&dir, split)?;
-            run::write_parquet(&mut df, &output)?;
+            let mut df = apps::encode(&dir, split)?;
+            apps::write_parquet(&mut df, &output)?;
             println!("{df}");
             eprintln!("wrote {} ({} rows)", output.display(), df.height());
             Ok(())
@@ -266,55 +258,7 @@ fn main() -> Result<()> {
 }
 
 fn train(a: TrainArgs) -> Result<()> {
-    let dataset: DatasetId = a.dataset.parse()?;
-    let image = dataset.is_image();
-    let output_activation =
-        a.output_activation.unwrap_or(if image { Activation::Sigmoid } else { Activation::Identity });
-    let loss = a.loss.unwrap_or(if image { ReconLoss::Bce } else { ReconLoss::Mse });
-    let input = dataset.load(Split::Test)?.sample_len();
-    let model = match a.model {
-        ModelKind::Dense => ModelConfig::Dense(DenseConfig {
-            input,
-            hidden: a.hidden.0.clone(),
-            code: a.code,
-            activation: a.activation,
-            code_activation: a.code_activation,
-            output_activation,
-            loss,
-        }),
-        ModelKind::Conv => {
-            if !a.hidden.0.is_empty() {
-                bail!("--hidden does not apply to --model conv (its layers are fixed; --code sets the code size)");
-            }
-            ModelConfig::Conv(ConvConfig { code: a.code, activation: a.activation, output_activation, loss })
-        }
-        ModelKind::Lstm => {
-            if !a.hidden.0.is_empty() {
-                bail!("--hidden does not apply to --model lstm (its LSTMs have 64 units; --code sets the code size)");
-            }
-            ModelConfig::Lstm(LstmConfig { input, code: a.code, output_activation, loss })
-        }
-    };
-    let cfg = RunConfig {
-        model,
-        data: DataConfig { normal_class: a.normal_class.clone(), ..DataConfig::new(dataset) },
-        train: TrainConfig {
-            epochs: a.epochs,
-            batch_size: a.batch_size,
-            adam: AdamConfig {
-                lr: a.lr,
-                beta1: a.beta1,
-                beta2: a.beta2,
-                weight_decay: a.weight_decay,
-                ..Default::default()
-            },
-            seed: a.seed,
-            val_split: a.val_split,
-            patience: (a.patience > 0).then_some(a.patience),
-            schedule: a.schedule,
-        },
-        command: std::env::args().collect::<Vec<_>>().join(" "),
-    };
+    let cfg = run_config(&a)?;
     let (dir, resume) = match (&a.out, &a.resume) {
         (_, Some(dir)) => (dir.clone(), true),
         (Some(dir), None) => (dir.clone(), false),
@@ -322,25 +266,60 @@ fn train(a: TrainArgs) -> Result<()> {
     };
     eprintln!("training {} on {}", cfg.model.describe(), cfg.data.dataset);
     let progress = if a.quiet { Progress::Lines } else { Progress::Bar };
-    let h = run::train(&cfg, &dir, resume, progress)?;
+    let h = apps::train(&cfg, &dir, resume, progress)?;
     if let Some(best) = h.best() {
-        eprintln!(
-            "best epoch {} (loss {:.5}); model in {}",
-            best.epoch,
-            autoencoders::train::score(best),
-            dir.display()
-        );
+        let loss = autoencoders::train::score(best);
+        eprintln!("best epoch {} (loss {loss:.5}); model in {}", best.epoch, dir.display());
     }
     Ok(())
 }
 
+/// The config.json that `train`'s options describe.
+fn run_config(a: &TrainArgs) -> Result<RunConfig> {
+    let dataset: DatasetId = a.dataset.parse()?;
+    let model = model_config(a, &dataset)?;
+    let data = DataConfig { normal_class: a.normal_class.clone(), ..DataConfig::new(dataset) };
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    Ok(RunConfig { command, ..RunConfig::new(model, data, train_config(a)) })
+}
+
+/// The model options, with the defaults that depend on the data (images: sigmoid and BCE).
+fn model_config(a: &TrainArgs, dataset: &DatasetId) -> Result<ModelConfig> {
+    let image = dataset.is_image();
+    let opts = BuildOptions {
+        input: dataset.load(Split::Test)?.sample_len(),
+        code: a.code,
+        hidden: a.hidden.0.clone(),
+        activation: a.activation,
+        code_activation: a.code_activation,
+        output_activation: a.output_activation.unwrap_or(if image {
+            Activation::Sigmoid
+        } else {
+            Activation::Identity
+        }),
+        loss: a.loss.unwrap_or(if image { ReconLoss::Bce } else { ReconLoss::Mse }),
+    };
+    Ok(ModelConfig::from_options(&a.model, &opts)?)
+}
+
+fn train_config(a: &TrainArgs) -> TrainConfig {
+    let adam =
+        AdamConfig { lr: a.lr, beta1: a.beta1, beta2: a.beta2, weight_decay: a.weight_decay, ..Default::default() };
+    TrainConfig {
+        epochs: a.epochs,
+        batch_size: a.batch_size,
+        adam,
+        seed: a.seed,
+        val_split: a.val_split,
+        patience: (a.patience > 0).then_some(a.patience),
+        schedule: a.schedule,
+    }
+}
+
 fn demo(figures: &Path, model_dir: &Path) -> Result<()> {
     let start = Instant::now();
-    let cfg = run::demo_config();
-    eprintln!("demo: training {} on the embedded 8×8 digits", cfg.model.describe());
-    run::train(&cfg, model_dir, false, Progress::Quiet)?;
-    let m = run::evaluate(model_dir)?;
-    let written = run::figures(model_dir)?.save_all(figures)?;
+    eprintln!("demo: training {} on the embedded 8×8 digits", apps::demo_config().model.describe());
+    let (m, written) = apps::demo::run_demo(figures, model_dir)?;
     println!(
         "test MSE {:.4}, BCE {:.4}, PSNR {:.1} dB on {} test digits",
         m.test_mse,

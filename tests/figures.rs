@@ -2,9 +2,11 @@
 
 mod common;
 
+use autoencoders::apps;
+use autoencoders::data::DataConfig;
+use autoencoders::model_dir::RunConfig;
 use autoencoders::models::dense::DenseConfig;
 use autoencoders::prelude::*;
-use autoencoders::run::{self, DataConfig, RunConfig};
 use autoencoders::viz::Figure;
 
 fn quick(dataset: DatasetId, model: DenseConfig, dir: &std::path::Path) {
@@ -13,8 +15,9 @@ fn quick(dataset: DatasetId, model: DenseConfig, dir: &std::path::Path) {
         data: DataConfig::new(dataset),
         train: TrainConfig { epochs: 2, batch_size: 64, ..Default::default() },
         command: String::new(),
+        format_version: autoencoders::model_dir::FORMAT_VERSION,
     };
-    run::train(&cfg, dir, false, Progress::Quiet).unwrap();
+    apps::train(&cfg, dir, false, Progress::Quiet).unwrap();
 }
 
 #[test]
@@ -28,7 +31,7 @@ fn series_and_face_figures_render_as_png_and_svg() {
     let faces = dir.path().join("faces");
     quick(DatasetId::OrlFaces, DenseConfig::shallow(112 * 92, 16), &faces);
     for model in [&ecg, &faces] {
-        let figs = run::figures(model).unwrap();
+        let figs = apps::figures(model).unwrap();
         let written = figs.save_all(&model.join("figures")).unwrap();
         assert_eq!(written.len(), 6);
         let png = figs.reconstructions.to_png().unwrap();
@@ -36,7 +39,7 @@ fn series_and_face_figures_render_as_png_and_svg() {
         assert!(figs.reconstructions.to_svg().unwrap().contains("<svg"));
     }
     // Faces keep their 92×112 aspect ratio in the grid.
-    let grid = run::figures(&faces).unwrap().reconstructions;
+    let grid = apps::figures(&faces).unwrap().reconstructions;
     let (w, h) = grid.size();
     assert!(h > 2 * 80 && w > 10 * 72, "{w}×{h}");
 }

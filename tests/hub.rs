@@ -5,17 +5,19 @@ mod common;
 
 use std::path::Path;
 
-use autoencoders::hub::{Hub, ModelSource};
+use autoencoders::apps;
+use autoencoders::hub::Hub;
+use autoencoders::model_dir::RunConfig;
 use autoencoders::prelude::*;
-use autoencoders::run::{self, RunConfig};
+use autoencoders::pretrained::{ModelSource, Pretrained};
 use common::hub_server::HubServer;
 
 /// A small trained model directory published as `root/owner/name/`.
 fn publish(root: &Path, repo: &str) -> std::path::PathBuf {
     let dir = root.join(repo);
-    let mut cfg: RunConfig = run::demo_config();
+    let mut cfg: RunConfig = apps::demo_config();
     cfg.train.epochs = 3;
-    run::train(&cfg, &dir, false, Progress::Quiet).unwrap();
+    apps::train(&cfg, &dir, false, Progress::Quiet).unwrap();
     dir
 }
 
@@ -31,7 +33,7 @@ fn a_model_downloads_loads_and_is_then_served_from_the_cache() {
     let source = ModelSource::parse("acme/digits-ae", None).unwrap();
 
     let dir = source.local_dir(&hub(&server.endpoint, cache.path(), false)).unwrap();
-    let (want, got) = (run::encode(&local, Split::Test).unwrap(), run::encode(&dir, Split::Test).unwrap());
+    let (want, got) = (apps::encode(&local, Split::Test).unwrap(), apps::encode(&dir, Split::Test).unwrap());
     assert!(want.equals(&got), "codes from the downloaded model differ from the original's");
     let served = server.requests.load(std::sync::atomic::Ordering::SeqCst);
     assert!(served >= 2, "expected downloads, the server saw {served} requests");
@@ -170,7 +172,7 @@ fn cli_pull_and_eval_accept_a_hub_id_and_report_a_missing_one() {
     // Through text and the same parser on both sides: serde_json's default float parsing can
     // land one ulp off the printed value, so a value never printed would not compare equal.
     let want: serde_json::Value =
-        serde_json::from_str(&serde_json::to_string(&run::test_metrics(&local).unwrap()).unwrap()).unwrap();
+        serde_json::from_str(&serde_json::to_string(&apps::test_metrics(&local).unwrap()).unwrap()).unwrap();
     assert_eq!(hub_metrics, want);
     assert!(!Path::new(path.trim()).join("metrics.json").exists(), "eval must not write into the cache");
 

@@ -5,11 +5,13 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use autoencoders::apps;
 use autoencoders::export::{export, ExportOptions};
 use autoencoders::hub::Hub;
+use autoencoders::model_dir::RunConfig;
 use autoencoders::models::dense::Dense1;
 use autoencoders::prelude::*;
-use autoencoders::run::{self, RunConfig};
+use autoencoders::pretrained::Pretrained;
 use autoencoders::train::checkpoint::{named_tensors, read_safetensors};
 use autoencoders::train::{encode_all, reconstruct_all};
 use common::hub_server::HubServer;
@@ -17,10 +19,10 @@ use common::hub_server::HubServer;
 /// A small model trained on the embedded digits, evaluated, in `root/model`.
 fn trained(root: &Path) -> PathBuf {
     let dir = root.join("model");
-    let mut cfg: RunConfig = run::demo_config();
+    let mut cfg: RunConfig = apps::demo_config();
     cfg.train.epochs = 3;
-    run::train(&cfg, &dir, false, Progress::Quiet).unwrap();
-    run::evaluate(&dir).unwrap();
+    apps::train(&cfg, &dir, false, Progress::Quiet).unwrap();
+    apps::evaluate(&dir).unwrap();
     dir
 }
 

@@ -8,6 +8,7 @@ use autoencoders::baselines::Pca;
 use autoencoders::data::{DatasetId, Split};
 use autoencoders::models::dense::KerasShallow;
 use autoencoders::prelude::*;
+use autoencoders::pretrained::Pretrained;
 use autoencoders::train::reconstruct_all;
 
 #[test]
@@ -23,7 +24,7 @@ fn shallow_autoencoder_learns_mnist_in_two_epochs_and_beats_pca() {
     let mut model = KerasShallow::new(&dev, &DenseConfig::shallow(784, 32)).unwrap();
     let cfg = TrainConfig { epochs: 2, batch_size: 64, val_split: 0.0, patience: None, ..Default::default() };
     let empty = train.take(0);
-    fit(&mut model, &train, &empty, &cfg, None, false, Progress::Quiet).unwrap();
+    fit(&mut model, &train, &empty, &cfg).unwrap();
     let ours = Metrics::compute(&model, &test).unwrap();
 
     let pca = Pca::fit(&train.take(20_000).samples, 784, 32).unwrap();
@@ -47,8 +48,10 @@ fn shallow_autoencoder_learns_mnist_in_two_epochs_and_beats_pca() {
     let _ = reconstruct_all(&model, &test.take(3), 3);
 }
 
+use autoencoders::apps;
+use autoencoders::data::DataConfig;
+use autoencoders::model_dir::RunConfig;
 use autoencoders::models::conv::{ConvAutoencoder, ConvConfig};
-use autoencoders::run::{self, DataConfig, RunConfig};
 
 #[test]
 fn conv_autoencoder_learns_mnist_and_reloads_identically() {
@@ -63,7 +66,7 @@ fn conv_autoencoder_learns_mnist_and_reloads_identically() {
     let mut model = ConvAutoencoder::new(&dev, &ConvConfig::new(32)).unwrap();
     let untrained = Metrics::compute(&model, &test).unwrap();
     let cfg = TrainConfig { epochs: 2, batch_size: 64, val_split: 0.0, patience: None, ..Default::default() };
-    fit(&mut model, &train, &train.take(0), &cfg, None, false, Progress::Quiet).unwrap();
+    fit(&mut model, &train, &train.take(0), &cfg).unwrap();
     let ours = Metrics::compute(&model, &test).unwrap();
     eprintln!(
         "conv, 2 epochs on 6,000 images: test BCE {:.4} (untrained {:.4})",
@@ -80,18 +83,19 @@ fn conv_autoencoder_learns_mnist_and_reloads_identically() {
         data: DataConfig { normalizer: Some(norm), ..DataConfig::new(DatasetId::Mnist) },
         train: cfg,
         command: String::new(),
+        format_version: autoencoders::model_dir::FORMAT_VERSION,
     };
     rc.save(dir.path()).unwrap();
     autoencoders::train::checkpoint::save_weights(&model, &dir.path().join("model.safetensors")).unwrap();
     let back = ConvAutoencoder::from_pretrained(dir.path().to_str().unwrap()).unwrap();
     assert_eq!(reconstruct_all(&back, &test, 100), reconstruct_all(&model, &test, 100));
     let e = autoencoders::models::dense::Dense1::from_pretrained(dir.path().to_str().unwrap()).unwrap_err();
-    assert!(e.to_string().contains("not a dense model"), "{e}");
+    assert!(e.to_string().contains("not a `dense` model"), "{e}");
 }
 
 #[test]
 fn a_model_of_normal_ecg_beats_flags_the_abnormal_ones() {
-    let _root = require_data!(); // read through AUTOENCODERS_DATA by run::train
+    let _root = require_data!(); // read through AUTOENCODERS_DATA by apps::train
     let dir = tempfile::tempdir().unwrap();
     let cfg = RunConfig {
         model: ModelConfig::Dense(DenseConfig {
@@ -102,9 +106,10 @@ fn a_model_of_normal_ecg_beats_flags_the_abnormal_ones() {
         data: DataConfig { normal_class: Some("1".into()), ..DataConfig::new(DatasetId::Ecg5000) },
         train: TrainConfig { epochs: 100, batch_size: 32, val_split: 0.1, patience: None, ..Default::default() },
         command: String::new(),
+        format_version: autoencoders::model_dir::FORMAT_VERSION,
     };
-    run::train(&cfg, dir.path(), false, Progress::Quiet).unwrap();
-    let m = run::evaluate(dir.path()).unwrap();
+    apps::train(&cfg, dir.path(), false, Progress::Quiet).unwrap();
+    let m = apps::evaluate(dir.path()).unwrap();
     let auroc = m.test_auroc.expect("a normal-class model reports test_auroc");
     eprintln!("ECG5000, dense 140→64→8 on 262 normal beats: test AUROC {auroc:.4}");
     assert!(auroc > 0.95, "{m:?}"); // measured: 0.991
@@ -113,7 +118,7 @@ fn a_model_of_normal_ecg_beats_flags_the_abnormal_ones() {
 
     let mut bad = cfg.clone();
     bad.data.normal_class = Some("normal".into());
-    let e = run::train(&bad, dir.path(), false, Progress::Quiet).unwrap_err().to_string();
+    let e = apps::train(&bad, dir.path(), false, Progress::Quiet).unwrap_err().to_string();
     assert!(e.contains("no class `normal`") && e.contains("1, 2, 3, 4, 5"), "{e}");
 }
 
@@ -121,16 +126,17 @@ use autoencoders::models::lstm::{LstmAutoencoder, LstmConfig};
 
 #[test]
 fn lstm_autoencoder_of_normal_beats_separates_abnormal_ones_and_reloads() {
-    let _root = require_data!(); // read through AUTOENCODERS_DATA by run::train
+    let _root = require_data!(); // read through AUTOENCODERS_DATA by apps::train
     let dir = tempfile::tempdir().unwrap();
     let cfg = RunConfig {
         model: ModelConfig::Lstm(LstmConfig::new(140, 8)),
         data: DataConfig { normal_class: Some("1".into()), ..DataConfig::new(DatasetId::Ecg5000) },
         train: TrainConfig { epochs: 8, batch_size: 32, val_split: 0.1, patience: None, ..Default::default() },
         command: String::new(),
+        format_version: autoencoders::model_dir::FORMAT_VERSION,
     };
-    let h = run::train(&cfg, dir.path(), false, Progress::Quiet).unwrap();
-    let m = run::evaluate(dir.path()).unwrap();
+    let h = apps::train(&cfg, dir.path(), false, Progress::Quiet).unwrap();
+    let m = apps::evaluate(dir.path()).unwrap();
     let auroc = m.test_auroc.unwrap();
     eprintln!("ECG5000, LSTM autoencoder, 8 epochs: test AUROC {auroc:.4}, MSE {:.4}", m.test_mse);
     assert!(h.records.last().unwrap().train_loss < 0.8 * h.records[0].train_loss, "{h:?}");

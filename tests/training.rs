@@ -4,9 +4,12 @@ mod common;
 
 use std::path::Path;
 
+use autoencoders::apps;
+use autoencoders::data::DataConfig;
+use autoencoders::data::Split;
+use autoencoders::model_dir::RunConfig;
 use autoencoders::models::dense::{Dense0, Dense1, DenseConfig, KerasShallow};
 use autoencoders::prelude::*;
-use autoencoders::run::{self, DataConfig, RunConfig};
 use autoencoders::train::checkpoint::{self, load_weights, named_tensors, save_weights};
 use autoencoders::train::reconstruct_all;
 
@@ -16,6 +19,7 @@ fn digits_cfg(epochs: usize) -> RunConfig {
         data: DataConfig::new(DatasetId::Digits),
         train: TrainConfig { epochs, batch_size: 64, seed: 7, val_split: 0.1, patience: None, ..Default::default() },
         command: String::new(),
+        format_version: autoencoders::model_dir::FORMAT_VERSION,
     }
 }
 
@@ -26,8 +30,8 @@ fn weights(dir: &Path, file: &str) -> Vec<Vec<f32>> {
 #[test]
 fn training_lowers_the_loss_and_is_deterministic() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let h1 = run::train(&digits_cfg(12), a.path(), false, Progress::Quiet).unwrap();
-    let h2 = run::train(&digits_cfg(12), b.path(), false, Progress::Quiet).unwrap();
+    let h1 = apps::train(&digits_cfg(12), a.path(), false, Progress::Quiet).unwrap();
+    let h2 = apps::train(&digits_cfg(12), b.path(), false, Progress::Quiet).unwrap();
     let first = &h1.records[0];
     let last = h1.records.last().unwrap();
     assert!(last.train_loss < 0.8 * first.train_loss, "{} → {}", first.train_loss, last.train_loss);
@@ -49,9 +53,9 @@ fn training_lowers_the_loss_and_is_deterministic() {
 #[test]
 fn resume_continues_exactly_where_training_stopped() {
     let (full, parts) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    run::train(&digits_cfg(6), full.path(), false, Progress::Quiet).unwrap();
-    run::train(&digits_cfg(3), parts.path(), false, Progress::Quiet).unwrap();
-    let h = run::train(&digits_cfg(6), parts.path(), true, Progress::Quiet).unwrap();
+    apps::train(&digits_cfg(6), full.path(), false, Progress::Quiet).unwrap();
+    apps::train(&digits_cfg(3), parts.path(), false, Progress::Quiet).unwrap();
+    let h = apps::train(&digits_cfg(6), parts.path(), true, Progress::Quiet).unwrap();
     assert_eq!(h.records.iter().map(|r| r.epoch).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5, 6]);
     assert_eq!(weights(full.path(), "resume.safetensors"), weights(parts.path(), "resume.safetensors"));
     assert_eq!(weights(full.path(), "model.safetensors"), weights(parts.path(), "model.safetensors"));
@@ -64,10 +68,10 @@ fn resume_continues_exactly_where_training_stopped() {
 #[test]
 fn resume_refuses_a_different_model() {
     let dir = tempfile::tempdir().unwrap();
-    run::train(&digits_cfg(1), dir.path(), false, Progress::Quiet).unwrap();
+    apps::train(&digits_cfg(1), dir.path(), false, Progress::Quiet).unwrap();
     let mut other = digits_cfg(2);
     other.model = ModelConfig::Dense(DenseConfig::shallow(64, 4));
-    let e = run::train(&other, dir.path(), true, Progress::Quiet).unwrap_err().to_string();
+    let e = apps::train(&other, dir.path(), true, Progress::Quiet).unwrap_err().to_string();
     assert!(e.contains("resume it with the same model"), "{e}");
 }
 
@@ -156,6 +160,91 @@ fn divergence_is_reported_not_silent() {
         ..DenseConfig::shallow(64, 8)
     });
     cfg.train.adam.lr = 1e30;
-    let e = run::train(&cfg, dir.path(), false, Progress::Quiet).unwrap_err().to_string();
+    let e = apps::train(&cfg, dir.path(), false, Progress::Quiet).unwrap_err().to_string();
     assert!(e.contains("training diverged") && e.contains("lower the learning rate"), "{e}");
+}
+
+/// Sets every input value to zero: the model sees nothing, the target stays the clean batch.
+struct Blank;
+impl autoencoders::train::Corruption for Blank {
+    fn corrupt(&self, batch: &mut [f32], _: usize, _: &mut rand::rngs::StdRng) {
+        batch.fill(0.0);
+    }
+}
+
+fn digits() -> (Dataset, Dataset) {
+    let mut data = DatasetId::Digits.load(Split::Train).unwrap();
+    DatasetId::Digits.fit_normalizer(&data).unwrap().apply(&mut data).unwrap();
+    data.split(0.2, 0).unwrap()
+}
+
+#[test]
+fn a_corruption_changes_the_input_but_not_the_target_in_training_and_validation() {
+    let (train, val) = digits();
+    let cfg = TrainConfig { epochs: 1, batch_size: 64, patience: None, ..Default::default() };
+    let model = Dense1::new(&Dev::seed_from_u64(1), &DenseConfig::shallow(64, 8).with_hidden(&[32])).unwrap();
+    // Training on blank inputs learns the mean image, and cannot reconstruct any better.
+    let (mut plain, mut blind) = (model.clone(), model);
+    let five = TrainConfig { epochs: 5, ..cfg.clone() };
+    let hp = Trainer::new(&five).fit(&mut plain, &train, &val).unwrap();
+    let hb = Trainer::new(&five).corruption(&Blank).fit(&mut blind, &train, &val).unwrap();
+    assert!(hb.records[4].val_loss > hp.records[4].val_loss + 0.01, "{:?} vs {:?}", hb.records[4], hp.records[4]);
+    // Validation with blanked inputs is exactly the loss of the (trained) model's output for a
+    // zero input against each clean sample, computed here by hand (one epoch at rate 0).
+    let frozen = TrainConfig { adam: AdamConfig { lr: 0.0, ..Default::default() }, ..cfg };
+    let mut m = plain;
+    let h = Trainer::new(&frozen).corruption(&Blank).fit(&mut m, &train, &val).unwrap();
+    let dev = Dev::default();
+    let zeros = dev.tensor_from_vec(vec![0.0; val.samples.len()], m.input_shape(val.len()));
+    let clean = dev.tensor_from_vec(val.samples.clone(), m.input_shape(val.len()));
+    let want = m.loss(zeros, clean.clone()).recon as f64;
+    assert!((h.records[0].val_loss - want).abs() < 1e-6, "{} vs {want}", h.records[0].val_loss);
+    let uncorrupted = m.loss(clean.clone(), clean).recon as f64;
+    assert!(h.records[0].val_loss > uncorrupted + 0.01, "the corruption was not applied");
+}
+
+/// A step of the caller's: the plain step, reporting a non-finite value at its third batch.
+struct Breaks {
+    inner: autoencoders::train::PlainStep,
+    batches: usize,
+}
+
+impl<M: Autoencoder> autoencoders::train::TrainStep<M> for Breaks {
+    fn watched(&self) -> &'static str {
+        "elbo"
+    }
+    fn train_batch(
+        &mut self,
+        model: &mut M,
+        batch: autoencoders::train::StepBatch<M>,
+        lr: f64,
+    ) -> autoencoders::Result<autoencoders::train::LossValues> {
+        self.batches += 1;
+        let mut loss = self.inner.train_batch(model, batch, lr)?;
+        if self.batches == 3 {
+            loss.total = f32::NAN;
+        }
+        Ok(loss)
+    }
+    fn state(&self) -> (Vec<checkpoint::NamedTensor>, std::collections::BTreeMap<String, String>) {
+        <autoencoders::train::PlainStep as autoencoders::train::TrainStep<M>>::state(&self.inner)
+    }
+    fn restore(
+        &mut self,
+        t: &[checkpoint::NamedTensor],
+        meta: &std::collections::BTreeMap<String, String>,
+    ) -> Option<()> {
+        <autoencoders::train::PlainStep as autoencoders::train::TrainStep<M>>::restore(&mut self.inner, t, meta)
+    }
+}
+
+#[test]
+fn a_custom_step_runs_in_the_loop_and_names_what_diverged() {
+    let (train, val) = digits();
+    let cfg = TrainConfig { epochs: 2, batch_size: 64, patience: None, ..Default::default() };
+    let mut m = Dense1::new(&Dev::seed_from_u64(1), &DenseConfig::shallow(64, 8).with_hidden(&[32])).unwrap();
+    let mut step = Breaks { inner: autoencoders::train::PlainStep::new(cfg.adam), batches: 0 };
+    let e = Trainer::new(&cfg).fit_with(&mut m, &train, &val, &mut step).unwrap_err().to_string();
+    assert!(e.contains("epoch 1, batch 3: elbo is NaN"), "{e}");
+    assert_eq!(step.inner.adam.step, 3, "the step's own optimiser made the updates");
 }

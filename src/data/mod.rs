@@ -11,9 +11,11 @@ pub mod idx;
 pub mod image_folder;
 mod normalize;
 pub mod npz;
+mod prepare;
 mod registry;
 pub mod tabular;
 
 pub use dataset::{Batch, Batches, Dataset};
 pub use normalize::Normalizer;
+pub use prepare::{class_index, prepare, prepare_data, DataConfig, Prepared};
 pub use registry::{data_root, DatasetId, Split, DATA_ENV};

@@ -76,23 +76,11 @@ pub trait Params {
     }
 
     /// One row per parameter tensor: name, shape and number of values — the model's layers
-    /// as a table (it displays inline in a notebook).
-    fn summary(&self) -> crate::viz::Table {
-        use polars::prelude::{Column, DataFrame};
-        let (mut names, mut shapes, mut counts) = (vec![], vec![], vec![]);
-        self.visit("", &mut |name, p| {
-            let dims = p.dims();
-            shapes.push(dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(" × "));
-            counts.push(dims.iter().product::<usize>() as u64);
-            names.push(name);
-        });
-        let df = DataFrame::new_infer_height(vec![
-            Column::new("parameter".into(), names),
-            Column::new("shape".into(), shapes),
-            Column::new("values".into(), counts),
-        ])
-        .expect("columns have equal length");
-        crate::viz::Table(df)
+    /// (`viz::Table::from(model.summary())` shows them as a table).
+    fn summary(&self) -> Vec<ParamRow> {
+        let mut rows = Vec::new();
+        self.visit("", &mut |name, p| rows.push(ParamRow { name, shape: p.dims() }));
+        rows
     }
 
     /// Number of scalar parameters.
@@ -100,6 +88,26 @@ pub trait Params {
         let mut n = 0;
         self.visit("", &mut |_, p| n += p.dims().iter().product::<usize>());
         n
+    }
+}
+
+/// One parameter tensor in [`Params::summary`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamRow {
+    /// Its name in checkpoints (`encoder.0.weight`).
+    pub name: String,
+    /// Its shape.
+    pub shape: Vec<usize>,
+}
+
+impl ParamRow {
+    /// Its number of values.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+    /// Whether it holds no values.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 

@@ -1,7 +1,7 @@
-//! Model directories and weight files.
+//! Weight files, and the files the trainer writes into a model directory (the directory's
+//! whole format is [`crate::model_dir`]).
 //!
-//! A model directory holds `config.json` (what to build) and `model.safetensors` (its
-//! weights); both are needed to reload. `resume.safetensors` holds the last epoch's weights,
+//! `model.safetensors` holds the best weights. `resume.safetensors` holds the last epoch's weights,
 //! the optimiser's moments and the trainer's counters in one file, so `--resume` continues
 //! exactly where training stopped. Every file is written to a temporary name and renamed, so a
 //! crash leaves either the old file or the new one, never a torn one ([`crate::fs::write_atomic`]).
@@ -16,12 +16,8 @@ use crate::{Error, Result};
 
 /// The weights file in a model directory.
 pub const WEIGHTS: &str = "model.safetensors";
-/// The config file in a model directory.
-pub const CONFIG: &str = "config.json";
 /// The training history in a model directory.
 pub const HISTORY: &str = "history.csv";
-/// The evaluation metrics in a model directory.
-pub const METRICS: &str = "metrics.json";
 /// The resumable training state in a model directory.
 pub const RESUME: &str = "resume.safetensors";
 

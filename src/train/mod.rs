@@ -1,9 +1,12 @@
-//! Training: the loop, the optimiser, the history table and checkpoints.
+//! Training: the [`Trainer`] loop around a [`TrainStep`], the optimiser, the history table,
+//! checkpoints, and evaluation over whole datasets.
 
 pub mod adam;
 pub mod checkpoint;
 mod eval;
 mod history;
+mod source;
+mod step;
 mod trainer;
 
 pub use adam::{Adam, AdamConfig};
@@ -11,4 +14,6 @@ pub use eval::{
     encode_all, evaluate_loss, per_sample_errors, reconstruct_all, reconstruction_errors, roc_auc, roc_curve, Metrics,
 };
 pub use history::{score, EpochRecord, History};
-pub use trainer::{fit, LrSchedule, Progress, TrainConfig};
+pub use source::BatchSource;
+pub use step::{Corruption, LossValues, PlainStep, StepBatch, TrainStep};
+pub use trainer::{fit, LrSchedule, Progress, TrainConfig, Trainer};

@@ -4,12 +4,14 @@ use std::time::Instant;
 
 use dfdx::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
-use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
+use rand::{rngs::StdRng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{self, named_tensors, NamedTensor, RESUME, WEIGHTS};
 use super::history::score;
-use super::{evaluate_loss, Adam, AdamConfig, EpochRecord, History};
+use super::source::BatchSource;
+use super::step::{Corruption, LossValues, PlainStep, StepBatch, TrainStep};
+use super::{AdamConfig, EpochRecord, History};
 use crate::data::Dataset;
 use crate::models::Autoencoder;
 use crate::nn::Dev;
@@ -83,7 +85,7 @@ pub enum Progress {
     Bar,
 }
 
-/// The counters that, with the weights and Adam's moments, make training resumable.
+/// The counters that, with the weights and the optimiser state, make training resumable.
 #[derive(Debug, Clone, Copy)]
 struct Counters {
     epochs_done: usize,
@@ -91,124 +93,253 @@ struct Counters {
     bad_epochs: usize,
 }
 
-/// Trains `model` on `train`, validating on `val` (may be empty) after each epoch.
+/// Trains models: the loop around a [`TrainStep`], with validation, early stopping,
+/// checkpoints and resume.
 ///
-/// With `dir`, each epoch writes `history.csv`, `resume.safetensors` (last weights + optimiser)
-/// and, when validation improves, `model.safetensors`; all atomically. With `resume`, training
-/// continues from `dir/resume.safetensors` — the result equals an uninterrupted run, because
-/// epoch `k` shuffles with a seed derived from `(seed, k)` only.
-///
-/// Stops early after `patience` epochs without improvement, and fails with
-/// [`Error::Diverged`] on a non-finite loss.
-pub fn fit<M: Autoencoder>(
-    model: &mut M,
-    train: &Dataset,
-    val: &Dataset,
-    cfg: &TrainConfig,
-    dir: Option<&Path>,
+/// ```no_run
+/// # use autoencoders::prelude::*;
+/// # fn run(model: &mut impl Autoencoder, train: &Dataset, val: &Dataset) -> Result<()> {
+/// let cfg = TrainConfig { epochs: 20, ..Default::default() };
+/// let history = Trainer::new(&cfg).progress(Progress::Lines).fit(model, train, val)?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Copy)]
+pub struct Trainer<'a> {
+    cfg: &'a TrainConfig,
+    dir: Option<&'a Path>,
     resume: bool,
     progress: Progress,
-) -> Result<History> {
-    if cfg.batch_size == 0 || train.is_empty() {
-        return Err(Error::config("batch_size", "needs a batch size ≥ 1 and a non-empty training set"));
+    corruption: Option<&'a dyn Corruption>,
+}
+
+impl<'a> Trainer<'a> {
+    /// A trainer for `cfg`: no checkpoints, a fresh start, no progress output, clean inputs.
+    pub fn new(cfg: &'a TrainConfig) -> Self {
+        Self { cfg, dir: None, resume: false, progress: Progress::Quiet, corruption: None }
     }
-    // Ids from this code's counter: see `Params::refresh_ids` (models built in another
-    // notebook cell).
-    model.refresh_ids();
-    crate::nn::tune_allocator();
-    let mut adam = Adam::new(cfg.adam);
-    let mut history = History::default();
-    let mut c = Counters { epochs_done: 0, best: f64::INFINITY, bad_epochs: 0 };
-    if resume {
-        let dir = dir.ok_or_else(|| Error::config("resume", "needs a model directory"))?;
-        c = load_resume(model, &mut adam, dir)?;
-        history = History::load_csv(&dir.join(checkpoint::HISTORY))?;
-        history.records.truncate(c.epochs_done);
+
+    /// Writes `history.csv`, `resume.safetensors` (last weights + optimiser) every epoch and
+    /// `model.safetensors` when validation improves, into `dir`; all atomically.
+    pub fn checkpoints(self, dir: &'a Path) -> Self {
+        Self { dir: Some(dir), ..self }
     }
-    let dev = Dev::default();
-    let steps_per_epoch = train.len().div_ceil(cfg.batch_size) as u64;
-    let total_steps = steps_per_epoch * cfg.epochs as u64;
-    while c.epochs_done < cfg.epochs {
-        if cfg.patience.is_some_and(|p| c.bad_epochs >= p) {
-            if progress != Progress::Quiet {
-                eprintln!("early stop: no improvement for {} epochs", c.bad_epochs);
-            }
-            break;
+
+    /// Continues from the checkpoint directory's `resume.safetensors`: the result equals an
+    /// uninterrupted run, because epoch `k` shuffles with a seed derived from `(seed, k)` only.
+    pub fn resume(self, resume: bool) -> Self {
+        Self { resume, ..self }
+    }
+
+    /// What to show while training.
+    pub fn progress(self, progress: Progress) -> Self {
+        Self { progress, ..self }
+    }
+
+    /// Feeds the model corrupted inputs (the clean batch stays the target), in training and
+    /// validation alike.
+    pub fn corruption(self, corruption: &'a dyn Corruption) -> Self {
+        Self { corruption: Some(corruption), ..self }
+    }
+
+    /// Trains `model` with the plain autoencoder step ([`PlainStep`], Adam) on `train`,
+    /// validating on `val` (may be empty) after each epoch.
+    pub fn fit<M: Autoencoder>(&self, model: &mut M, train: &dyn BatchSource, val: &Dataset) -> Result<History> {
+        self.fit_with(model, train, val, &mut PlainStep::new(self.cfg.adam))
+    }
+
+    /// [`fit`](Self::fit) with a step of the caller's: its own losses and optimisers.
+    ///
+    /// Stops early after `patience` epochs without a better validation value of the step's
+    /// watched quantity, and fails with [`Error::Diverged`] when it is not finite.
+    pub fn fit_with<M: Autoencoder, S: TrainStep<M>>(
+        &self,
+        model: &mut M,
+        train: &dyn BatchSource,
+        val: &Dataset,
+        step: &mut S,
+    ) -> Result<History> {
+        let cfg = self.cfg;
+        if cfg.batch_size == 0 || train.is_empty() {
+            return Err(Error::config("batch_size", "needs a batch size ≥ 1 and a non-empty training set"));
         }
-        let epoch = c.epochs_done + 1;
+        // Ids from this code's counter: see `Params::refresh_ids` (models built in another
+        // notebook cell).
+        model.refresh_ids();
+        crate::nn::tune_allocator();
+        let (mut c, mut history) = self.start(model, step)?;
+        while c.epochs_done < cfg.epochs {
+            if cfg.patience.is_some_and(|p| c.bad_epochs >= p) {
+                self.say(&format!("early stop: no {} improvement for {} epochs", step.watched(), c.bad_epochs));
+                break;
+            }
+            let record = self.epoch(model, step, train, val, c.epochs_done + 1)?;
+            let improved = score(&record) < c.best;
+            if improved {
+                c.best = score(&record);
+                c.bad_epochs = 0;
+            } else {
+                c.bad_epochs += 1;
+            }
+            c.epochs_done = record.epoch;
+            history.records.push(record);
+            if let Some(dir) = self.dir {
+                if improved {
+                    checkpoint::save_weights(model, &dir.join(WEIGHTS))?;
+                }
+                save_resume(model, step, c, dir)?;
+                history.save_csv(&dir.join(checkpoint::HISTORY))?;
+            }
+        }
+        Ok(history)
+    }
+
+    /// The counters and history to start from: fresh, or the checkpoint's when resuming.
+    fn start<M: Autoencoder, S: TrainStep<M>>(&self, model: &mut M, step: &mut S) -> Result<(Counters, History)> {
+        let fresh = Counters { epochs_done: 0, best: f64::INFINITY, bad_epochs: 0 };
+        if !self.resume {
+            return Ok((fresh, History::default()));
+        }
+        let dir = self.dir.ok_or_else(|| Error::config("resume", "needs a model directory"))?;
+        let c = load_resume(model, step, dir)?;
+        let mut history = History::load_csv(&dir.join(checkpoint::HISTORY))?;
+        history.records.truncate(c.epochs_done);
+        Ok((c, history))
+    }
+
+    /// One pass over `train`, then validation: the epoch's record.
+    fn epoch<M: Autoencoder, S: TrainStep<M>>(
+        &self,
+        model: &mut M,
+        step: &mut S,
+        train: &dyn BatchSource,
+        val: &Dataset,
+        epoch: usize,
+    ) -> Result<EpochRecord> {
+        let cfg = self.cfg;
         let start = Instant::now();
-        let bar = make_bar(progress, train.len().div_ceil(cfg.batch_size), epoch, cfg.epochs);
-        let mut order: Vec<usize> = (0..train.len()).collect();
-        order.shuffle(&mut StdRng::seed_from_u64(cfg.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ epoch as u64));
-        let (mut sum, mut recon, mut reg, mut seen) = (0.0f64, 0.0f64, 0.0f64, 0usize);
-        let d = train.sample_len();
-        for (b, idx) in order.chunks(cfg.batch_size).enumerate() {
-            // Gathered straight into the batch tensor's buffer: no zeroing, no second copy.
-            let mut buf = Vec::with_capacity(idx.len() * d);
-            idx.iter().for_each(|&i| buf.extend_from_slice(train.sample(i)));
-            let x = dev.tensor_from_vec(buf, model.input_shape(idx.len()));
-            let parts = model.loss(x.clone().traced(model.alloc_grads()), x);
-            let value = parts.total.array();
-            if !value.is_finite() {
+        let steps_per_epoch = train.len().div_ceil(cfg.batch_size);
+        let total_steps = (steps_per_epoch * cfg.epochs) as u64;
+        let bar = make_bar(self.progress, steps_per_epoch, epoch, cfg.epochs);
+        let mut rng = StdRng::seed_from_u64(cfg.seed ^ (epoch as u64).wrapping_mul(0xD1B5_4A32_D192_ED03));
+        let mut sums = LossSums::default();
+        for (b, clean) in train.epoch_batches(epoch, cfg.batch_size, cfg.seed).enumerate() {
+            let n = clean.len() / train.sample_len();
+            let batch = self.batch(model, clean, &mut rng);
+            let global = ((epoch - 1) * steps_per_epoch + b) as u64;
+            let loss = step.train_batch(model, batch, cfg.schedule.lr(cfg.adam.lr, global, total_steps))?;
+            if !loss.total.is_finite() {
                 return Err(Error::Diverged(format!(
-                    "epoch {epoch}, batch {}: loss is {value}; lower the learning rate (now {}) or check the data",
+                    "epoch {epoch}, batch {}: {} is {}; lower the learning rate (now {}) or check the data",
                     b + 1,
+                    step.watched(),
+                    loss.total,
                     cfg.adam.lr
                 )));
             }
-            let mut grads = parts.total.backward();
-            adam.cfg.lr = cfg.schedule.lr(cfg.adam.lr, adam.step, total_steps);
-            adam.update(model, &mut grads);
-            let n = idx.len() as f64;
-            (sum, recon, reg, seen) =
-                (sum + value as f64 * n, recon + parts.recon as f64 * n, reg + parts.reg as f64 * n, seen + idx.len());
+            sums.add(loss, n);
             if let Some(bar) = &bar {
                 bar.inc(1);
-                let rate = seen as f64 / start.elapsed().as_secs_f64().max(1e-9);
-                bar.set_message(format!("loss {:.4} · {rate:.0} samples/s", sum / seen as f64));
+                let rate = sums.n as f64 / start.elapsed().as_secs_f64().max(1e-9);
+                bar.set_message(format!("{} {:.4} · {rate:.0} samples/s", step.watched(), sums.total / sums.n as f64));
             }
         }
-        let val_loss = if val.is_empty() { f64::NAN } else { evaluate_loss(model, val, cfg.batch_size.max(256))?.0 };
-        let seen = seen as f64;
-        let record = EpochRecord {
-            epoch,
-            train_loss: sum / seen,
-            train_recon: recon / seen,
-            train_reg: reg / seen,
-            val_loss,
-            seconds: start.elapsed().as_secs_f64(),
-        };
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
-        if progress != Progress::Quiet {
-            let val = if val_loss.is_finite() { format!("{val_loss:.5}") } else { "-".into() };
-            eprintln!(
-                "epoch {epoch:>3}/{}  train {:.5}  val {val}  {:.1} s  {:.0} samples/s",
-                cfg.epochs,
-                record.train_loss,
-                record.seconds,
-                seen / record.seconds
-            );
-        }
-        let improved = score(&record) < c.best;
-        if improved {
-            c.best = score(&record);
-            c.bad_epochs = 0;
-        } else {
-            c.bad_epochs += 1;
-        }
-        c.epochs_done = epoch;
-        history.records.push(record);
-        if let Some(dir) = dir {
-            if improved {
-                checkpoint::save_weights(model, &dir.join(WEIGHTS))?;
+        let val_loss = if val.is_empty() { f64::NAN } else { self.validate(model, step, val)?.total };
+        let seen = sums.n as f64;
+        let record = EpochRecord {
+            epoch,
+            train_loss: sums.total / seen,
+            train_recon: sums.recon / seen,
+            train_reg: sums.reg / seen,
+            val_loss,
+            seconds: start.elapsed().as_secs_f64(),
+        };
+        self.report(&record, seen);
+        Ok(record)
+    }
+
+    /// The step's input (corrupted, if a corruption is set) and clean target for `clean`.
+    fn batch<M: Autoencoder>(&self, model: &M, clean: Vec<f32>, rng: &mut StdRng) -> StepBatch<M> {
+        let dev = Dev::default();
+        let d = model.input_shape(1).num_elements();
+        let shape = model.input_shape(clean.len() / d);
+        match self.corruption {
+            None => {
+                let x = dev.tensor_from_vec(clean, shape);
+                StepBatch { input: x.clone(), target: x }
             }
-            save_resume(model, &adam, c, dir)?;
-            history.save_csv(&dir.join(checkpoint::HISTORY))?;
+            Some(c) => {
+                let mut noisy = clean.clone();
+                c.corrupt(&mut noisy, d, rng);
+                StepBatch { input: dev.tensor_from_vec(noisy, shape), target: dev.tensor_from_vec(clean, shape) }
+            }
         }
     }
-    Ok(history)
+
+    /// The step's mean loss over `val`, in batches of at least 256, corrupted with a seed fixed
+    /// across epochs.
+    fn validate<M: Autoencoder, S: TrainStep<M>>(&self, model: &M, step: &S, val: &Dataset) -> Result<LossMeans> {
+        let mut rng = StdRng::seed_from_u64(self.cfg.seed ^ 0x5EED_F7A1);
+        let mut sums = LossSums::default();
+        for b in val.batches(self.cfg.batch_size.max(256)) {
+            let batch = self.batch(model, b.x.to_vec(), &mut rng);
+            sums.add(step.eval_batch(model, batch), b.n);
+        }
+        Ok(sums.means())
+    }
+
+    fn say(&self, line: &str) {
+        if self.progress != Progress::Quiet {
+            eprintln!("{line}");
+        }
+    }
+
+    fn report(&self, r: &EpochRecord, seen: f64) {
+        let val = if r.val_loss.is_finite() { format!("{:.5}", r.val_loss) } else { "-".into() };
+        self.say(&format!(
+            "epoch {:>3}/{}  train {:.5}  val {val}  {:.1} s  {:.0} samples/s",
+            r.epoch,
+            self.cfg.epochs,
+            r.train_loss,
+            r.seconds,
+            seen / r.seconds
+        ));
+    }
+}
+
+/// Sample-weighted sums of batch losses.
+#[derive(Default)]
+struct LossSums {
+    total: f64,
+    recon: f64,
+    reg: f64,
+    n: usize,
+}
+
+/// Means of [`LossSums`].
+struct LossMeans {
+    total: f64,
+}
+
+impl LossSums {
+    fn add(&mut self, l: LossValues, n: usize) {
+        let w = n as f64;
+        self.total += l.total as f64 * w;
+        self.recon += l.recon as f64 * w;
+        self.reg += l.reg as f64 * w;
+        self.n += n;
+    }
+    fn means(&self) -> LossMeans {
+        LossMeans { total: self.total / self.n.max(1) as f64 }
+    }
+}
+
+/// Trains `model` on `train`, validating on `val`, with no checkpoints and no output:
+/// `Trainer::new(cfg).fit(model, train, val)`. See [`Trainer`] for the rest.
+pub fn fit<M: Autoencoder>(model: &mut M, train: &Dataset, val: &Dataset, cfg: &TrainConfig) -> Result<History> {
+    Trainer::new(cfg).fit(model, train, val)
 }
 
 fn make_bar(progress: Progress, batches: usize, epoch: usize, epochs: usize) -> Option<ProgressBar> {
@@ -224,11 +355,11 @@ fn make_bar(progress: Progress, batches: usize, epoch: usize, epochs: usize) -> 
     Some(bar)
 }
 
-fn save_resume<M: Autoencoder>(model: &M, adam: &Adam, c: Counters, dir: &Path) -> Result<()> {
+fn save_resume<M: Autoencoder, S: TrainStep<M>>(model: &M, step: &S, c: Counters, dir: &Path) -> Result<()> {
     let mut tensors: Vec<NamedTensor> =
         named_tensors(model).into_iter().map(|t| NamedTensor { name: format!("model.{}", t.name), ..t }).collect();
-    let (moments, mut meta) = adam.state();
-    tensors.extend(moments);
+    let (state, mut meta) = step.state();
+    tensors.extend(state);
     meta.extend(BTreeMap::from([
         ("epochs_done".to_string(), c.epochs_done.to_string()),
         ("best".to_string(), c.best.to_string()),
@@ -237,7 +368,7 @@ fn save_resume<M: Autoencoder>(model: &M, adam: &Adam, c: Counters, dir: &Path) 
     crate::fs::write_atomic(&dir.join(RESUME), &checkpoint::to_safetensors(&tensors, meta)?)
 }
 
-fn load_resume<M: Autoencoder>(model: &mut M, adam: &mut Adam, dir: &Path) -> Result<Counters> {
+fn load_resume<M: Autoencoder, S: TrainStep<M>>(model: &mut M, step: &mut S, dir: &Path) -> Result<Counters> {
     let path = dir.join(RESUME);
     let (tensors, meta) = checkpoint::read_safetensors(&path)?;
     let bad = |what: &str| {
@@ -249,7 +380,7 @@ fn load_resume<M: Autoencoder>(model: &mut M, adam: &mut Adam, dir: &Path) -> Re
         best: get("best")?.parse().map_err(|_| bad("best"))?,
         bad_epochs: get("bad_epochs")?.parse().map_err(|_| bad("bad_epochs"))?,
     };
-    adam.restore(&tensors, &meta).ok_or_else(|| bad("adam_step"))?;
+    step.restore(&tensors, &meta).ok_or_else(|| bad("optimiser state"))?;
     checkpoint::assign_checked(model, tensors, "model.", &path)?;
     Ok(c)
 }

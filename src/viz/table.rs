@@ -111,6 +111,23 @@ impl Metrics {
     }
 }
 
+impl From<Vec<crate::nn::ParamRow>> for Table {
+    /// A model's [`summary`](crate::nn::Params::summary): parameter, shape, values.
+    fn from(rows: Vec<crate::nn::ParamRow>) -> Self {
+        let shapes: Vec<String> =
+            rows.iter().map(|r| r.shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(" × ")).collect();
+        let counts: Vec<u64> = rows.iter().map(|r| r.len() as u64).collect();
+        let names: Vec<String> = rows.into_iter().map(|r| r.name).collect();
+        let df = DataFrame::new_infer_height(vec![
+            Column::new("parameter".into(), names),
+            Column::new("shape".into(), shapes),
+            Column::new("values".into(), counts),
+        ])
+        .expect("columns have equal length");
+        Table(df)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@ pub use config::ConvConfig;
 
 use dfdx::prelude::*;
 
-use crate::models::{Autoencoder, ReconLoss};
+use crate::models::{Autoencoder, BuildOptions, CardText, Family, FamilyModel, ModelVisitor, ReconLoss};
 use crate::nn::{join, Activation, Conv2d, ConvTranspose2d, Dense, Dev, Flatten, Image, Param, Params, Unflatten};
 use crate::Result;
 
@@ -151,5 +151,67 @@ impl Params for ConvAutoencoder {
         d.fc.visit_mut(&join(prefix, "decoder.0"), f);
         d.deconv1.visit_mut(&join(prefix, "decoder.1"), f);
         d.deconv2.visit_mut(&join(prefix, "decoder.2"), f);
+    }
+}
+
+/// The convolutional family: `--model conv`.
+pub struct ConvFamily;
+
+impl Family for ConvFamily {
+    const NAME: &'static str = "conv";
+    const ABOUT: &'static str = "Convolutional, for 28×28 images: two stride-2 conv layers (16, 32 channels) and a \
+                                 dense code, transposed convolutions back (--code sets the code size; --hidden does \
+                                 not apply).";
+    type Config = ConvConfig;
+
+    fn example() -> ConvConfig {
+        ConvConfig::new(4)
+    }
+    fn validate(cfg: &ConvConfig) -> Result<()> {
+        cfg.validate()
+    }
+    fn describe(cfg: &ConvConfig) -> String {
+        cfg.describe()
+    }
+    fn input_len(_: &ConvConfig) -> usize {
+        ConvConfig::INPUT
+    }
+    fn code_len(cfg: &ConvConfig) -> usize {
+        cfg.code
+    }
+    fn from_options(o: &BuildOptions) -> Result<ConvConfig> {
+        if !o.hidden.is_empty() {
+            return Err(crate::Error::config(
+                "hidden",
+                "--hidden does not apply to --model conv (its layers are fixed; --code sets the code size)",
+            ));
+        }
+        let cfg =
+            ConvConfig { code: o.code, activation: o.activation, output_activation: o.output_activation, loss: o.loss };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+    fn card(cfg: &ConvConfig) -> CardText {
+        CardText {
+            rust_type: "ConvAutoencoder".into(),
+            module: "conv",
+            tag: "convolutional-autoencoder",
+            weight_layout: "`encoder.{i}.weight` and `encoder.{i}.bias` (0: 3×3 conv 1→16, 1: 3×3 conv 16→32, \
+                            2: dense 1568→code), then `decoder.{i}.…` (0: dense code→1568, 1: 3×3 transposed conv \
+                            32→16, 2: 3×3 transposed conv 16→1); laid out as PyTorch's layers (`nn.Conv2d`: out × \
+                            in × k × k; `nn.ConvTranspose2d`: in × out × k × k; `nn.Linear`: out × in)."
+                .into(),
+            loss: cfg.loss,
+        }
+    }
+    fn build<V: ModelVisitor>(cfg: &ConvConfig, dev: &Dev, v: V) -> Result<V::Output> {
+        v.visit(ConvAutoencoder::new(dev, cfg)?)
+    }
+}
+
+impl FamilyModel for ConvAutoencoder {
+    type Family = ConvFamily;
+    fn from_config(dev: &Dev, cfg: &ConvConfig) -> Result<Self> {
+        Self::new(dev, cfg)
     }
 }

@@ -2,8 +2,7 @@
 //!
 //! The depth is part of the type; each width is a [`Dim`]: `Const<N>` for a model whose shapes
 //! the compiler checks ([`KerasShallow`], [`KerasDeep`]), `usize` for one read from a config
-//! ([`Dense0`], [`Dense1`], [`Dense2`]). [`with_dense_model!`](crate::with_dense_model) picks
-//! the type for a config.
+//! ([`Dense0`], [`Dense1`], [`Dense2`]). [`DenseFamily::build`] picks the type for a config.
 
 mod config;
 mod stack;
@@ -13,7 +12,7 @@ pub use stack::DenseStack;
 
 use dfdx::prelude::*;
 
-use crate::models::{Autoencoder, ReconLoss};
+use crate::models::{Autoencoder, BuildOptions, CardText, Family, FamilyModel, ModelVisitor, ReconLoss};
 use crate::nn::{join, Activation, Dense, Dev, Param, Params};
 use crate::Result;
 
@@ -120,46 +119,77 @@ where
     }
 }
 
-/// Runs `$body` with `$m` bound to a freshly built dense model of the right type for `$cfg`
-/// (a `&DenseConfig`): the compile-time shaped presets ([`KerasShallow`], [`KerasDeep`],
-/// [`Bench256`]) when the config matches one, else the runtime-sized type of its depth.
-/// `$body` must evaluate to a `crate::Result<_>`-compatible value; adding a preset is one line.
-#[macro_export]
-macro_rules! with_dense_model {
-    ($cfg:expr, $dev:expr, |$m:ident| $body:expr) => {{
-        use $crate::models::dense::*;
-        let cfg: &DenseConfig = $cfg;
-        match (cfg.input, cfg.hidden.as_slice(), cfg.code) {
-            (784, [], 32) => {
-                #[allow(unused_mut)]
-                let mut $m = KerasShallow::new($dev, cfg)?;
-                $body
-            }
-            (784, [128, 64], 32) => {
-                #[allow(unused_mut)]
-                let mut $m = KerasDeep::new($dev, cfg)?;
-                $body
-            }
-            (784, [256], 64) => {
-                #[allow(unused_mut)]
-                let mut $m = Bench256::new($dev, cfg)?;
-                $body
-            }
-            (_, [], _) => {
-                #[allow(unused_mut)]
-                let mut $m = Dense0::new($dev, cfg)?;
-                $body
-            }
-            (_, [_], _) => {
-                #[allow(unused_mut)]
-                let mut $m = Dense1::new($dev, cfg)?;
-                $body
-            }
-            _ => {
-                #[allow(unused_mut)]
-                let mut $m = Dense2::new($dev, cfg)?;
-                $body
-            }
+/// The dense family: `--model dense`.
+pub struct DenseFamily;
+
+impl Family for DenseFamily {
+    const NAME: &'static str = "dense";
+    const ABOUT: &'static str =
+        "Fully connected encoder and decoder (0–2 hidden layers each, mirrored; --hidden 128,64).";
+    type Config = DenseConfig;
+
+    fn example() -> DenseConfig {
+        DenseConfig::shallow(12, 3).with_hidden(&[6])
+    }
+    fn validate(cfg: &DenseConfig) -> Result<()> {
+        cfg.validate()
+    }
+    fn describe(cfg: &DenseConfig) -> String {
+        cfg.describe()
+    }
+    fn input_len(cfg: &DenseConfig) -> usize {
+        cfg.input
+    }
+    fn code_len(cfg: &DenseConfig) -> usize {
+        cfg.code
+    }
+    fn from_options(o: &BuildOptions) -> Result<DenseConfig> {
+        let cfg = DenseConfig {
+            input: o.input,
+            hidden: o.hidden.clone(),
+            code: o.code,
+            activation: o.activation,
+            code_activation: o.code_activation,
+            output_activation: o.output_activation,
+            loss: o.loss,
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+    fn card(cfg: &DenseConfig) -> CardText {
+        CardText {
+            rust_type: format!("Dense{}", cfg.hidden.len()),
+            module: "dense",
+            tag: "dense-autoencoder",
+            weight_layout: "`encoder.{i}.weight` and `encoder.{i}.bias`, then `decoder.{i}.…`, layers counted \
+                            from the input; each weight laid out as PyTorch's `nn.Linear` (out × in)."
+                .into(),
+            loss: cfg.loss,
         }
-    }};
+    }
+
+    /// The compile-time shaped presets ([`KerasShallow`], [`KerasDeep`], [`Bench256`]) when
+    /// the config matches one (their fixed sizes are faster), else the runtime-sized type of
+    /// its depth. Adding a preset is one arm.
+    fn build<V: ModelVisitor>(cfg: &DenseConfig, dev: &Dev, v: V) -> Result<V::Output> {
+        match (cfg.input, cfg.hidden.as_slice(), cfg.code) {
+            (784, [], 32) => v.visit(KerasShallow::new(dev, cfg)?),
+            (784, [128, 64], 32) => v.visit(KerasDeep::new(dev, cfg)?),
+            (784, [256], 64) => v.visit(Bench256::new(dev, cfg)?),
+            (_, [], _) => v.visit(Dense0::new(dev, cfg)?),
+            (_, [_], _) => v.visit(Dense1::new(dev, cfg)?),
+            _ => v.visit(Dense2::new(dev, cfg)?),
+        }
+    }
+}
+
+impl<Enc, Dec> FamilyModel for DenseAutoencoder<Enc, Dec>
+where
+    Enc: DenseStack,
+    Dec: DenseStack<In = Enc::Out, Out = Enc::In>,
+{
+    type Family = DenseFamily;
+    fn from_config(dev: &Dev, cfg: &DenseConfig) -> Result<Self> {
+        Self::new(dev, cfg)
+    }
 }

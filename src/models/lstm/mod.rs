@@ -10,7 +10,7 @@ pub use config::LstmConfig;
 
 use dfdx::prelude::*;
 
-use crate::models::{Autoencoder, ReconLoss};
+use crate::models::{Autoencoder, BuildOptions, CardText, Family, FamilyModel, ModelVisitor, ReconLoss};
 use crate::nn::{join, Activation, Dense, Dev, Lstm, Param, Params};
 use crate::Result;
 
@@ -120,5 +120,66 @@ impl Params for LstmAutoencoder {
         self.decoder.fc.visit_mut(&join(prefix, "decoder.0"), f);
         self.decoder.lstm.visit_mut(&join(prefix, "decoder.1"), f);
         self.decoder.out.visit_mut(&join(prefix, "decoder.2"), f);
+    }
+}
+
+/// The LSTM family: `--model lstm`.
+pub struct LstmFamily;
+
+impl Family for LstmFamily {
+    const NAME: &'static str = "lstm";
+    const ABOUT: &'static str = "LSTM sequence autoencoder for series such as ECG5000: encoder LSTM (64 units) → \
+                                 code → repeated at every step → decoder LSTM (64) → one value per step.";
+    type Config = LstmConfig;
+
+    fn example() -> LstmConfig {
+        LstmConfig::new(10, 3)
+    }
+    fn validate(cfg: &LstmConfig) -> Result<()> {
+        cfg.validate()
+    }
+    fn describe(cfg: &LstmConfig) -> String {
+        cfg.describe()
+    }
+    fn input_len(cfg: &LstmConfig) -> usize {
+        cfg.input
+    }
+    fn code_len(cfg: &LstmConfig) -> usize {
+        cfg.code
+    }
+    fn from_options(o: &BuildOptions) -> Result<LstmConfig> {
+        if !o.hidden.is_empty() {
+            return Err(crate::Error::config(
+                "hidden",
+                "--hidden does not apply to --model lstm (its LSTMs have 64 units; --code sets the code size)",
+            ));
+        }
+        let cfg = LstmConfig { input: o.input, code: o.code, output_activation: o.output_activation, loss: o.loss };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+    fn card(cfg: &LstmConfig) -> CardText {
+        CardText {
+            rust_type: "LstmAutoencoder".into(),
+            module: "lstm",
+            tag: "lstm-autoencoder",
+            weight_layout: "`encoder.0` (LSTM), `encoder.1` (dense 64→code), then `decoder.0` (dense code→64), \
+                            `decoder.1` (LSTM), `decoder.2` (dense 64→1 per step). Each LSTM holds `weight_ih` \
+                            (4·64 × in), `weight_hh` (4·64 × 64), `bias_ih` and `bias_hh`, gates in PyTorch's \
+                            `nn.LSTM` order (input, forget, cell, output); each dense layer `weight` (out × in, as \
+                            `nn.Linear`) and `bias`."
+                .into(),
+            loss: cfg.loss,
+        }
+    }
+    fn build<V: ModelVisitor>(cfg: &LstmConfig, dev: &Dev, v: V) -> Result<V::Output> {
+        v.visit(LstmAutoencoder::new(dev, cfg)?)
+    }
+}
+
+impl FamilyModel for LstmAutoencoder {
+    type Family = LstmFamily;
+    fn from_config(dev: &Dev, cfg: &LstmConfig) -> Result<Self> {
+        Self::new(dev, cfg)
     }
 }

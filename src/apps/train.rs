@@ -1,0 +1,78 @@
+//! `autoencoders train`: build the model a [`RunConfig`] describes, train it on its dataset
+//! and write the model directory (or continue one with `resume`).
+
+use std::path::Path;
+
+use crate::data::{prepare_data, Dataset};
+use crate::model_dir::RunConfig;
+use crate::models::{Autoencoder, ModelConfig, ModelVisitor};
+use crate::nn::Dev;
+use crate::train::{History, Progress, TrainConfig, Trainer};
+use crate::{Error, Result};
+
+/// Trains the model `cfg` describes into `dir` (created if needed). With `resume`, the
+/// model, data and normaliser come from `dir/config.json` and only `cfg.train.epochs` (and
+/// patience) may differ.
+pub fn train(cfg: &RunConfig, dir: &Path, resume: bool, progress: Progress) -> Result<History> {
+    let mut cfg = if resume { resumed_config(cfg, dir)? } else { cfg.clone() };
+    cfg.model.validate()?;
+    let data = prepare_data(&cfg.data)?;
+    cfg.data.normalizer = Some(data.normalizer.clone());
+    check_input(&cfg.model, &data.train)?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    cfg.save(dir)?;
+    let (train, val) = data.train.split(cfg.train.val_split, cfg.train.seed)?;
+    let trainer = Trainer::new(&cfg.train).checkpoints(dir).resume(resume).progress(progress);
+    let dev = Dev::seed_from_u64(cfg.train.seed);
+    cfg.model.build(&dev, Fit { trainer, train: &train, val: &val })
+}
+
+/// The saved config of `dir` with the new run's epochs and patience; an error if `cfg`
+/// names another model or dataset.
+fn resumed_config(cfg: &RunConfig, dir: &Path) -> Result<RunConfig> {
+    let saved = RunConfig::load(dir)?;
+    if saved.model != cfg.model || saved.data.dataset != cfg.data.dataset {
+        return Err(Error::config(
+            "resume",
+            format!(
+                "{} was trained as `{}` on {}; resume it with the same model and dataset",
+                dir.display(),
+                saved.model.describe(),
+                saved.data.dataset
+            ),
+        ));
+    }
+    let train = TrainConfig { epochs: cfg.train.epochs, patience: cfg.train.patience, ..saved.train.clone() };
+    Ok(RunConfig { train, ..saved })
+}
+
+/// Fails unless the model's input size equals the dataset's sample size.
+fn check_input(model: &ModelConfig, data: &Dataset) -> Result<()> {
+    let input = model.input_len();
+    if input != data.sample_len() {
+        return Err(Error::config(
+            "input",
+            format!(
+                "the model takes {} features but `{}` samples have {} (shape {:?})",
+                input,
+                data.name,
+                data.sample_len(),
+                data.shape
+            ),
+        ));
+    }
+    Ok(())
+}
+
+struct Fit<'a> {
+    trainer: Trainer<'a>,
+    train: &'a Dataset,
+    val: &'a Dataset,
+}
+
+impl ModelVisitor for Fit<'_> {
+    type Output = History;
+    fn visit<M: Autoencoder>(self, mut model: M) -> Result<History> {
+        self.trainer.fit(&mut model, self.train, self.val)
+    }
+}

@@ -1,0 +1,43 @@
+//! Where the trainer's batches come from: [`BatchSource`]. A [`Dataset`] in memory is one;
+//! a stream of batches with a checkpointable position is the next (the adaptive autoencoder
+//! and larger-than-memory data need it).
+
+use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
+
+use crate::data::Dataset;
+
+/// Batches of samples for one epoch after another.
+pub trait BatchSource {
+    /// Samples per epoch.
+    fn len(&self) -> usize;
+    /// Whether an epoch has no samples.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Values per sample.
+    fn sample_len(&self) -> usize;
+    /// The batches of epoch `epoch` (from 1), each a `Vec` of whole samples, in an order that
+    /// depends on `(seed, epoch)` only — so a resumed run sees what an uninterrupted one would.
+    fn epoch_batches(&self, epoch: usize, batch_size: usize, seed: u64) -> Box<dyn Iterator<Item = Vec<f32>> + '_>;
+}
+
+impl BatchSource for Dataset {
+    fn len(&self) -> usize {
+        Dataset::len(self)
+    }
+    fn sample_len(&self) -> usize {
+        Dataset::sample_len(self)
+    }
+    fn epoch_batches(&self, epoch: usize, batch_size: usize, seed: u64) -> Box<dyn Iterator<Item = Vec<f32>> + '_> {
+        let mut order: Vec<usize> = (0..Dataset::len(self)).collect();
+        order.shuffle(&mut StdRng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ epoch as u64));
+        let d = Dataset::sample_len(self);
+        let batches: Vec<Vec<usize>> = order.chunks(batch_size.max(1)).map(<[usize]>::to_vec).collect();
+        Box::new(batches.into_iter().map(move |idx| {
+            // Gathered straight into the batch tensor's future buffer: no zeroing, no second copy.
+            let mut buf = Vec::with_capacity(idx.len() * d);
+            idx.iter().for_each(|&i| buf.extend_from_slice(self.sample(i)));
+            buf
+        }))
+    }
+}
