@@ -9,25 +9,56 @@ pub enum Error {
     /// A file could not be opened, read or written.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// What the operating system said.
         #[source]
         source: std::io::Error,
     },
     /// A file exists but its content is not what its format promises.
     #[error("{path}: {what}")]
-    Format { path: PathBuf, what: String },
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, and the fix.
+        what: String,
+    },
     /// A dataset was not found where we looked.
     #[error("dataset `{name}` not found: looked for {looked_for}. {fix}")]
-    MissingData { name: String, looked_for: String, fix: String },
+    MissingData {
+        /// The dataset's name.
+        name: String,
+        /// The paths (or hub repositories) tried.
+        looked_for: String,
+        /// How to get it.
+        fix: String,
+    },
     /// A setting (config field, CLI flag) has a value we cannot use.
     #[error("invalid `{field}`: {what}")]
-    Config { field: String, what: String },
+    Config {
+        /// The setting (`hidden`, `data.normalizer`…).
+        field: String,
+        /// What is wrong with it, and the fix.
+        what: String,
+    },
     /// A checkpoint's tensors disagree with its config.
     #[error("{path}: checkpoint does not match its config: {what}")]
-    Checkpoint { path: PathBuf, what: String },
+    Checkpoint {
+        /// The weights file.
+        path: PathBuf,
+        /// Every missing, unexpected and mis-shaped tensor.
+        what: String,
+    },
     /// A file could not be fetched from the Hugging Face hub (or found in its cache).
     #[error("hub `{repo}` ({file}): {what}")]
-    Hub { repo: String, file: String, what: String },
+    Hub {
+        /// The repository (`owner/name`).
+        repo: String,
+        /// The file in it.
+        file: String,
+        /// What went wrong, and the fix.
+        what: String,
+    },
     /// Training diverged or produced a non-finite value.
     #[error("training diverged: {0}")]
     Diverged(String),
@@ -40,7 +71,9 @@ pub enum Error {
     /// An error from polars while building or writing a table.
     #[error("{path}: {source}")]
     Polars {
+        /// The file or dataset being handled.
         path: PathBuf,
+        /// What polars said.
         #[source]
         source: polars::error::PolarsError,
     },

@@ -24,9 +24,11 @@ pub const ENDPOINT_ENV: &str = "HF_ENDPOINT";
 /// directly, so no process-wide variable has to change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hub {
+    /// The hub's address (`HF_ENDPOINT`).
     pub endpoint: String,
     /// hf-hub's cache root (`$HF_HOME/hub`).
     pub cache: PathBuf,
+    /// Never use the network: cached files or an error (`HF_HUB_OFFLINE`).
     pub offline: bool,
 }
 

@@ -4,8 +4,56 @@
 //! squeezes each input through a **code** (the bottleneck), a **decoder** rebuilds the input
 //! from it, and training needs no labels — only the reconstruction error.
 //!
-//! Data flows one way: files → [`data::Dataset`] → [`models`] → [`train`] → checkpoint
-//! directory → evaluation and [`viz`] figures.
+//! ```
+//! use autoencoders::models::dense::Dense1;
+//! use autoencoders::prelude::*;
+//!
+//! # fn main() -> autoencoders::Result<()> {
+//! // The 8×8 digits embedded in the crate, scaled to [0, 1].
+//! let data = autoencoders::data::prepare(&DatasetId::Digits, None)?;
+//! let (train, val) = data.train.split(0.1, 0)?;
+//! // 64 → 32 → 8 → 32 → 64: each digit squeezed into 8 numbers.
+//! let config = DenseConfig::shallow(64, 8).with_hidden(&[32]);
+//! let mut model = Dense1::new(&Dev::seed_from_u64(0), &config)?;
+//! let cfg = TrainConfig { epochs: 30, batch_size: 32, ..Default::default() };
+//! let history = Trainer::new(&cfg).fit(&mut model, &train, &val)?;
+//! let metrics = Metrics::compute(&model, &data.test)?;
+//! assert!(history.records.last().unwrap().train_loss < history.records[0].train_loss);
+//! println!("test BCE {:.4}", metrics.test_bce.unwrap());
+//! # Ok(()) }
+//! ```
+//!
+//! ## Data flow and modules
+//!
+//! Each arrow is one module, and imports follow the arrows, never back:
+//!
+//! ```text
+//! files ─► data ─► models ─► train ─► model_dir ─► pretrained ─► apps ─► CLI (main.rs)
+//!          Dataset  encoder   Trainer   config.json   from_pretrained   train, eval,
+//!          splits   → code    + a step  + weights     (dir or hub)      encode, figures…
+//!                   → decoder
+//! ```
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`error`](Error), [`fs`] | the one error type; atomic writes |
+//! | [`hub`] | the Hugging Face hub client (downloads and the cache only) |
+//! | [`data`] | [`Dataset`](data::Dataset), one loader per file format, splits, normalisation, [`DataConfig`](data::DataConfig) |
+//! | [`nn`] | layers with their own kernels (dense, conv, LSTM), [`Params`](nn::Params) |
+//! | [`models`] | the [`Autoencoder`](models::Autoencoder) trait, the [`Family`](models::Family) trait, one folder per family, and the one list of families |
+//! | [`train`] | [`Trainer`](train::Trainer), [`TrainStep`](train::TrainStep), [`Corruption`](train::Corruption), Adam, history, checkpoints, metrics |
+//! | [`model_dir`] | the model-directory format: file names, [`RunConfig`](model_dir::RunConfig) (`config.json`), loading |
+//! | [`pretrained`] | [`Pretrained::from_pretrained`](pretrained::Pretrained::from_pretrained) for every model type |
+//! | [`baselines`] | PCA and a supervised classifier, measured like the autoencoders |
+//! | [`viz`] | every figure and table; each saves PNG/SVG and displays inline in evcxr |
+//! | [`apps`] | whole jobs on a model directory (train, evaluate, encode, figures, anomaly, demo) |
+//! | [`export`] | hub-ready folders and model cards |
+//!
+//! A new model family is a folder under `models/` implementing [`Family`](models::Family),
+//! plus one line in the `families!` list in `models/mod.rs`; `examples/custom_model.rs` defines one outside the
+//! crate.
+
+#![warn(missing_docs)]
 
 pub mod apps;
 pub mod baselines;

@@ -13,8 +13,15 @@ use crate::{Error, Result};
 /// A model to load: a local directory (checked first), or `owner/repo` on the hub.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ModelSource {
+    /// A model directory on this machine.
     Dir(PathBuf),
-    Hub { repo: String, revision: String },
+    /// A hub repository at a revision.
+    Hub {
+        /// `owner/name`.
+        repo: String,
+        /// Branch, tag or commit.
+        revision: String,
+    },
 }
 
 impl ModelSource {

@@ -14,6 +14,7 @@ use crate::{Error, Result};
 /// `input → hidden (ReLU)… → classes` logits.
 #[derive(Debug, Clone)]
 pub struct Classifier {
+    /// The layers, input first.
     pub layers: Vec<Dense<usize, usize>>,
 }
 

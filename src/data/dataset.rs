@@ -23,8 +23,11 @@ pub struct Dataset {
 /// One batch: `n` samples, flattened, and their labels if any.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch<'a> {
+    /// The batch's samples, one after another.
     pub x: &'a [f32],
+    /// Their labels, if the dataset has any.
     pub labels: Option<&'a [u32]>,
+    /// Samples in the batch.
     pub n: usize,
 }
 

@@ -13,7 +13,9 @@ use crate::{Error, Result};
 /// An IDX array of unsigned bytes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IdxArray {
+    /// The size of each dimension (images: count, rows, columns).
     pub dims: Vec<usize>,
+    /// The bytes, row-major.
     pub data: Vec<u8>,
 }
 

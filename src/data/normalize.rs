@@ -11,9 +11,19 @@ pub enum Normalizer {
     /// Leave values as they are.
     Identity,
     /// One global affine map sending `[min, max]` to `[0, 1]` (for images: pixel range).
-    MinMax { min: f32, max: f32 },
+    MinMax {
+        /// The value mapped to 0.
+        min: f32,
+        /// The value mapped to 1.
+        max: f32,
+    },
     /// Per-feature `(x - mean) / std` (for tabular data).
-    Standardize { mean: Vec<f32>, std: Vec<f32> },
+    Standardize {
+        /// Each feature's mean on the training split.
+        mean: Vec<f32>,
+        /// Each feature's standard deviation (a constant feature gets 1).
+        std: Vec<f32>,
+    },
 }
 
 impl Normalizer {

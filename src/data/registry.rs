@@ -26,7 +26,9 @@ pub fn data_root() -> PathBuf {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Split {
+    /// The training split (validation is carved out of it).
     Train,
+    /// The held-out test split.
     Test,
 }
 

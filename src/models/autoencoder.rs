@@ -40,8 +40,11 @@ impl ReconLoss {
 /// A loss split into its parts: `total = recon + reg`. `total` carries the tape for
 /// backpropagation; the parts are plain numbers for logging.
 pub struct LossParts<T> {
+    /// The loss to minimise, carrying the tape.
     pub total: Tensor<Rank0, f32, Dev, T>,
+    /// Its reconstruction part.
     pub recon: f32,
+    /// Its regulariser part (0 for a plain autoencoder).
     pub reg: f32,
 }
 

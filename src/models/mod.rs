@@ -1,13 +1,18 @@
 //! Autoencoder models: the one [`Autoencoder`] trait, the [`Family`] trait each model family
-//! implements, and one folder per family with its config beside it; [`registry`] lists them.
+//! implements, and one folder per family with its config beside it, listed once below.
 
 mod autoencoder;
-pub mod conv;
-pub mod dense;
 mod family;
-pub mod lstm;
-pub mod registry;
+#[macro_use]
+mod registry;
 
 pub use autoencoder::{recon_loss, recon_loss_unfused, Autoencoder, LossParts, ReconLoss};
 pub use family::{BuildOptions, CardText, Family, FamilyModel, ModelVisitor};
-pub use registry::{ModelConfig, FAMILIES};
+
+// Every model family: its folder, its `Family` type and its variant of `ModelConfig`. Adding a
+// family is one line here (see `registry.rs` for what the line generates).
+families! {
+    dense::DenseFamily => Dense,
+    conv::ConvFamily => Conv,
+    lstm::LstmFamily => Lstm,
+}

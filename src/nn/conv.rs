@@ -78,7 +78,9 @@ fn uniform<S: Shape>(dev: &Dev, shape: S, fan_in: usize) -> Tensor<S, f32, Dev> 
 /// ```
 #[derive(Debug, Clone)]
 pub struct Conv2d<const CI: usize, const CO: usize, const K: usize, const S: usize = 1, const P: usize = 0> {
+    /// Kernels, out × in × k × k (PyTorch's `nn.Conv2d` layout).
     pub weight: Tensor<Rank4<CO, CI, K, K>, f32, Dev>,
+    /// One bias per output channel.
     pub bias: Tensor<Rank1<CO>, f32, Dev>,
 }
 
@@ -167,7 +169,9 @@ pub struct ConvTranspose2d<
     const P: usize = 0,
     const OP: usize = 0,
 > {
+    /// Kernels, in × out × k × k (PyTorch's `nn.ConvTranspose2d` layout).
     pub weight: Tensor<Rank4<CI, CO, K, K>, f32, Dev>,
+    /// One bias per output channel.
     pub bias: Tensor<Rank1<CO>, f32, Dev>,
 }
 
@@ -323,6 +327,7 @@ pub enum UpsampleMode {
 /// `upscale2d`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Upsample2d {
+    /// How new pixels are filled in.
     pub mode: UpsampleMode,
 }
 

@@ -14,7 +14,9 @@ use super::{join, values, Activation, Dev, Param, Params};
 /// checkpoints map one to one.
 #[derive(Debug, Clone)]
 pub struct Dense<I: Dim, O: Dim> {
+    /// out × in, as PyTorch's `nn.Linear`.
     pub weight: Tensor<(O, I), f32, Dev>,
+    /// One per output.
     pub bias: Tensor<(O,), f32, Dev>,
 }
 

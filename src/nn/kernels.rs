@@ -9,14 +9,23 @@ use rayon::prelude::*;
 /// window with stride `s` and zero padding `p`, giving an `oh × ow` grid of window positions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Geometry {
+    /// Images in the batch.
     pub b: usize,
+    /// Channels.
     pub c: usize,
+    /// Height.
     pub h: usize,
+    /// Width.
     pub w: usize,
+    /// Window size.
     pub k: usize,
+    /// Stride.
     pub s: usize,
+    /// Zero padding on every side.
     pub p: usize,
+    /// Output height.
     pub oh: usize,
+    /// Output width.
     pub ow: usize,
 }
 
@@ -102,8 +111,11 @@ pub fn col2im_add(g: &Geometry, cols: &[f32], img: &mut [f32]) {
 /// A matrix operand: data and its row and column strides.
 #[derive(Clone, Copy)]
 pub struct Mat<'a> {
+    /// The values.
     pub data: &'a [f32],
+    /// Distance between consecutive rows.
     pub rs: usize,
+    /// Distance between consecutive columns.
     pub cs: usize,
 }
 

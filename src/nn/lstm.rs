@@ -18,9 +18,13 @@ pub type Sequence<const F: usize> = (usize, usize, Const<F>);
 /// One LSTM layer from `I` input features to `H` hidden units.
 #[derive(Debug, Clone)]
 pub struct Lstm<const I: usize, const H: usize> {
+    /// Input weights of the four gates, 4H × I.
     pub weight_ih: Tensor<(usize, Const<I>), f32, Dev>,
+    /// Recurrent weights of the four gates, 4H × H.
     pub weight_hh: Tensor<(usize, Const<H>), f32, Dev>,
+    /// Input bias of the four gates, 4H.
     pub bias_ih: Tensor<(usize,), f32, Dev>,
+    /// Recurrent bias of the four gates, 4H.
     pub bias_hh: Tensor<(usize,), f32, Dev>,
 }
 

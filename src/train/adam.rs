@@ -35,7 +35,9 @@ impl Default for AdamConfig {
 /// The optimiser: its config, step count and per-tensor moments (keyed by tensor name).
 #[derive(Debug, Clone, Default)]
 pub struct Adam {
+    /// Its settings (the trainer sets `lr` each step from the schedule).
     pub cfg: AdamConfig,
+    /// Updates made so far.
     pub step: u64,
     m: HashMap<String, Vec<f32>>,
     v: HashMap<String, Vec<f32>>,

@@ -24,8 +24,11 @@ pub const RESUME: &str = "resume.safetensors";
 /// A named tensor's shape and values, in model order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NamedTensor {
+    /// Its name in the file (`encoder.0.weight`).
     pub name: String,
+    /// Its shape.
     pub shape: Vec<usize>,
+    /// Its values, row-major.
     pub values: Vec<f32>,
 }
 

@@ -28,6 +28,7 @@ pub struct EpochRecord {
 /// Every epoch so far.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct History {
+    /// One record per epoch, in order.
     pub records: Vec<EpochRecord>,
 }
 

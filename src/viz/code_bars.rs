@@ -6,7 +6,9 @@ use super::{err, DrawResult, Figure, FONT, TAB10};
 /// One sample's code as bars, one per code unit: what the decoder receives.
 #[derive(Debug, Clone)]
 pub struct CodeBars {
+    /// The code's values.
     pub values: Vec<f32>,
+    /// The figure's title.
     pub title: String,
 }
 

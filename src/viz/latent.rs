@@ -13,9 +13,11 @@ pub struct LatentScatter {
     pub points: Vec<(f32, f32)>,
     /// Class index per sample (all 0 when unlabelled).
     pub labels: Vec<u32>,
+    /// The name of each class index, for the legend.
     pub class_names: Vec<String>,
     /// Axis names: `z₁`, `z₂` or `PC 1`, `PC 2`.
     pub axes: (String, String),
+    /// The figure's title.
     pub title: String,
 }
 

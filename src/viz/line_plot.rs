@@ -7,10 +7,15 @@ use super::{err, DrawResult, Figure, FONT, TAB10};
 /// PCA. The x axis can be logarithmic (code sizes 2, 8, 32, 64 spread evenly).
 #[derive(Debug, Clone)]
 pub struct LinePlot {
+    /// The figure's title.
     pub title: String,
+    /// The x axis label.
     pub x_label: String,
+    /// The y axis label.
     pub y_label: String,
+    /// Named lines of (x, y) points.
     pub series: Vec<(String, Vec<(f64, f64)>)>,
+    /// A logarithmic x axis.
     pub log_x: bool,
     /// Label only whole numbers on the x axis (epochs).
     pub integer_x: bool,

@@ -7,7 +7,9 @@ use crate::train::History;
 /// Training and validation loss per epoch.
 #[derive(Debug, Clone)]
 pub struct LossCurve {
+    /// The per-epoch losses it draws.
     pub history: History,
+    /// The figure's title.
     pub title: String,
 }
 

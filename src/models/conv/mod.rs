@@ -42,7 +42,9 @@ pub struct ConvDecoder {
 /// The convolutional autoencoder: [`ConvEncoder`] and [`ConvDecoder`].
 #[derive(Debug, Clone)]
 pub struct ConvAutoencoder {
+    /// Image → code.
     pub encoder: ConvEncoder,
+    /// Code → image logits.
     pub decoder: ConvDecoder,
     config: ConvConfig,
 }

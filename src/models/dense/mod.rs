@@ -19,7 +19,9 @@ use crate::Result;
 /// An encoder stack, a code, and a mirrored decoder stack.
 #[derive(Debug, Clone)]
 pub struct DenseAutoencoder<Enc, Dec> {
+    /// Input → code.
     pub encoder: Enc,
+    /// Code → input logits.
     pub decoder: Dec,
     config: DenseConfig,
 }

@@ -7,7 +7,9 @@ use crate::{Error, Result};
 /// chosen one after the last. Each layer's output size is the next one's input size — the
 /// compiler checks that wherever sizes are `Const`.
 pub trait DenseStack: Params + Sized {
+    /// The width it reads.
     type In: Dim;
+    /// The width it outputs.
     type Out: Dim;
 
     /// Builds the stack for widths `[in, …, out]`; fails when the count or a `Const` size

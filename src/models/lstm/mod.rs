@@ -41,7 +41,9 @@ pub struct LstmDecoder {
 /// The LSTM autoencoder: [`LstmEncoder`] and [`LstmDecoder`].
 #[derive(Debug, Clone)]
 pub struct LstmAutoencoder {
+    /// Series → code.
     pub encoder: LstmEncoder,
+    /// Code → series logits.
     pub decoder: LstmDecoder,
     config: LstmConfig,
 }
