@@ -7,6 +7,16 @@
 //! 18 GFLOP/s on one core for a 1024³ product (gemm 0.19: 25) against a measured FMA peak of
 //! 88 GFLOP/s per core (`cargo bench --bench flops` prints both). The `gemm` crate stays the
 //! path on CPUs without AVX2/FMA (see `kernels::gemm`).
+//!
+//! Against both crates on the models' own products (`cargo bench --bench gemm`: dense
+//! 784×256 and 256×64, the convolutions' im2col products, the LSTM's gate products; forward,
+//! weight and input gradients; batch 64 and 256), on a 2-core Intel Xeon with AVX-512, medians
+//! of 15 rounds: ours is 0.88–1.37× `gemm` on one thread (median 1.04×) and 0.87–1.89× with both
+//! cores (median 1.06×), but `matrixmultiply` 0.3 (nalgebra's, with its AVX-512 kernel) is faster
+//! than ours on every shape on one thread (ours 0.48–0.95× of it, median 0.60×). This kernel is AVX2-only;
+//! on AVX-512 CPUs it is kept for now because replacing it changes the last bits of every
+//! published result, and the switch is measured end to end (training steps against PyTorch,
+//! on both CPU kinds) with the AVX-512 performance work.
 
 use std::arch::x86_64::*;
 use std::cell::RefCell;
