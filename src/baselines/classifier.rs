@@ -11,6 +11,26 @@ use crate::nn::{join, Dense, Dev, Param, Params};
 use crate::train::{Adam, AdamConfig};
 use crate::{Error, Result};
 
+/// How [`Classifier::fit`] trains: Adam for `epochs` passes in shuffled batches.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClassifierTraining {
+    /// Passes over the data.
+    pub epochs: usize,
+    /// Samples per step.
+    pub batch_size: usize,
+    /// Adam's learning rate.
+    pub lr: f64,
+    /// Seed of the shuffling.
+    pub seed: u64,
+}
+
+impl Default for ClassifierTraining {
+    /// 10 epochs, batch 64, learning rate 1e-3, seed 0.
+    fn default() -> Self {
+        Self { epochs: 10, batch_size: 64, lr: 1e-3, seed: 0 }
+    }
+}
+
 /// `input → hidden (ReLU)… → classes` logits.
 #[derive(Debug, Clone)]
 pub struct Classifier {
@@ -54,8 +74,9 @@ impl Classifier {
         x
     }
 
-    /// Trains with Adam on `data`'s labels for `epochs`; returns the mean loss of each epoch.
-    pub fn fit(&mut self, data: &Dataset, epochs: usize, batch_size: usize, lr: f64, seed: u64) -> Result<Vec<f64>> {
+    /// Trains with Adam on `data`'s labels; returns the mean loss of each epoch.
+    pub fn fit(&mut self, data: &Dataset, opts: &ClassifierTraining) -> Result<Vec<f64>> {
+        let ClassifierTraining { epochs, batch_size, lr, seed } = *opts;
         let labels = data
             .labels
             .as_ref()
@@ -138,10 +159,11 @@ mod tests {
         let labels = Some((0..200).map(|i| (i % 2) as u32).collect());
         let data = Dataset::new("blobs", samples.clone(), vec![2], labels, vec!["a".into(), "b".into()]).unwrap();
         let mut c = Classifier::new(&Dev::seed_from_u64(0), 2, &[], 2);
-        let losses = c.fit(&data, 20, 16, 0.05, 0).unwrap();
+        let losses = c.fit(&data, &ClassifierTraining { epochs: 20, batch_size: 16, lr: 0.05, seed: 0 }).unwrap();
         assert!(losses[19] < losses[0] / 4.0, "{losses:?}");
         assert_eq!(c.accuracy(&data).unwrap(), 1.0);
         let unlabelled = Dataset::new("u", samples, vec![2], None, vec![]).unwrap();
-        assert!(c.fit(&unlabelled, 1, 16, 0.05, 0).unwrap_err().to_string().contains("no labels"));
+        let one = ClassifierTraining { epochs: 1, ..Default::default() };
+        assert!(c.fit(&unlabelled, &one).unwrap_err().to_string().contains("no labels"));
     }
 }

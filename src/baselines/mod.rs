@@ -4,5 +4,5 @@
 mod classifier;
 mod pca;
 
-pub use classifier::Classifier;
+pub use classifier::{Classifier, ClassifierTraining};
 pub use pca::Pca;

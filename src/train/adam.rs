@@ -65,8 +65,14 @@ impl Adam {
         model.visit_mut("", &mut |name, t| {
             let g = t.grad_slice(grads);
             let mut p = t.values();
-            let m = ms.entry(name.clone()).or_insert_with(|| vec![0.0; p.len()]);
-            let v = vs.entry(name).or_insert_with(|| vec![0.0; p.len()]);
+            let m = ms.entry(name.clone()).or_default();
+            let v = vs.entry(name).or_default();
+            // A new parameter, or one a step resized (an adaptive model growing or merging
+            // features): its moments start again from zero.
+            if m.len() != p.len() || v.len() != p.len() {
+                *m = vec![0.0; p.len()];
+                *v = vec![0.0; p.len()];
+            }
             // In chunks across threads; zipped iterators carry no bounds checks, so each
             // chunk's loop vectorises.
             const CHUNK: usize = 16 * 1024;
@@ -131,6 +137,25 @@ mod tests {
         }
         let got = p.as_vec();
         assert!((got[0] - 0.70158627).abs() < 1e-5 && (got[1] + 1.700_623_4).abs() < 1e-5, "{got:?}");
+    }
+
+    #[test]
+    fn a_resized_parameter_restarts_its_moments() {
+        let dev = Dev::default();
+        let mut adam = Adam::new(AdamConfig { lr: 0.1, ..Default::default() });
+        let mut small: Tensor<(usize,), f32, Dev> = dev.tensor_from_vec(vec![1.0, -2.0], (2,));
+        let step = |p: &mut Tensor<(usize,), f32, Dev>, adam: &mut Adam| {
+            let loss = p.clone().traced(Params::alloc_grads(p)).square().sum();
+            adam.update(p, &mut loss.backward());
+        };
+        step(&mut small, &mut adam);
+        // The same name, three values now: every value moves (none is left with a stale or
+        // missing moment), by Adam's first-step size lr·sign(g) for the new ones.
+        let mut grown: Tensor<(usize,), f32, Dev> = dev.tensor_from_vec(vec![1.0, -2.0, 3.0], (3,));
+        step(&mut grown, &mut adam);
+        let got = grown.as_vec();
+        assert_eq!(adam.m[""].len(), 3);
+        assert!(got.iter().zip([1.0f32, -2.0, 3.0]).all(|(a, b)| (a - b).abs() > 0.05), "{got:?}");
     }
 }
 
