@@ -11,7 +11,7 @@ use autoencoders::model_dir::RunConfig;
 use autoencoders::models::{BuildOptions, ModelConfig, ReconLoss, FAMILIES};
 use autoencoders::nn::Activation;
 use autoencoders::pretrained::ModelSource;
-use autoencoders::train::{AdamConfig, LrSchedule, Progress, TrainConfig};
+use autoencoders::train::{AdamConfig, InputNoise, LrSchedule, Noise, Progress, TrainConfig};
 use clap::builder::PossibleValue;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -165,6 +165,12 @@ struct TrainArgs {
     /// Stop after this many epochs without a better validation loss (0: never stop early).
     #[arg(long, default_value_t = 5)]
     patience: usize,
+    /// Train a denoising autoencoder: corrupt its inputs with gaussian:SIGMA (added, clipped
+    /// to the data's range; the Keras blog uses 0.5), mask:P (a fraction P of values set to the
+    /// low end) or salt-pepper:P; the clean data stays the target. `eval` then measures it on
+    /// the corrupted test split and reports the noisy input's PSNR beside the reconstruction's.
+    #[arg(long, value_name = "KIND:STRENGTH")]
+    noise: Option<Noise>,
     /// Train on this class only (by name, e.g. 1 for ECG5000's normal beats, 7 for MNIST
     /// sevens): `eval` then also reports test_auroc, how well reconstruction error tells the
     /// other classes (anomalies) from it on the test split.
@@ -313,6 +319,7 @@ fn train_config(a: &TrainArgs) -> TrainConfig {
         val_split: a.val_split,
         patience: (a.patience > 0).then_some(a.patience),
         schedule: a.schedule,
+        noise: a.noise.map(InputNoise::new),
     }
 }
 

@@ -6,7 +6,9 @@ use super::anomaly::normal_vs_rest_auroc;
 use crate::data::{class_index, Dataset, Split};
 use crate::model_dir::{write_metrics, RunConfig};
 use crate::models::{Autoencoder, ModelVisitor};
-use crate::train::{evaluate_loss, reconstruct_all, Metrics};
+use rand::{rngs::StdRng, SeedableRng};
+
+use crate::train::{evaluate_loss_of, reconstruct_all, Corruption, InputNoise, Metrics};
 use crate::Result;
 
 /// Evaluates the model in `dir` on its dataset's test split and writes `dir/metrics.json`.
@@ -22,30 +24,52 @@ pub fn test_metrics(dir: &Path) -> Result<Metrics> {
     let cfg = RunConfig::load(dir)?;
     let test = cfg.data.load_split(Split::Test)?;
     let normal = cfg.data.normal_class.as_deref().map(|name| class_index(&test, name)).transpose()?;
-    cfg.load_model(dir, TestMetrics { test: &test, normal })
+    let noisy = cfg.train.noise.map(|n| corrupted(&test, &n, cfg.train.seed));
+    cfg.load_model(dir, TestMetrics { test: &test, noisy: noisy.as_ref(), normal })
 }
 
-/// Reconstruction metrics of `model` on `test`; with `normal` (a class index), also the AUROC
-/// of reconstruction error as a detector of the other classes.
-pub fn metrics_of<M: Autoencoder>(model: &M, test: &Dataset, normal: Option<u32>) -> Result<Metrics> {
-    let recon = reconstruct_all(model, test, 512);
-    let (test_loss, _, _) = evaluate_loss(model, test, 512)?;
+/// A copy of `data` with `noise` applied, the same for the same `seed` (evaluation of a
+/// denoising model).
+pub fn corrupted(data: &Dataset, noise: &InputNoise, seed: u64) -> Dataset {
+    let mut out = data.clone();
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x7E57_5EED);
+    noise.corrupt(&mut out.samples, data.sample_len(), &mut rng);
+    out
+}
+
+/// Reconstruction metrics of `model` on `test`, reading `noisy` (a corrupted copy of `test`,
+/// for a denoising model) when given; with `normal` (a class index), also the AUROC of
+/// reconstruction error as a detector of the other classes.
+pub fn metrics_of<M: Autoencoder>(
+    model: &M,
+    test: &Dataset,
+    noisy: Option<&Dataset>,
+    normal: Option<u32>,
+) -> Result<Metrics> {
+    let input = noisy.unwrap_or(test);
+    let recon = reconstruct_all(model, input, 512);
+    let (test_loss, _, _) = evaluate_loss_of(model, input, test, 512)?;
     let mut metrics = Metrics::from_reconstructions(&test.samples, &recon, test.len(), test_loss);
     if let Some(k) = normal {
         metrics.test_auroc = normal_vs_rest_auroc(&recon, test, k);
+    }
+    if let Some(noisy) = noisy {
+        metrics.test_psnr_input =
+            Some(Metrics::from_reconstructions(&test.samples, &noisy.samples, test.len(), f64::NAN).test_psnr);
     }
     Ok(metrics)
 }
 
 struct TestMetrics<'a> {
     test: &'a Dataset,
+    noisy: Option<&'a Dataset>,
     normal: Option<u32>,
 }
 
 impl ModelVisitor for TestMetrics<'_> {
     type Output = Metrics;
     fn visit<M: Autoencoder>(self, model: M) -> Result<Metrics> {
-        metrics_of(&model, self.test, self.normal)
+        metrics_of(&model, self.test, self.noisy, self.normal)
     }
 }
 

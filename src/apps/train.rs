@@ -18,11 +18,20 @@ pub fn train(cfg: &RunConfig, dir: &Path, resume: bool, progress: Progress) -> R
     cfg.model.validate()?;
     let data = prepare_data(&cfg.data)?;
     cfg.data.normalizer = Some(data.normalizer.clone());
+    if let Some(noise) = &mut cfg.train.noise {
+        noise.range.get_or_insert_with(|| {
+            let (lo, hi) = data.train.value_range();
+            [lo, hi]
+        });
+    }
     check_input(&cfg.model, &data.train)?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     cfg.save(dir)?;
     let (train, val) = data.train.split(cfg.train.val_split, cfg.train.seed)?;
-    let trainer = Trainer::new(&cfg.train).checkpoints(dir).resume(resume).progress(progress);
+    let mut trainer = Trainer::new(&cfg.train).checkpoints(dir).resume(resume).progress(progress);
+    if let Some(noise) = &cfg.train.noise {
+        trainer = trainer.corruption(noise);
+    }
     let dev = Dev::seed_from_u64(cfg.train.seed);
     cfg.model.build(&dev, Fit { trainer, train: &train, val: &val })
 }

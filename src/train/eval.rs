@@ -8,17 +8,32 @@ use crate::Result;
 
 /// Mean loss `(total, recon, reg)` over `data`, without recording gradients.
 pub fn evaluate_loss<M: Autoencoder>(model: &M, data: &Dataset, batch: usize) -> Result<(f64, f64, f64)> {
+    evaluate_loss_of(model, data, data, batch)
+}
+
+/// Mean loss `(total, recon, reg)` of reconstructing `target` from `input` (a corrupted copy
+/// of it, for a denoising model), without recording gradients.
+pub fn evaluate_loss_of<M: Autoencoder>(
+    model: &M,
+    input: &Dataset,
+    target: &Dataset,
+    batch: usize,
+) -> Result<(f64, f64, f64)> {
+    if input.samples.len() != target.samples.len() {
+        return Err(crate::Error::config("input", "the corrupted and the clean data differ in size"));
+    }
     let dev = Dev::default();
     let (mut t, mut r, mut g) = (0.0, 0.0, 0.0);
-    for b in data.batches(batch) {
-        let x = dev.tensor_from_vec(b.x.to_vec(), model.input_shape(b.n));
-        let parts = model.loss(x.clone(), x);
-        let n = b.n as f64;
+    for (bi, bt) in input.batches(batch).zip(target.batches(batch)) {
+        let x = dev.tensor_from_vec(bi.x.to_vec(), model.input_shape(bi.n));
+        let y = dev.tensor_from_vec(bt.x.to_vec(), model.input_shape(bt.n));
+        let parts = model.loss(x, y);
+        let n = bi.n as f64;
         t += parts.total.array() as f64 * n;
         r += parts.recon as f64 * n;
         g += parts.reg as f64 * n;
     }
-    let n = data.len().max(1) as f64;
+    let n = target.len().max(1) as f64;
     Ok((t / n, r / n, g / n))
 }
 
@@ -129,6 +144,10 @@ pub struct Metrics {
     /// from that class on the test split. 0.5 is chance, 1 a perfect separation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_auroc: Option<f64>,
+    /// For a denoising model (`--noise`): the PSNR of the corrupted test inputs against the
+    /// clean ones, in dB — what the reconstruction's `test_psnr` improves on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_psnr_input: Option<f64>,
 }
 
 impl Metrics {
@@ -164,6 +183,7 @@ impl Metrics {
             test_psnr: 10.0 * (peak * peak / mse).log10(),
             test_loss,
             test_auroc: None,
+            test_psnr_input: None,
         }
     }
 }

@@ -11,7 +11,7 @@ use super::checkpoint::{self, named_tensors, NamedTensor, RESUME, WEIGHTS};
 use super::history::score;
 use super::source::BatchSource;
 use super::step::{Corruption, LossValues, PlainStep, StepBatch, TrainStep};
-use super::{AdamConfig, EpochRecord, History};
+use super::{AdamConfig, EpochRecord, History, InputNoise};
 use crate::data::Dataset;
 use crate::models::Autoencoder;
 use crate::nn::Dev;
@@ -36,6 +36,11 @@ pub struct TrainConfig {
     /// How the learning rate changes over the run.
     #[serde(default)]
     pub schedule: LrSchedule,
+    /// Input noise for a denoising autoencoder (`--noise`): the model reads corrupted inputs
+    /// and reconstructs the clean ones, in training, validation and evaluation. Its range is
+    /// fitted on the training split when training starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<InputNoise>,
 }
 
 /// Learning-rate schedule.
@@ -70,6 +75,7 @@ impl Default for TrainConfig {
             val_split: 0.1,
             patience: Some(5),
             schedule: LrSchedule::Constant,
+            noise: None,
         }
     }
 }

@@ -1,0 +1,166 @@
+//! Input corruptions for denoising autoencoders (Vincent et al. 2008): additive Gaussian noise
+//! (the Keras blog's `noise_factor`), masking noise and salt-and-pepper noise. Each is a
+//! [`Corruption`] the trainer applies to every training and validation batch, and evaluation
+//! to the test split, with the clean data as the target.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rand::rngs::StdRng;
+use rand::Rng;
+use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
+
+use super::Corruption;
+use crate::{Error, Result};
+
+/// A kind of input noise and its strength, as given on the command line (`gaussian:0.5`,
+/// `mask:0.3`, `salt-pepper:0.1`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Noise {
+    /// Adds `sigma · N(0, 1)` to every value, then clips to the data's range.
+    Gaussian {
+        /// The standard deviation, in the model's normalised units.
+        sigma: f32,
+    },
+    /// Sets a random fraction `p` of the values to the range's low end (0 for pixels).
+    Mask {
+        /// The fraction of values dropped.
+        p: f32,
+    },
+    /// Sets a random fraction `p` of the values to the low or the high end, half each.
+    SaltPepper {
+        /// The fraction of values replaced.
+        p: f32,
+    },
+}
+
+impl FromStr for Noise {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = |what: &str| {
+            Error::config("noise", format!("`{s}`: {what}; expected gaussian:SIGMA, mask:P or salt-pepper:P"))
+        };
+        let (kind, value) = s.split_once(':').ok_or_else(|| bad("no `:`"))?;
+        let v: f32 = value.trim().parse().map_err(|_| bad("the strength is not a number"))?;
+        let noise = match kind.trim() {
+            "gaussian" => Noise::Gaussian { sigma: v },
+            "mask" => Noise::Mask { p: v },
+            "salt-pepper" | "salt_pepper" => Noise::SaltPepper { p: v },
+            _ => return Err(bad("unknown kind")),
+        };
+        noise.validate()?;
+        Ok(noise)
+    }
+}
+
+impl fmt::Display for Noise {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Noise::Gaussian { sigma } => write!(f, "gaussian:{sigma}"),
+            Noise::Mask { p } => write!(f, "mask:{p}"),
+            Noise::SaltPepper { p } => write!(f, "salt-pepper:{p}"),
+        }
+    }
+}
+
+impl Noise {
+    /// Checks the strength: σ ≥ 0 and finite, p in [0, 1].
+    pub fn validate(&self) -> Result<()> {
+        let ok = match *self {
+            Noise::Gaussian { sigma } => sigma.is_finite() && sigma >= 0.0,
+            Noise::Mask { p } | Noise::SaltPepper { p } => (0.0..=1.0).contains(&p),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::config("noise", format!("`{self}`: σ must be ≥ 0 and p within [0, 1]")))
+        }
+    }
+}
+
+/// A [`Noise`] and the value range it respects.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputNoise {
+    /// The noise.
+    pub noise: Noise,
+    /// `[low, high]`, the training split's smallest and largest value (`[0, 1]` for pixels),
+    /// filled in when training starts: Gaussian noise is clipped to it, masking and
+    /// salt-and-pepper write its ends. Unset, Gaussian noise is not clipped and the ends are
+    /// 0 and 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<[f32; 2]>,
+}
+
+impl InputNoise {
+    /// `noise` with its range still to be fitted.
+    pub fn new(noise: Noise) -> Self {
+        Self { noise, range: None }
+    }
+}
+
+impl Corruption for InputNoise {
+    fn corrupt(&self, batch: &mut [f32], _sample_len: usize, rng: &mut StdRng) {
+        let [lo, hi] = self.range.unwrap_or([0.0, 1.0]);
+        let (clip_lo, clip_hi) = match self.range {
+            Some([lo, hi]) => (lo, hi),
+            None => (f32::NEG_INFINITY, f32::INFINITY),
+        };
+        match self.noise {
+            Noise::Gaussian { sigma } => batch.iter_mut().for_each(|x| {
+                let z: f32 = StandardNormal.sample(rng);
+                *x = (*x + sigma * z).clamp(clip_lo, clip_hi);
+            }),
+            Noise::Mask { p } => batch.iter_mut().for_each(|x| {
+                if rng.gen::<f32>() < p {
+                    *x = lo;
+                }
+            }),
+            Noise::SaltPepper { p } => batch.iter_mut().for_each(|x| {
+                if rng.gen::<f32>() < p {
+                    *x = if rng.gen::<bool>() { hi } else { lo };
+                }
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use super::*;
+
+    fn corrupt(noise: &str, clean: f32) -> Vec<f32> {
+        let n = InputNoise { noise: noise.parse().unwrap(), range: Some([0.0, 1.0]) };
+        let mut v = vec![clean; 100_000];
+        n.corrupt(&mut v, 10, &mut StdRng::seed_from_u64(1));
+        v
+    }
+
+    #[test]
+    fn each_noise_has_its_strength() {
+        let g = corrupt("gaussian:0.1", 0.5); // far from the ends: clipping does not bite
+        let mean = g.iter().map(|&x| x as f64).sum::<f64>() / g.len() as f64;
+        let sd = (g.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / g.len() as f64).sqrt();
+        assert!((mean - 0.5).abs() < 0.002 && (sd - 0.1).abs() < 0.002, "{mean} {sd}");
+        assert!(corrupt("gaussian:5", 0.5).iter().all(|&x| (0.0..=1.0).contains(&x)));
+        let m = corrupt("mask:0.3", 0.7);
+        let dropped = m.iter().filter(|&&x| x == 0.0).count() as f64 / m.len() as f64;
+        assert!((dropped - 0.3).abs() < 0.01 && m.iter().all(|&x| x == 0.0 || x == 0.7), "{dropped}");
+        let sp = corrupt("salt-pepper:0.2", 0.5);
+        let (salt, pepper) = (sp.iter().filter(|&&x| x == 1.0).count(), sp.iter().filter(|&&x| x == 0.0).count());
+        assert!((salt as f64 / 1e5 - 0.1).abs() < 0.01 && (pepper as f64 / 1e5 - 0.1).abs() < 0.01);
+    }
+
+    #[test]
+    fn bad_specs_say_what_is_expected() {
+        for bad in ["gaussian", "blur:0.1", "mask:1.5", "gaussian:-1", "mask:x"] {
+            let e = bad.parse::<Noise>().unwrap_err().to_string();
+            assert!(e.contains("noise") && e.contains(bad.split(':').next().unwrap()), "{bad}: {e}");
+        }
+        assert_eq!("salt-pepper:0.1".parse::<Noise>().unwrap().to_string(), "salt-pepper:0.1");
+    }
+}
