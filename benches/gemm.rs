@@ -44,6 +44,13 @@ struct Product {
     b: Operand,
 }
 
+impl Product {
+    /// The (row, column) strides of `a` and of `b`.
+    fn strides(&self) -> ((usize, usize), (usize, usize)) {
+        (self.a.strides(self.m, self.k), self.b.strides(self.k, self.n))
+    }
+}
+
 /// Forward, weight gradient and input gradient of a layer mapping `inp` → `out` features on
 /// `rows` rows (samples, or samples × positions for convolutions and sequences).
 fn layer(name: &str, rows: usize, inp: usize, out: usize) -> Vec<Product> {
@@ -74,14 +81,12 @@ fn products() -> Vec<Product> {
 type Kernel = fn(&Product, &[f32], &[f32], &mut [f32]);
 
 fn ours(p: &Product, a: &[f32], b: &[f32], c: &mut [f32]) {
-    let (ars, acs) = p.a.strides(p.m, p.k);
-    let (brs, bcs) = p.b.strides(p.k, p.n);
+    let ((ars, acs), (brs, bcs)) = p.strides();
     kernels::gemm(p.m, p.n, p.k, c, false, Mat { data: a, rs: ars, cs: acs }, Mat { data: b, rs: brs, cs: bcs });
 }
 
 fn gemm_crate(p: &Product, a: &[f32], b: &[f32], c: &mut [f32], parallelism: gemm::Parallelism) {
-    let (ars, acs) = p.a.strides(p.m, p.k);
-    let (brs, bcs) = p.b.strides(p.k, p.n);
+    let ((ars, acs), (brs, bcs)) = p.strides();
     // SAFETY: the strides describe matrices inside `a`, `b` and `c` (sized in `measure`).
     unsafe {
         gemm::gemm(
@@ -117,8 +122,7 @@ fn gemm_all(p: &Product, a: &[f32], b: &[f32], c: &mut [f32]) {
 }
 
 fn matrixmultiply(p: &Product, a: &[f32], b: &[f32], c: &mut [f32]) {
-    let (ars, acs) = p.a.strides(p.m, p.k);
-    let (brs, bcs) = p.b.strides(p.k, p.n);
+    let ((ars, acs), (brs, bcs)) = p.strides();
     // SAFETY: as in `gemm_crate`.
     unsafe {
         matrixmultiply::sgemm(
