@@ -73,6 +73,11 @@ fn resume_refuses_a_different_model() {
     other.model = ModelConfig::Dense(DenseConfig::shallow(64, 4));
     let e = apps::train(&other, dir.path(), true, Progress::Quiet).unwrap_err().to_string();
     assert!(e.contains("resume it with the same model"), "{e}");
+    // Nor different input noise: the resumed run would silently train another model.
+    let mut noisy = digits_cfg(2);
+    noisy.train.noise = Some(autoencoders::train::InputNoise::new("mask:0.2".parse().unwrap()));
+    let e = apps::train(&noisy, dir.path(), true, Progress::Quiet).unwrap_err().to_string();
+    assert!(e.contains("trained with no noise, not --noise mask:0.2"), "{e}");
 }
 
 #[test]

@@ -40,6 +40,19 @@ pub fn train(cfg: &RunConfig, dir: &Path, resume: bool, progress: Progress) -> R
 /// names another model or dataset.
 fn resumed_config(cfg: &RunConfig, dir: &Path) -> Result<RunConfig> {
     let saved = RunConfig::load(dir)?;
+    let noise = |c: &RunConfig| c.train.noise.map(|n| n.noise);
+    if noise(&saved) != noise(cfg) {
+        let said = |n: Option<crate::train::Noise>| n.map_or("no noise".to_string(), |n| format!("--noise {n}"));
+        return Err(Error::config(
+            "resume",
+            format!(
+                "{} was trained with {}, not {}; resume it with the same --noise",
+                dir.display(),
+                said(noise(&saved)),
+                said(noise(cfg))
+            ),
+        ));
+    }
     if saved.model != cfg.model || saved.data.dataset != cfg.data.dataset {
         return Err(Error::config(
             "resume",
