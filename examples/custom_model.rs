@@ -15,7 +15,7 @@
 
 use std::path::PathBuf;
 
-use autoencoders::apps::{FigureText, Figures};
+use autoencoders::apps::{FigureOptions, Figures};
 use autoencoders::data::{prepare, DataConfig, DatasetId};
 use autoencoders::model_dir::{save_family_config, HISTORY};
 use autoencoders::models::{BuildOptions, CardText, Family, FamilyModel, ModelVisitor};
@@ -174,7 +174,8 @@ fn main() -> anyhow::Result<()> {
 
     // The crate's figures, for a model it has never heard of.
     let history = History::load_csv(&out.join(HISTORY))?;
-    let text = FigureText { dataset: "digits", model: &TiedFamily::describe(&cfg), range: Some((0.0, 1.0)) };
+    let text =
+        FigureOptions { dataset: "digits", model: &TiedFamily::describe(&cfg), range: Some((0.0, 1.0)), noisy: None };
     for path in Figures::draw(&reloaded, &data.test, &history, text)?.save_all(&out.join("figures"))? {
         println!("wrote {}", path.display());
     }

@@ -275,6 +275,11 @@ fn a_denoising_model_records_its_noise_and_beats_its_noisy_input() {
     assert!(m.test_psnr > input + 1.0, "reconstruction {:.2} dB vs noisy input {input:.2} dB", m.test_psnr);
     // The same seed, the same corruption: evaluation is repeatable.
     assert_eq!(apps::test_metrics(dir.path()).unwrap(), m);
+    // Its figures show what it is measured on: clean, noisy input, reconstruction.
+    let grid = apps::figures(dir.path()).unwrap().reconstructions;
+    let titles: Vec<&str> = grid.rows.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(titles, ["clean", "noisy input", "reconstruction"]);
+    assert_ne!(grid.rows[0].1, grid.rows[1].1, "the noisy row must be corrupted");
     // A plain model's metrics carry no input PSNR.
     let plain = tempfile::tempdir().unwrap();
     apps::train(&digits_cfg(2), plain.path(), false, Progress::Quiet).unwrap();

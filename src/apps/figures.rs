@@ -26,13 +26,16 @@ pub fn figures(dir: &Path) -> Result<Figures> {
     let test = cfg.data.load_split(Split::Test)?.take(2000);
     let (dataset, model) = (cfg.data.dataset.to_string(), cfg.model.describe());
     let range = cfg.data.dataset.is_image().then_some((0.0, 1.0));
-    let text = FigureText { dataset: &dataset, model: &model, range };
+    // A denoising model is shown what `eval` measures it on: the corrupted test inputs.
+    let noisy = cfg.train.noise.map(|n| super::evaluate::corrupted(&test, &n, cfg.train.seed));
+    let text = FigureOptions { dataset: &dataset, model: &model, range, noisy: noisy.as_ref() };
     cfg.load_model(dir, Draw { test: &test, history: &history, text })
 }
 
-/// What the figures say and show beyond the data: titles and the value range.
+/// What the figures say and show beyond the test data: titles, the value range, and the
+/// corrupted inputs of a denoising model.
 #[derive(Debug, Clone, Copy)]
-pub struct FigureText<'a> {
+pub struct FigureOptions<'a> {
     /// The dataset's name, in every title.
     pub dataset: &'a str,
     /// The model's description, in the loss curve's title.
@@ -40,20 +43,31 @@ pub struct FigureText<'a> {
     /// The value range of the reconstruction grid (pixels: `(0, 1)`); `None` takes the
     /// samples' own, padded by 10 %.
     pub range: Option<(f32, f32)>,
+    /// For a denoising model: the corrupted copy of the test data it reads. The grid then
+    /// shows clean, noisy and reconstructed rows, and the codes are those of the noisy inputs.
+    pub noisy: Option<&'a Dataset>,
 }
 
 impl Figures {
     /// The figures of any `model` on `test` (its first 2,000 samples), after training that
     /// recorded `history`.
-    pub fn draw<M: Autoencoder>(model: &M, test: &Dataset, history: &History, text: FigureText) -> Result<Self> {
+    pub fn draw<M: Autoencoder>(model: &M, test: &Dataset, history: &History, text: FigureOptions) -> Result<Self> {
         let (test, shown) = (test.take(2000), test.take(10));
-        let recon = reconstruct_all(model, &shown, 512);
-        let codes = encode_all(model, &test, 512);
+        let input = text.noisy.map(|n| n.take(2000));
+        let shown_input = input.as_ref().map_or(shown.clone(), |n| n.take(10));
+        let recon = reconstruct_all(model, &shown_input, 512);
+        let codes = encode_all(model, input.as_ref().unwrap_or(&test), 512);
         let range = text.range.unwrap_or_else(|| padded_range(&shown.samples));
         let name = text.dataset;
+        let mut grid = ReconstructionGrid::new(&shown.samples, &recon, &test.shape, 10, range);
+        if text.noisy.is_some() {
+            let clean = grid.rows.remove(0);
+            grid.rows.insert(0, ("noisy input".into(), split_rows(&shown_input.samples, &test.shape)));
+            grid.rows.insert(0, ("clean".into(), clean.1));
+        }
         Ok(Self {
             loss: LossCurve::new(history, format!("{name}: {}", text.model)),
-            reconstructions: ReconstructionGrid::new(&shown.samples, &recon, &test.shape, 10, range),
+            reconstructions: grid,
             latent: LatentScatter::new(
                 &codes,
                 model.code_len(),
@@ -85,7 +99,7 @@ impl Figures {
 struct Draw<'a> {
     test: &'a Dataset,
     history: &'a History,
-    text: FigureText<'a>,
+    text: FigureOptions<'a>,
 }
 
 impl ModelVisitor for Draw<'_> {
@@ -93,6 +107,11 @@ impl ModelVisitor for Draw<'_> {
     fn visit<M: Autoencoder>(self, model: M) -> Result<Figures> {
         Figures::draw(&model, self.test, self.history, self.text)
     }
+}
+
+/// Flat samples of `shape`, one `Vec` each.
+fn split_rows(flat: &[f32], shape: &[usize]) -> Vec<Vec<f32>> {
+    flat.chunks(shape.iter().product::<usize>().max(1)).map(<[f32]>::to_vec).collect()
 }
 
 fn padded_range(v: &[f32]) -> (f32, f32) {

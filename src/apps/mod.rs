@@ -15,5 +15,5 @@ pub mod train;
 pub use demo::demo_config;
 pub use encode::{codes_table, encode, write_parquet};
 pub use evaluate::{check_model, evaluate, test_metrics};
-pub use figures::{figures, FigureText, Figures};
+pub use figures::{figures, FigureOptions, Figures};
 pub use train::train;
