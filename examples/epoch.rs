@@ -1,7 +1,6 @@
 //! Times training epochs of a dense or convolutional autoencoder on MNIST (or the LSTM on
-//! ECG5000), for the side-by-side
-//! benchmarks with PyTorch (`scripts/bench_epoch.sh`). Prints one JSON line per epoch: the
-//! model, seconds, ms per step, samples/s and the test loss after it.
+//! ECG5000), for the side-by-side benchmarks with PyTorch (`scripts/bench_epoch.sh`). Prints
+//! one JSON line per epoch: the model, seconds, ms per step, samples/s and the test loss.
 //!
 //! `cargo run --release --example epoch -- [--model dense|conv|lstm] [--hidden 256] [--code 64] [--batch 256] [--epochs 1]`
 
