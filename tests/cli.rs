@@ -94,7 +94,7 @@ fn bad_input_gives_a_message_not_a_panic() {
         ),
         (vec!["train", "--dataset", "digits", "--normal-class", "7x", "--out", "x"], "has no class `7x`"),
         (vec!["train", "--dataset", "digits", "--noise", "blur:0.1", "--out", "x"], "expected gaussian:SIGMA"),
-        (vec!["train", "--dataset", "digits", "--model", "rnn", "--out", "x"], "[possible values: dense, conv, lstm]"),
+        (vec!["train", "--dataset", "digits", "--model", "rnn", "--out", "x"], "[possible values: dense, conv"),
         (vec!["eval", "/nonexistent/model"], "is neither a directory nor a hub repository id"),
         (vec!["eval", "no/such-dir", "--revision", "main"], "no local directory `no/such-dir` either"),
     ];
