@@ -285,8 +285,22 @@ fn run_config(a: &TrainArgs) -> Result<RunConfig> {
     let dataset: DatasetId = a.dataset.parse()?;
     let model = model_config(a, &dataset)?;
     let data = DataConfig { normal_class: a.normal_class.clone(), ..DataConfig::new(dataset) };
-    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let command = command_line(std::env::args().skip(1));
     Ok(RunConfig { command, ..RunConfig::new(model, data, train_config(a)) })
+}
+
+/// The command as a user would type it: `autoencoders` and the arguments, quoted where the
+/// shell needs it — never the path of the binary that ran (a published model card would leak
+/// a local path).
+fn command_line(args: impl Iterator<Item = String>) -> String {
+    let quote = |a: String| {
+        if !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=,@+%".contains(c)) {
+            a
+        } else {
+            format!("'{}'", a.replace('\'', r"'\''"))
+        }
+    };
+    std::iter::once("autoencoders".to_string()).chain(args.map(quote)).collect::<Vec<_>>().join(" ")
 }
 
 /// The model options, with the defaults that depend on the data (images: sigmoid and BCE).

@@ -48,6 +48,14 @@ fn train_eval_encode_figures_on_digits() {
     ok(bin()
         .args(["train", "--dataset", "digits", "--code", "8", "--hidden", "32", "--epochs", "3", "--quiet", "--out"])
         .arg(&m));
+    // The command is recorded as typed (`autoencoders …`), never as the binary's local path
+    // (it goes into published model cards); arguments with spaces are quoted.
+    let cfg: serde_json::Value = serde_json::from_slice(&std::fs::read(m.join("config.json")).unwrap()).unwrap();
+    let command = cfg["command"].as_str().unwrap();
+    let want =
+        format!("autoencoders train --dataset digits --code 8 --hidden 32 --epochs 3 --quiet --out {}", m.display());
+    assert!(command == want || command == format!("{want}'"), "{command}");
+    assert!(!command.contains("target/"), "{command}");
     let out = ok(bin().arg("eval").arg(&m));
     let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(m.join("metrics.json")).unwrap()).unwrap();
     for k in ["test_mse", "test_bce", "test_psnr"] {
@@ -94,6 +102,11 @@ fn bad_input_gives_a_message_not_a_panic() {
         ),
         (vec!["train", "--dataset", "digits", "--normal-class", "7x", "--out", "x"], "has no class `7x`"),
         (vec!["train", "--dataset", "digits", "--noise", "blur:0.1", "--out", "x"], "expected gaussian:SIGMA"),
+        (vec!["train", "--dataset", "digits", "--lr=-1", "--out", "x"], "learning rate -1 must be a positive"),
+        (vec!["train", "--dataset", "digits", "--beta1", "1.5", "--out", "x"], "β₁ 1.5 must be in [0, 1)"),
+        (vec!["train", "--dataset", "digits", "--weight-decay=-1", "--out", "x"], "weight decay -1 must be ≥ 0"),
+        (vec!["train", "--dataset", "digits", "--epochs", "0", "--out", "x"], "0 epochs; train at least 1"),
+        (vec!["train", "--dataset", "digits", "--val-split", "0.9999", "--out", "x"], "leaves no training samples"),
         (vec!["train", "--dataset", "digits", "--model", "rnn", "--out", "x"], "[possible values: dense, conv"),
         (vec!["eval", "/nonexistent/model"], "is neither a directory nor a hub repository id"),
         (vec!["eval", "no/such-dir", "--revision", "main"], "no local directory `no/such-dir` either"),
@@ -104,6 +117,8 @@ fn bad_input_gives_a_message_not_a_panic() {
         assert!(!out.status.success() && err.contains(want), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
+    // Refused before anything is written: no half-made model directory is left behind.
+    assert!(!dir.path().join("x").exists(), "a failed train left its --out folder");
 }
 
 #[test]

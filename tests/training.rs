@@ -285,3 +285,32 @@ fn a_denoising_model_records_its_noise_and_beats_its_noisy_input() {
     apps::train(&digits_cfg(2), plain.path(), false, Progress::Quiet).unwrap();
     assert_eq!(apps::evaluate(plain.path()).unwrap().test_psnr_input, None);
 }
+
+#[test]
+fn a_config_naming_another_dataset_is_an_error_not_a_panic() {
+    let _root = require_data!(); // ECG5000 is read through AUTOENCODERS_DATA
+    let dir = tempfile::tempdir().unwrap();
+    apps::train(&digits_cfg(1), dir.path(), false, Progress::Quiet).unwrap();
+    let path = dir.path().join("config.json");
+    let text = std::fs::read_to_string(&path).unwrap().replace("\"dataset\": \"digits\"", "\"dataset\": \"ecg5000\"");
+    std::fs::write(&path, text).unwrap();
+    let checks: [(&str, Box<dyn Fn() -> Option<String>>); 3] = [
+        ("eval", Box::new(|| apps::test_metrics(dir.path()).err().map(|e| e.to_string()))),
+        ("encode", Box::new(|| apps::encode(dir.path(), Split::Test).err().map(|e| e.to_string()))),
+        ("figures", Box::new(|| apps::figures(dir.path()).err().map(|e| e.to_string()))),
+    ];
+    for (job, run) in checks {
+        let e = run().unwrap_or_else(|| panic!("{job} accepted a 140-step dataset for a 64-input model"));
+        assert!(e.contains("config.json") && e.contains("the model takes 64 features"), "{job}: {e}");
+    }
+}
+
+#[test]
+fn retraining_removes_the_old_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    apps::train(&digits_cfg(1), dir.path(), false, Progress::Quiet).unwrap();
+    apps::evaluate(dir.path()).unwrap();
+    assert!(dir.path().join("metrics.json").exists());
+    apps::train(&digits_cfg(2), dir.path(), true, Progress::Quiet).unwrap();
+    assert!(!dir.path().join("metrics.json").exists(), "metrics of the 1-epoch model survived its resume");
+}

@@ -15,7 +15,7 @@ use crate::{Error, Result};
 /// columns `z0 … z{k-1}`, `label` and `class` (when the data has labels).
 pub fn encode(dir: &Path, split: Split) -> Result<DataFrame> {
     let cfg = RunConfig::load(dir)?;
-    let set = cfg.data.load_split(split)?;
+    let set = super::load_checked_split(&cfg, dir, split)?;
     let (codes, k) = cfg.load_model(dir, Codes(&set))?;
     codes_table(&codes, k, &set)
 }

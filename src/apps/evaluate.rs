@@ -22,7 +22,7 @@ pub fn evaluate(dir: &Path) -> Result<Metrics> {
 /// the hub cache, which must stay as downloaded).
 pub fn test_metrics(dir: &Path) -> Result<Metrics> {
     let cfg = RunConfig::load(dir)?;
-    let test = cfg.data.load_split(Split::Test)?;
+    let test = super::load_checked_split(&cfg, dir, Split::Test)?;
     let normal = cfg.data.normal_class.as_deref().map(|name| class_index(&test, name)).transpose()?;
     let noisy = cfg.train.noise.map(|n| corrupted(&test, &n, cfg.train.seed));
     cfg.load_model(dir, TestMetrics { test: &test, noisy: noisy.as_ref(), normal })

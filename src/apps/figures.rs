@@ -23,7 +23,7 @@ pub struct Figures {
 pub fn figures(dir: &Path) -> Result<Figures> {
     let cfg = RunConfig::load(dir)?;
     let history = History::load_csv(&dir.join(HISTORY))?;
-    let test = cfg.data.load_split(Split::Test)?.take(2000);
+    let test = super::load_checked_split(&cfg, dir, Split::Test)?.take(2000);
     let (dataset, model) = (cfg.data.dataset.to_string(), cfg.model.describe());
     let range = cfg.data.dataset.is_image().then_some((0.0, 1.0));
     // A denoising model is shown what `eval` measures it on: the corrupted test inputs.

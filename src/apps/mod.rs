@@ -17,3 +17,17 @@ pub use encode::{codes_table, encode, write_parquet};
 pub use evaluate::{check_model, evaluate, test_metrics};
 pub use figures::{figures, FigureOptions, Figures};
 pub use train::train;
+
+use std::path::Path;
+
+use crate::data::{Dataset, Split};
+use crate::model_dir::{RunConfig, CONFIG};
+
+/// One split of the dataset a model directory's config names, normalised as stored, and
+/// checked against the model's input size: a config edited to name another dataset is an
+/// error naming the file, not a shape panic in the tensor library.
+fn load_checked_split(cfg: &RunConfig, dir: &Path, split: Split) -> crate::Result<Dataset> {
+    let data = cfg.data.load_split(split)?;
+    train::check_input(&cfg.model, &data).map_err(|e| crate::Error::format(dir.join(CONFIG), e.to_string()))?;
+    Ok(data)
+}

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::data::{prepare_data, Dataset};
-use crate::model_dir::RunConfig;
+use crate::model_dir::{RunConfig, METRICS};
 use crate::models::{Autoencoder, ModelConfig, ModelVisitor};
 use crate::nn::Dev;
 use crate::train::{History, Progress, TrainConfig, Trainer};
@@ -16,6 +16,7 @@ use crate::{Error, Result};
 pub fn train(cfg: &RunConfig, dir: &Path, resume: bool, progress: Progress) -> Result<History> {
     let mut cfg = if resume { resumed_config(cfg, dir)? } else { cfg.clone() };
     cfg.model.validate()?;
+    cfg.train.validate()?;
     let data = prepare_data(&cfg.data)?;
     cfg.data.normalizer = Some(data.normalizer.clone());
     if let Some(noise) = &mut cfg.train.noise {
@@ -25,9 +26,16 @@ pub fn train(cfg: &RunConfig, dir: &Path, resume: bool, progress: Progress) -> R
         });
     }
     check_input(&cfg.model, &data.train)?;
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    cfg.save(dir)?;
     let (train, val) = data.train.split(cfg.train.val_split, cfg.train.seed)?;
+    if train.is_empty() {
+        let what = format!("{} leaves no training samples of {}", cfg.train.val_split, data.train.len());
+        return Err(Error::config("val_split", what));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    // Metrics of an earlier model in this directory no longer describe it (nor may `export`
+    // put them in a model card): `eval` writes them again.
+    remove_if_present(&dir.join(METRICS))?;
+    cfg.save(dir)?;
     let mut trainer = Trainer::new(&cfg.train).checkpoints(dir).resume(resume).progress(progress);
     if let Some(noise) = &cfg.train.noise {
         trainer = trainer.corruption(noise);
@@ -68,8 +76,15 @@ fn resumed_config(cfg: &RunConfig, dir: &Path) -> Result<RunConfig> {
     Ok(RunConfig { train, ..saved })
 }
 
+fn remove_if_present(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(path, e)),
+        _ => Ok(()),
+    }
+}
+
 /// Fails unless the model's input size equals the dataset's sample size.
-fn check_input(model: &ModelConfig, data: &Dataset) -> Result<()> {
+pub(crate) fn check_input(model: &ModelConfig, data: &Dataset) -> Result<()> {
     let input = model.input_len();
     if input != data.sample_len() {
         return Err(Error::config(

@@ -43,6 +43,40 @@ pub struct TrainConfig {
     pub noise: Option<InputNoise>,
 }
 
+impl TrainConfig {
+    /// Checks every setting; the error names the setting, its value and the range it needs.
+    pub fn validate(&self) -> Result<()> {
+        let a = &self.adam;
+        let checks: [(&str, bool, String); 8] = [
+            ("epochs", self.epochs >= 1, format!("{} epochs; train at least 1", self.epochs)),
+            ("batch_size", self.batch_size >= 1, "a batch needs at least one sample".into()),
+            ("lr", a.lr.is_finite() && a.lr > 0.0, format!("learning rate {} must be a positive number", a.lr)),
+            ("beta1", (0.0..1.0).contains(&a.beta1), format!("Adam β₁ {} must be in [0, 1)", a.beta1)),
+            ("beta2", (0.0..1.0).contains(&a.beta2), format!("Adam β₂ {} must be in [0, 1)", a.beta2)),
+            ("eps", a.eps.is_finite() && a.eps > 0.0, format!("Adam ε {} must be positive", a.eps)),
+            (
+                "weight_decay",
+                a.weight_decay.is_finite() && a.weight_decay >= 0.0,
+                format!("weight decay {} must be ≥ 0", a.weight_decay),
+            ),
+            (
+                "val_split",
+                (0.0..1.0).contains(&self.val_split),
+                format!("validation fraction {} must be in [0, 1)", self.val_split),
+            ),
+        ];
+        for (field, ok, what) in checks {
+            if !ok {
+                return Err(Error::config(field, what));
+            }
+        }
+        if let Some(n) = &self.noise {
+            n.noise.validate()?;
+        }
+        Ok(())
+    }
+}
+
 /// Learning-rate schedule.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
