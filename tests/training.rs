@@ -294,13 +294,13 @@ fn a_config_naming_another_dataset_is_an_error_not_a_panic() {
     let path = dir.path().join("config.json");
     let text = std::fs::read_to_string(&path).unwrap().replace("\"dataset\": \"digits\"", "\"dataset\": \"ecg5000\"");
     std::fs::write(&path, text).unwrap();
-    let checks: [(&str, Box<dyn Fn() -> Option<String>>); 3] = [
-        ("eval", Box::new(|| apps::test_metrics(dir.path()).err().map(|e| e.to_string()))),
-        ("encode", Box::new(|| apps::encode(dir.path(), Split::Test).err().map(|e| e.to_string()))),
-        ("figures", Box::new(|| apps::figures(dir.path()).err().map(|e| e.to_string()))),
+    let errors = [
+        ("eval", apps::test_metrics(dir.path()).err()),
+        ("encode", apps::encode(dir.path(), Split::Test).err()),
+        ("figures", apps::figures(dir.path()).err()),
     ];
-    for (job, run) in checks {
-        let e = run().unwrap_or_else(|| panic!("{job} accepted a 140-step dataset for a 64-input model"));
+    for (job, error) in errors {
+        let e = error.unwrap_or_else(|| panic!("{job} accepted a 140-step dataset for a 64-input model")).to_string();
         assert!(e.contains("config.json") && e.contains("the model takes 64 features"), "{job}: {e}");
     }
 }
