@@ -127,14 +127,14 @@ fn metric_rows(m: &Metrics) -> Vec<(&'static str, &'static str, f64)> {
 fn card_metadata(input: &CardInput, metrics: &[(&str, &str, f64)], opts: &ExportOptions) -> String {
     let cfg = input.cfg;
     let dataset = cfg.data.dataset.to_string();
-    let hub_dataset = cfg.data.dataset.hub_source().map(|(r, _)| r);
-    let task = if cfg.data.dataset.is_image() { "image-to-image" } else { "feature-extraction" };
+    let hub_dataset = cfg.data.hub_dataset();
+    let task = if cfg.data.is_image() { "image-to-image" } else { "feature-extraction" };
     let mut s = String::from("---\nlibrary_name: autoencoders\n");
     if let Some(l) = &opts.license {
         let _ = writeln!(s, "license: {}", yaml(l));
     }
     let _ = writeln!(s, "tags:\n- autoencoder\n- {}\n- dfdx\n- rust", cfg.model.card().tag);
-    if let Some(d) = hub_dataset {
+    if let Some(d) = &hub_dataset {
         let _ = writeln!(s, "datasets:\n- {}", yaml(d));
     }
     let _ = writeln!(s, "model-index:\n- name: {}\n  results:\n  - task:", yaml(input.name));
@@ -142,7 +142,7 @@ fn card_metadata(input: &CardInput, metrics: &[(&str, &str, f64)], opts: &Export
     let _ = writeln!(
         s,
         "    dataset:\n      type: {}\n      name: {}\n      split: test",
-        yaml(hub_dataset.unwrap_or(&dataset)),
+        yaml(hub_dataset.as_deref().unwrap_or(&dataset)),
         yaml(&dataset)
     );
     s += "    metrics:\n";

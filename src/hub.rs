@@ -69,6 +69,43 @@ impl Hub {
         api.repo(r).download_with_progress(file, DownloadBar::new(repo, file)).map_err(|e| err(self.explain(&e)))
     }
 
+    /// Every file of `repo` at `revision`: from the hub's repository info, or offline from the
+    /// cache's snapshot of that revision (the files downloaded before).
+    pub fn list_files(&self, repo: &str, kind: RepoType, revision: &str) -> Result<Vec<String>> {
+        let r = Repo::with_revision(repo.into(), kind, revision.into());
+        let err = |what: String| Error::Hub { repo: repo.into(), file: "(file list)".into(), what };
+        if self.offline {
+            let folder = self.cache.join(r.folder_name());
+            let commit = std::fs::read_to_string(folder.join("refs").join(revision)).map_err(|_| {
+                err(format!(
+                    "nothing cached under {} and {OFFLINE_ENV} is set; download it once with network access",
+                    folder.display()
+                ))
+            })?;
+            let snapshot = folder.join("snapshots").join(commit.trim());
+            let mut files = Vec::new();
+            let mut stack = vec![snapshot.clone()];
+            while let Some(dir) = stack.pop() {
+                for e in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?.flatten() {
+                    let p = e.path();
+                    if p.is_dir() {
+                        stack.push(p);
+                    } else if let Ok(rel) = p.strip_prefix(&snapshot) {
+                        files.push(rel.to_string_lossy().replace('\\', "/"));
+                    }
+                }
+            }
+            files.sort();
+            return Ok(files);
+        }
+        let api = ApiBuilder::from_cache(Cache::new(self.cache.clone()))
+            .with_endpoint(self.endpoint.clone())
+            .build()
+            .map_err(|e| err(format!("cannot start the hub client: {e}")))?;
+        let info = api.repo(r).info().map_err(|e| err(self.explain(&e)))?;
+        Ok(info.siblings.into_iter().map(|s| s.rfilename).collect())
+    }
+
     /// Removes `file` (its snapshot link and the blob behind it) from the cache; best effort.
     pub fn evict(&self, repo: &str, kind: RepoType, revision: &str, file: &str) {
         let r = Repo::with_revision(repo.into(), kind, revision.into());

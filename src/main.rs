@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use autoencoders::apps;
-use autoencoders::data::{DataConfig, DatasetId, Split};
+use autoencoders::data::{DataConfig, DataSource, ImageSize, NormalizeKind, SourceOptions, Split};
 use autoencoders::hub::Hub;
 use autoencoders::model_dir::RunConfig;
 use autoencoders::models::{BuildOptions, ModelConfig, ReconLoss, FAMILIES};
@@ -17,8 +17,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Build, train, inspect and apply autoencoders.
 ///
-/// Data is read from $AUTOENCODERS_DATA (a folder with mnist/, fashion-mnist/, digits/,
-/// ecg5000/, orl-faces/, adbench/), or ./datasets when it is unset.
+/// Data: built-in sets are read from $AUTOENCODERS_DATA (a folder with mnist/, fashion-mnist/,
+/// digits/, ecg5000/, orl-faces/, adbench/), or ./datasets when it is unset; your own data is a
+/// file (.csv .tsv .parquet .npz .npy), a folder of images, or hf:owner/name on the hub.
 #[derive(Parser)]
 #[command(version, about, long_about)]
 struct Cli {
@@ -38,6 +39,10 @@ enum Command {
         /// Hub revision (branch, tag or commit).
         #[arg(long)]
         revision: Option<String>,
+        /// Evaluate on this data source instead of the test split, read as the training data
+        /// was (same columns by name, image size, normalisation); writes no metrics.json.
+        #[arg(long, value_name = "SOURCE")]
+        input: Option<DataSource>,
     },
     /// Download a model from the Hugging Face hub into its cache, check it, print its path.
     ///
@@ -83,8 +88,12 @@ enum Command {
         #[arg(long, short)]
         output: PathBuf,
         /// Which split to encode.
-        #[arg(long, value_enum, default_value_t = SplitArg::Test)]
+        #[arg(long, value_enum, default_value_t = SplitArg::Test, conflicts_with = "input")]
         split: SplitArg,
+        /// Encode this data source instead, read as the training data was (same columns by
+        /// name, image size, normalisation).
+        #[arg(long, value_name = "SOURCE")]
+        input: Option<DataSource>,
     },
     /// The main job on embedded data: train a small dense autoencoder on the 8×8 digits shipped
     /// with the crate (no download, no data folder), evaluate it and draw every figure.
@@ -111,9 +120,44 @@ fn family_names() -> Vec<PossibleValue> {
 
 #[derive(Args)]
 struct TrainArgs {
-    /// Dataset: mnist, fashion-mnist, digits, ecg5000, orl-faces or adbench/<set> (e.g. adbench/cardio).
+    /// The data: a built-in set (mnist, fashion-mnist, digits, ecg5000, orl-faces, adbench/<set>,
+    /// optionally NAME@train or NAME@test), a file (.csv .tsv .parquet .npz .npy), a folder of
+    /// images (root/<class>/*.png|jpg|pgm, or flat), a folder of parquet files, or a hub dataset
+    /// hf:owner/name[:config][@split].
+    #[arg(long, value_name = "SOURCE")]
+    dataset: DataSource,
+    /// A separate test set, read like --dataset [default: the dataset's own test split, or
+    /// --test-split of it].
+    #[arg(long, value_name = "SOURCE")]
+    test: Option<DataSource>,
+    /// Fraction held out for testing when the data has no test split of its own (seeded;
+    /// stratified by class when there are labels) [default: 0.2].
+    #[arg(long, value_name = "F", conflicts_with = "test")]
+    test_split: Option<f64>,
+    /// Normalisation, fitted on the training rows only: auto (images min-max to [0, 1], tables
+    /// standardised; built-in sets as documented), minmax, standard or none.
+    #[arg(long, value_enum, default_value_t = NormalizeKind::Auto)]
+    normalize: NormalizeKind,
+    /// Feature columns of a table, comma-separated [default: every column but the label; each
+    /// must be numeric].
+    #[arg(long, value_name = "A,B,…", value_delimiter = ',')]
+    columns: Option<Vec<String>>,
+    /// The class column of a table (integers or text), kept out of the features.
+    #[arg(long, value_name = "NAME")]
+    label_column: Option<String>,
+    /// A CSV/TSV file without a header line (columns are then column_1, column_2, …).
     #[arg(long)]
-    dataset: String,
+    no_header: bool,
+    /// Resize every image to WIDTHxHEIGHT (e.g. 64x64); needed when images differ in size.
+    #[arg(long, value_name = "WxH")]
+    image_size: Option<ImageSize>,
+    /// Image channels: 1 (grey) or 3 (RGB) [default: as the first image].
+    #[arg(long, value_name = "1|3")]
+    channels: Option<usize>,
+    /// Skip rows with missing, NaN or infinite values and unreadable images (and say how many)
+    /// instead of stopping at the first.
+    #[arg(long)]
+    drop_invalid: bool,
     /// Model family.
     #[arg(long, default_value = "dense", value_parser = clap::builder::PossibleValuesParser::new(family_names()))]
     model: String,
@@ -209,12 +253,16 @@ fn main() -> Result<()> {
     autoencoders::nn::tune_allocator();
     match Cli::parse().command {
         Command::Train(a) => train(a),
-        Command::Eval { model, revision } => {
+        Command::Eval { model, revision, input } => {
             let (dir, local) = model_dir(&model, revision.as_deref())?;
-            let m = if local { apps::evaluate(&dir) } else { apps::test_metrics(&dir) }
-                .with_context(|| format!("evaluating {model}"))?;
+            let m = match &input {
+                Some(src) => apps::input_metrics(&dir, src),
+                None if local => apps::evaluate(&dir),
+                None => apps::test_metrics(&dir),
+            }
+            .with_context(|| format!("evaluating {model}"))?;
             println!("{}", serde_json::to_string_pretty(&m)?);
-            if local {
+            if local && input.is_none() {
                 eprintln!("wrote {}", dir.join("metrics.json").display());
             }
             Ok(())
@@ -247,13 +295,16 @@ fn main() -> Result<()> {
             }
             Ok(())
         }
-        Command::Encode { dir: model, output, split } => {
+        Command::Encode { dir: model, output, split, input } => {
             let (dir, _) = model_dir(&model, None)?;
             let split = match split {
                 SplitArg::Train => Split::Train,
                 SplitArg::Test => Split::Test,
             };
-            let mut df = apps::encode(&dir, split)?;
+            let mut df = match &input {
+                Some(src) => apps::encode_input(&dir, src)?,
+                None => apps::encode(&dir, split)?,
+            };
             apps::write_parquet(&mut df, &output)?;
             println!("{df}");
             eprintln!("wrote {} ({} rows)", output.display(), df.height());
@@ -282,9 +333,23 @@ fn train(a: TrainArgs) -> Result<()> {
 
 /// The config.json that `train`'s options describe.
 fn run_config(a: &TrainArgs) -> Result<RunConfig> {
-    let dataset: DatasetId = a.dataset.parse()?;
-    let model = model_config(a, &dataset)?;
-    let data = DataConfig { normal_class: a.normal_class.clone(), ..DataConfig::new(dataset) };
+    let source = SourceOptions {
+        columns: a.columns.clone(),
+        label_column: a.label_column.clone(),
+        no_header: a.no_header,
+        image_size: a.image_size,
+        channels: a.channels,
+        drop_invalid: a.drop_invalid,
+    };
+    let data = DataConfig {
+        source,
+        test: a.test.clone(),
+        test_split: a.test_split,
+        normalize: a.normalize,
+        normal_class: a.normal_class.clone(),
+        ..DataConfig::new(a.dataset.clone())
+    };
+    let model = model_config(a, &data)?;
     let command = command_line(std::env::args().skip(1));
     Ok(RunConfig { command, ..RunConfig::new(model, data, train_config(a)) })
 }
@@ -304,10 +369,20 @@ fn command_line(args: impl Iterator<Item = String>) -> String {
 }
 
 /// The model options, with the defaults that depend on the data (images: sigmoid and BCE).
-fn model_config(a: &TrainArgs, dataset: &DatasetId) -> Result<ModelConfig> {
-    let image = dataset.is_image();
+fn model_config(a: &TrainArgs, data: &DataConfig) -> Result<ModelConfig> {
+    let sample = data.load_raw(Split::Test)?.data;
+    let fits_unit_range = match data.normalize {
+        NormalizeKind::Auto => match &data.dataset {
+            DataSource::Builtin { id, .. } => id.is_image(),
+            _ => sample.shape.len() == 3,
+        },
+        NormalizeKind::Minmax => true,
+        _ => false,
+    };
+    let image = fits_unit_range && sample.shape.len() == 3;
     let opts = BuildOptions {
-        input: dataset.load(Split::Test)?.sample_len(),
+        input: sample.sample_len(),
+        shape: sample.shape.clone(),
         code: a.code,
         hidden: a.hidden.0.clone(),
         activation: a.activation,

@@ -85,7 +85,7 @@ fn train_eval_encode_figures_on_digits() {
 fn bad_input_gives_a_message_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["train", "--dataset", "cifar", "--out", "x"], "is not one of mnist"),
+        (vec!["train", "--dataset", "cifar", "--out", "x"], "`cifar` not found: looked for cifar. Give a built-in"),
         (vec!["train", "--dataset", "mnist", "--out", "x"], "dataset `mnist` not found: looked for"),
         (vec!["train", "--dataset", "digits", "--hidden", "8,8,8", "--out", "x"], "0 to 2 per side"),
         (
@@ -94,7 +94,7 @@ fn bad_input_gives_a_message_not_a_panic() {
         ),
         (
             vec!["train", "--dataset", "digits", "--model", "conv", "--out", "x"],
-            "the model takes 784 features but `digits/train` samples have 64",
+            "the conv model is built for images of 1×28×28, 3×28×28, 1×32×32, 3×32×32, 1×64×64, 3×64×64, 1×112×92 (channels×height×width), not 1×8×8; resize with --image-size",
         ),
         (
             vec!["train", "--dataset", "digits", "--model", "conv", "--hidden", "32", "--out", "x"],

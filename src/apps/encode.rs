@@ -4,7 +4,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use crate::data::{Dataset, Split};
+use crate::data::{DataSource, Dataset, Split};
 use crate::fs::write_atomic;
 use crate::model_dir::RunConfig;
 use crate::models::{Autoencoder, ModelVisitor};
@@ -16,6 +16,14 @@ use crate::{Error, Result};
 pub fn encode(dir: &Path, split: Split) -> Result<DataFrame> {
     let cfg = RunConfig::load(dir)?;
     let set = super::load_checked_split(&cfg, dir, split)?;
+    let (codes, k) = cfg.load_model(dir, Codes(&set))?;
+    codes_table(&codes, k, &set)
+}
+
+/// The codes of another data source (`--input`), read as the training data was.
+pub fn encode_input(dir: &Path, input: &DataSource) -> Result<DataFrame> {
+    let cfg = RunConfig::load(dir)?;
+    let set = super::load_checked_input(&cfg, dir, input)?;
     let (codes, k) = cfg.load_model(dir, Codes(&set))?;
     codes_table(&codes, k, &set)
 }

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::anomaly::normal_vs_rest_auroc;
-use crate::data::{class_index, Dataset, Split};
+use crate::data::{class_index, DataSource, Dataset, Split};
 use crate::model_dir::{write_metrics, RunConfig};
 use crate::models::{Autoencoder, ModelVisitor};
 use rand::{rngs::StdRng, SeedableRng};
@@ -24,6 +24,17 @@ pub fn test_metrics(dir: &Path) -> Result<Metrics> {
     let cfg = RunConfig::load(dir)?;
     let test = super::load_checked_split(&cfg, dir, Split::Test)?;
     let normal = cfg.data.normal_class.as_deref().map(|name| class_index(&test, name)).transpose()?;
+    let noisy = cfg.train.noise.map(|n| corrupted(&test, &n, cfg.train.seed));
+    cfg.load_model(dir, TestMetrics { test: &test, noisy: noisy.as_ref(), normal })
+}
+
+/// The model in `dir` evaluated on another data source (`--input`), read as its training data
+/// was (same columns by name, image size, normalisation); writes nothing.
+pub fn input_metrics(dir: &Path, input: &DataSource) -> Result<Metrics> {
+    let cfg = RunConfig::load(dir)?;
+    let test = super::load_checked_input(&cfg, dir, input)?;
+    let labelled = cfg.data.normal_class.as_deref().filter(|_| test.labels.is_some());
+    let normal = labelled.map(|name| class_index(&test, name)).transpose()?;
     let noisy = cfg.train.noise.map(|n| corrupted(&test, &n, cfg.train.seed));
     cfg.load_model(dir, TestMetrics { test: &test, noisy: noisy.as_ref(), normal })
 }

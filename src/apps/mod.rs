@@ -13,21 +13,32 @@ pub mod figures;
 pub mod train;
 
 pub use demo::demo_config;
-pub use encode::{codes_table, encode, write_parquet};
-pub use evaluate::{check_model, evaluate, test_metrics};
+pub use encode::{codes_table, encode, encode_input, write_parquet};
+pub use evaluate::{check_model, evaluate, input_metrics, test_metrics};
 pub use figures::{figures, FigureOptions, Figures};
 pub use train::train;
 
 use std::path::Path;
 
-use crate::data::{Dataset, Split};
+use crate::data::{DataConfig, DataSource, Dataset, Split};
 use crate::model_dir::{RunConfig, CONFIG};
 
 /// One split of the dataset a model directory's config names, normalised as stored, and
 /// checked against the model's input size: a config edited to name another dataset is an
 /// error naming the file, not a shape panic in the tensor library.
 fn load_checked_split(cfg: &RunConfig, dir: &Path, split: Split) -> crate::Result<Dataset> {
-    let data = cfg.data.load_split(split)?;
+    load_checked(cfg, dir, &cfg.data, split)
+}
+
+/// Another data source (`--input`) read exactly as the model's training data: the same
+/// columns by name, image size, channels, class names and normalisation.
+fn load_checked_input(cfg: &RunConfig, dir: &Path, input: &DataSource) -> crate::Result<Dataset> {
+    let data = DataConfig { test: Some(input.clone()), ..cfg.data.clone() };
+    load_checked(cfg, dir, &data, Split::Test)
+}
+
+fn load_checked(cfg: &RunConfig, dir: &Path, data: &DataConfig, split: Split) -> crate::Result<Dataset> {
+    let data = data.load_split(split)?;
     train::check_input(&cfg.model, &data).map_err(|e| crate::Error::format(dir.join(CONFIG), e.to_string()))?;
     Ok(data)
 }

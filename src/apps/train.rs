@@ -18,7 +18,7 @@ pub fn train(cfg: &RunConfig, dir: &Path, resume: bool, progress: Progress) -> R
     cfg.model.validate()?;
     cfg.train.validate()?;
     let data = prepare_data(&cfg.data)?;
-    cfg.data.normalizer = Some(data.normalizer.clone());
+    cfg.data = data.config.clone();
     if let Some(noise) = &mut cfg.train.noise {
         noise.range.get_or_insert_with(|| {
             let (lo, hi) = data.train.value_range();
@@ -61,7 +61,8 @@ fn resumed_config(cfg: &RunConfig, dir: &Path) -> Result<RunConfig> {
             ),
         ));
     }
-    if saved.model != cfg.model || saved.data.dataset != cfg.data.dataset {
+    let same_data = |a: &RunConfig, b: &RunConfig| (&a.data.dataset, &a.data.test) == (&b.data.dataset, &b.data.test);
+    if saved.model != cfg.model || !same_data(&saved, cfg) {
         return Err(Error::config(
             "resume",
             format!(

@@ -139,6 +139,27 @@ impl Dataset {
         Ok((a, b))
     }
 
+    /// Like [`Dataset::split`], but with labels each class is split on its own, so both parts
+    /// keep the class proportions (a class of one sample stays in the first part).
+    pub fn split_stratified(&self, fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
+        let Some(labels) = &self.labels else { return self.split(fraction, seed) };
+        if !(0.0..1.0).contains(&fraction) {
+            return Err(Error::config("split", format!("{fraction} is not in [0, 1)")));
+        }
+        let (mut first, mut second) = (Vec::new(), Vec::new());
+        for class in 0..self.class_names.len() as u32 {
+            let members: Vec<usize> = (0..self.len()).filter(|&i| labels[i] == class).collect();
+            let n_second = (members.len() as f64 * fraction).round() as usize;
+            let mut perm = permutation(members.len(), seed ^ class as u64);
+            let rest = perm.split_off(members.len() - n_second.min(members.len().saturating_sub(1)));
+            first.extend(perm.iter().map(|&k| members[k]));
+            second.extend(rest.iter().map(|&k| members[k]));
+        }
+        first.sort_unstable();
+        second.sort_unstable();
+        Ok((self.subset(&first), self.subset(&second)))
+    }
+
     /// Batches of `batch_size` in the stored order; the last one holds what is left.
     pub fn batches(&self, batch_size: usize) -> Batches<'_> {
         Batches { data: self, batch_size: batch_size.max(1), next: 0 }

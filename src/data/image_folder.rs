@@ -1,61 +1,227 @@
-//! A folder of images laid out as `root/<class>/<image>` (ORL faces: `s1/1.pgm` …).
+//! A folder of images: `root/<class>/<image>` (ORL faces: `s1/1.pgm` …), or a flat folder
+//! of images without classes.
 //!
-//! Classes are the sub-folders in natural order (`s2` before `s10`), images likewise; every
-//! image must be greyscale-decodable (binary PGM, PNG) and all must share one size.
+//! Classes are the sub-folders in natural order (`s2` before `s10`), images likewise. Images
+//! are stored channel-first (`C×H×W`), raw 0–255. Without a target size all images must share
+//! one; with one ([`ImageOptions::size`]) each is resized with the `image` crate's triangle
+//! (bilinear) filter. Grey or RGB comes from [`ImageOptions::channels`], or from the first
+//! image.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use image::DynamicImage;
+use serde::{Deserialize, Serialize};
 
 use super::Dataset;
 use crate::{Error, Result};
 
-/// Image file extensions this loader reads.
-pub const EXTENSIONS: [&str; 3] = ["pgm", "png", "pnm"];
+/// Image file extensions this loader reads (lower case).
+pub const EXTENSIONS: [&str; 7] = ["pgm", "png", "pnm", "ppm", "jpg", "jpeg", "bmp"];
 
-/// Loads every image under `root/<class>/` as a `1×height×width` sample with raw 0–255 pixels.
-/// `keep(class_index, image_index)` chooses which images to load, for per-class splits.
-pub fn load_image_folder(root: &Path, name: &str, keep: impl Fn(usize, usize) -> bool) -> Result<Dataset> {
-    let classes = sorted_entries(root, |p| p.is_dir())?;
-    if classes.is_empty() {
-        return Err(Error::format(root, "no class sub-folders (expected root/<class>/<image>)"));
+/// A target image size, written `WxH` (`64x64`, `92x112`) on the command line and in
+/// `config.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageSize {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+}
+
+impl fmt::Display for ImageSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}x{}", self.width, self.height)
     }
-    let mut samples = Vec::new();
-    let mut labels = Vec::new();
-    let mut size: Option<(u32, u32, PathBuf)> = None;
-    for (c, class_dir) in classes.iter().enumerate() {
-        let images = sorted_entries(class_dir, |p| {
-            p.extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-        })?;
-        for (k, path) in images.iter().enumerate().filter(|(k, _)| keep(c, *k)) {
-            let _ = k;
-            let img =
-                image::open(path).map_err(|e| Error::format(path, format!("not a readable image: {e}")))?.into_luma8();
-            match &size {
-                None => size = Some((img.width(), img.height(), path.clone())),
-                Some((w, h, first)) if (*w, *h) != img.dimensions() => {
-                    return Err(Error::format(
-                        path,
-                        format!(
-                            "image is {}×{} but {} is {w}×{h}; all images must share one size",
-                            img.width(),
-                            img.height(),
-                            first.display()
-                        ),
-                    ))
-                }
-                _ => {}
+}
+
+impl FromStr for ImageSize {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = || Error::config("image_size", format!("`{s}` is not WIDTHxHEIGHT such as 64x64"));
+        let (w, h) = s.split_once(['x', 'X', '×']).ok_or_else(bad)?;
+        let (width, height) = (w.trim().parse().map_err(|_| bad())?, h.trim().parse().map_err(|_| bad())?);
+        if width == 0 || height == 0 || width > 4096 || height > 4096 {
+            return Err(Error::config("image_size", format!("{s}: each side must be 1 to 4096 pixels")));
+        }
+        Ok(Self { width, height })
+    }
+}
+
+impl Serialize for ImageSize {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ImageSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// How images become samples.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImageOptions {
+    /// Resize every image to this size; `None`: all must share one size.
+    pub size: Option<ImageSize>,
+    /// 1 (grey) or 3 (RGB); `None`: as the first image (grey if it has no colour).
+    pub channels: Option<usize>,
+    /// Skip images that cannot be decoded (and count them) instead of failing.
+    pub drop_invalid: bool,
+}
+
+/// Decodes images one by one into `C×H×W` samples with one size and channel count.
+pub struct ImageStack {
+    opts: ImageOptions,
+    first: Option<(u32, u32, usize, String)>,
+    /// The samples so far, flattened.
+    pub samples: Vec<f32>,
+    /// Images skipped as unreadable (with `drop_invalid`).
+    pub dropped: usize,
+}
+
+impl ImageStack {
+    /// An empty stack; `opts.channels` must be 1 or 3 when given.
+    pub fn new(opts: ImageOptions) -> Result<Self> {
+        if let Some(c) = opts.channels.filter(|c| *c != 1 && *c != 3) {
+            return Err(Error::config("channels", format!("{c}: images have 1 (grey) or 3 (RGB) channels")));
+        }
+        Ok(Self { opts, first: None, samples: Vec::new(), dropped: 0 })
+    }
+
+    /// Decodes `bytes` (the file `what`, for messages) and adds it; `Ok(false)` when it was
+    /// unreadable and skipped.
+    pub fn push_encoded(&mut self, bytes: &[u8], what: &dyn Fn() -> String, origin: &Path) -> Result<bool> {
+        match image::load_from_memory(bytes) {
+            Ok(img) => self.push(img, what, origin).map(|_| true),
+            Err(_) if self.opts.drop_invalid => {
+                self.dropped += 1;
+                Ok(false)
             }
-            samples.extend(img.as_raw().iter().map(|&p| p as f32));
-            labels.push(c as u32);
+            Err(e) => Err(Error::format(
+                origin,
+                format!("{}: not a readable image ({e}); remove it, or pass --drop-invalid to skip it", what()),
+            )),
         }
     }
-    let Some((w, h, _)) = size else {
-        return Err(Error::format(root, format!("no images with extension {EXTENSIONS:?}")));
+
+    /// Adds one decoded image: resized to the target size, or checked against the first.
+    pub fn push(&mut self, img: DynamicImage, what: &dyn Fn() -> String, origin: &Path) -> Result<()> {
+        let channels = *self.opts.channels.get_or_insert(if img.color().has_color() { 3 } else { 1 });
+        let img = match self.opts.size {
+            Some(s) if (img.width(), img.height()) != (s.width, s.height) => {
+                img.resize_exact(s.width, s.height, image::imageops::FilterType::Triangle)
+            }
+            _ => img,
+        };
+        let (w, h) = (img.width(), img.height());
+        match &self.first {
+            None => self.first = Some((w, h, channels, what())),
+            Some((fw, fh, _, first)) if (*fw, *fh) != (w, h) => {
+                return Err(Error::format(
+                    origin,
+                    format!(
+                        "{} is {w}×{h} but {first} is {fw}×{fh}; give --image-size WxH to resize every image to one                          size",
+                        what()
+                    ),
+                ))
+            }
+            _ => {}
+        }
+        let plane = (w * h) as usize;
+        let start = self.samples.len();
+        self.samples.resize(start + plane * channels, 0.0);
+        let out = &mut self.samples[start..];
+        if channels == 1 {
+            out.iter_mut().zip(img.into_luma8().as_raw()).for_each(|(o, &p)| *o = p as f32);
+        } else {
+            // Interleaved RGB → planes R, G, B.
+            for (i, px) in img.into_rgb8().as_raw().chunks_exact(3).enumerate() {
+                for c in 0..3 {
+                    out[c * plane + i] = px[c] as f32;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The sample shape `[C, H, W]`, once an image was added.
+    pub fn shape(&self) -> Option<Vec<usize>> {
+        self.first.as_ref().map(|(w, h, c, _)| vec![*c, *h as usize, *w as usize])
+    }
+
+    /// The options in effect (channels filled in from the first image).
+    pub fn options(&self) -> ImageOptions {
+        self.opts
+    }
+}
+
+/// Loads every grey image under `root/<class>/` as a `1×height×width` sample with raw 0–255
+/// pixels. `keep(class_index, image_index)` chooses which images to load, for per-class splits.
+pub fn load_image_folder(root: &Path, name: &str, keep: impl Fn(usize, usize) -> bool) -> Result<Dataset> {
+    let opts = ImageOptions { channels: Some(1), ..Default::default() };
+    load_images(root, name, &opts, keep).map(|(d, _)| d)
+}
+
+/// Loads a folder of images: `root/<class>/<image>` (labelled by folder) or images directly in
+/// `root` (no labels); returns the options in effect (channels as decided by the first image).
+pub fn load_images(
+    root: &Path,
+    name: &str,
+    opts: &ImageOptions,
+    keep: impl Fn(usize, usize) -> bool,
+) -> Result<(Dataset, ImageOptions)> {
+    let is_image = |p: &Path| {
+        p.is_file()
+            && p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
     };
-    let class_names =
-        classes.iter().map(|p| p.file_name().unwrap_or_default().to_string_lossy().into_owned()).collect();
-    Dataset::new(name, samples, vec![1, h as usize, w as usize], Some(labels), class_names)
+    let classes = sorted_entries(root, |p| p.is_dir())?;
+    let loose = sorted_entries(root, is_image)?;
+    let (groups, class_names): (Vec<Vec<PathBuf>>, Vec<String>) = match (classes.is_empty(), loose.is_empty()) {
+        (true, true) => {
+            return Err(Error::format(
+                root,
+                format!("no images ({}) and no class sub-folders of images", EXTENSIONS.join(", ")),
+            ))
+        }
+        (true, false) => (vec![loose], Vec::new()),
+        (false, false) => {
+            return Err(Error::format(
+                root,
+                format!(
+                    "holds both images ({} …) and sub-folders ({} …); use root/<class>/<image> or a flat folder,                      not both",
+                    loose[0].display(),
+                    classes[0].display()
+                ),
+            ))
+        }
+        (false, true) => {
+            let groups = classes.iter().map(|d| sorted_entries(d, is_image)).collect::<Result<_>>()?;
+            let names = classes.iter().map(|p| p.file_name().unwrap_or_default().to_string_lossy().into_owned());
+            (groups, names.collect())
+        }
+    };
+    let mut stack = ImageStack::new(*opts)?;
+    let mut labels = Vec::new();
+    for (c, images) in groups.iter().enumerate() {
+        for (_, path) in images.iter().enumerate().filter(|(k, _)| keep(c, *k)) {
+            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+            if stack.push_encoded(&bytes, &|| path.display().to_string(), path)? {
+                labels.push(c as u32);
+            }
+        }
+    }
+    if stack.dropped > 0 {
+        eprintln!("{}: skipped {} unreadable image(s) (--drop-invalid)", root.display(), stack.dropped);
+    }
+    let shape = stack.shape().ok_or_else(|| Error::format(root, "no readable images in the folder"))?;
+    let labels = (!class_names.is_empty()).then_some(labels);
+    let opts = stack.options();
+    Ok((Dataset::new(name, std::mem::take(&mut stack.samples), shape, labels, class_names)?, opts))
 }
 
 /// Entries of `dir` passing `pred`, in natural order (digit runs compare as numbers).
@@ -119,5 +285,8 @@ mod tests {
         std::fs::write(dir.path().join("a").join("2.pgm"), b"P5\n3 x\n255\n123456").unwrap();
         let e = load_image_folder(dir.path(), "t", |_, _| true).unwrap_err().to_string();
         assert!(e.contains("2.pgm") && e.contains("not a readable image"), "{e}");
+        let opts = ImageOptions { drop_invalid: true, ..Default::default() };
+        let (d, _) = load_images(dir.path(), "t", &opts, |_, _| true).unwrap();
+        assert_eq!(d.len(), 2);
     }
 }

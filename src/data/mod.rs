@@ -6,6 +6,7 @@
 //! are stored row-major, one after another, each of [`Dataset::shape`].
 
 mod dataset;
+pub mod frame;
 pub mod hub_parquet;
 pub mod idx;
 pub mod image_folder;
@@ -13,9 +14,12 @@ mod normalize;
 pub mod npz;
 mod prepare;
 mod registry;
+pub mod source;
 pub mod tabular;
 
 pub use dataset::{Batch, Batches, Dataset};
-pub use normalize::Normalizer;
-pub use prepare::{class_index, prepare, prepare_data, DataConfig, Prepared};
+pub use image_folder::ImageSize;
+pub use normalize::{NormalizeKind, Normalizer};
+pub use prepare::{class_index, prepare, prepare_data, DataConfig, Prepared, DEFAULT_TEST_SPLIT};
 pub use registry::{data_root, DatasetId, Split, DATA_ENV};
+pub use source::{DataSource, SourceOptions};

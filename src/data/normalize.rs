@@ -3,6 +3,43 @@ use serde::{Deserialize, Serialize};
 use super::Dataset;
 use crate::{Error, Result};
 
+/// Which normalisation to fit (`--normalize`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum NormalizeKind {
+    /// The dataset's own choice: built-in sets as documented on
+    /// [`DatasetId::fit_normalizer`](super::DatasetId::fit_normalizer); images min-max,
+    /// tables standardised.
+    #[default]
+    Auto,
+    /// To [0, 1]: one range for images, per feature for tables.
+    Minmax,
+    /// Per feature to mean 0, standard deviation 1.
+    Standard,
+    /// Raw values.
+    None,
+}
+
+impl NormalizeKind {
+    /// True for [`NormalizeKind::Auto`] (left out of `config.json`).
+    pub fn is_auto(&self) -> bool {
+        *self == NormalizeKind::Auto
+    }
+}
+
+impl std::str::FromStr for NormalizeKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "auto" => Self::Auto,
+            "minmax" | "min-max" => Self::Minmax,
+            "standard" | "standardize" => Self::Standard,
+            "none" => Self::None,
+            _ => return Err(Error::config("normalize", format!("`{s}` is not auto, minmax, standard or none"))),
+        })
+    }
+}
+
 /// How raw values are mapped before training. Fitted on the training split only and stored in
 /// the model's config, so evaluation applies exactly the same mapping to the test split.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -16,6 +53,13 @@ pub enum Normalizer {
         min: f32,
         /// The value mapped to 1.
         max: f32,
+    },
+    /// Per-feature min-max scaling to [0, 1] (`--normalize minmax` on a table).
+    MinMaxFeatures {
+        /// Each feature's smallest value on the training split.
+        min: Vec<f32>,
+        /// Each feature's largest value (a constant feature gets `min + 1`).
+        max: Vec<f32>,
     },
     /// Per-feature `(x - mean) / std` (for tabular data).
     Standardize {
@@ -34,6 +78,38 @@ impl Normalizer {
             return Err(Error::format(&train.name, format!("all values equal {min}: min-max scaling needs a range")));
         }
         Ok(Normalizer::MinMax { min, max })
+    }
+
+    /// Per-feature min-max scaling fitted on `train`; a constant feature maps to 0.
+    pub fn fit_min_max_features(train: &Dataset) -> Result<Self> {
+        let d = train.sample_len();
+        let (mut min, mut max) = (vec![f32::INFINITY; d], vec![f32::NEG_INFINITY; d]);
+        for row in train.samples.chunks(d) {
+            for ((lo, hi), &v) in min.iter_mut().zip(max.iter_mut()).zip(row) {
+                *lo = lo.min(v);
+                *hi = hi.max(v);
+            }
+        }
+        for (lo, hi) in min.iter().zip(max.iter_mut()) {
+            if *hi <= *lo {
+                *hi = lo + 1.0;
+            }
+        }
+        Ok(Normalizer::MinMaxFeatures { min, max })
+    }
+
+    /// The normalisation `kind` fitted on `train`; `Auto` is min-max for images (samples of
+    /// shape `C×H×W`) and standardisation otherwise.
+    pub fn fit(kind: NormalizeKind, train: &Dataset) -> Result<Self> {
+        let image = train.shape.len() == 3;
+        match kind {
+            NormalizeKind::None => Ok(Normalizer::Identity),
+            NormalizeKind::Minmax if image => Self::fit_min_max(train),
+            NormalizeKind::Minmax => Self::fit_min_max_features(train),
+            NormalizeKind::Standard => Self::fit_standardize(train),
+            NormalizeKind::Auto if image => Self::fit_min_max(train),
+            NormalizeKind::Auto => Self::fit_standardize(train),
+        }
     }
 
     /// Per-feature standardisation fitted on `train`. Constant features get std 1, so they
@@ -79,6 +155,20 @@ impl Normalizer {
                 let scale = 1.0 / (max - min);
                 data.samples.iter_mut().for_each(|v| *v = (*v - min) * scale);
             }
+            Normalizer::MinMaxFeatures { min, max } => {
+                let d = data.sample_len();
+                if min.len() != d {
+                    return Err(Error::config(
+                        "normalizer",
+                        format!("fitted on {} features but `{}` has {d}", min.len(), data.name),
+                    ));
+                }
+                for row in data.samples.chunks_mut(d) {
+                    for ((v, lo), hi) in row.iter_mut().zip(min).zip(max) {
+                        *v = (*v - lo) / (hi - lo);
+                    }
+                }
+            }
             Normalizer::Standardize { mean, std } => {
                 let d = data.sample_len();
                 if mean.len() != d {
@@ -102,6 +192,13 @@ impl Normalizer {
         match self {
             Normalizer::Identity => {}
             Normalizer::MinMax { min, max } => values.iter_mut().for_each(|v| *v = *v * (max - min) + min),
+            Normalizer::MinMaxFeatures { min, max } => {
+                for row in values.chunks_mut(min.len()) {
+                    for ((v, lo), hi) in row.iter_mut().zip(min).zip(max) {
+                        *v = *v * (hi - lo) + lo;
+                    }
+                }
+            }
             Normalizer::Standardize { mean, std } => {
                 for row in values.chunks_mut(mean.len()) {
                     for ((v, m), s) in row.iter_mut().zip(mean).zip(std) {

@@ -1,18 +1,45 @@
-//! A dataset made ready for a model: which dataset and normalisation ([`DataConfig`], part of
-//! a model directory's `config.json`), its splits loaded and normalised, and the class filter
-//! of anomaly detection (train on one class only).
+//! A dataset made ready for a model: which data and normalisation ([`DataConfig`], part of a
+//! model directory's `config.json`), its splits loaded and normalised, and the class filter of
+//! anomaly detection (train on one class only).
 
 use serde::{Deserialize, Serialize};
 
-use super::{Dataset, DatasetId, Normalizer, Split};
+use super::hub_parquet::TableSamples;
+use super::source::{DataSource, SourceOptions};
+use super::{Dataset, NormalizeKind, Normalizer, Split};
+use crate::hub::Hub;
 use crate::{Error, Result};
 
-/// Which dataset, normalised how.
+/// The part of a source without its own test split that is held out for testing, unless
+/// `--test-split` or `--test` says otherwise.
+pub const DEFAULT_TEST_SPLIT: f64 = 0.2;
+
+/// The seed of that hold-out, fixed so every run (and `eval` later) sees the same test rows.
+const TEST_SPLIT_SEED: u64 = 0x5eed;
+
+/// Which data, read how and normalised how: `config.json`'s `"data"`. What training decides
+/// from the data (the feature columns, the channels, the class names, the normaliser's
+/// statistics) is written back, so `eval`, `encode` and `figures` apply exactly the training
+/// transform, to the same file or to a new one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
-    /// The dataset.
-    pub dataset: DatasetId,
+    /// Where the samples come from (`mnist`, `data/x.csv`, `hf:owner/name`).
+    pub dataset: DataSource,
+    /// How a file becomes samples (columns, label column, image size …).
+    #[serde(default, skip_serializing_if = "SourceOptions::is_empty")]
+    pub source: SourceOptions,
+    /// A separate test source (`--test`); otherwise the dataset's own test split, or a
+    /// held-out part of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<DataSource>,
+    /// The fraction held out for testing when the dataset has no test split and no `test`
+    /// is given (seeded, stratified by class when there are labels); default 0.2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_split: Option<f64>,
+    /// Which normalisation to fit.
+    #[serde(default, skip_serializing_if = "NormalizeKind::is_auto")]
+    pub normalize: NormalizeKind,
     /// Filled in from the training split when training starts.
     pub normalizer: Option<Normalizer>,
     /// Train on this class only (its name, e.g. `"1"` for ECG5000's normal beats): a model of
@@ -20,12 +47,25 @@ pub struct DataConfig {
     /// split keeps every class, and evaluation adds `test_auroc`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub normal_class: Option<String>,
+    /// The training data's class names, for a file or hub source with labels: a test file's
+    /// labels are matched to them by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<Vec<String>>,
 }
 
 impl DataConfig {
     /// All of `dataset`, normalised as fitted at training time.
-    pub fn new(dataset: DatasetId) -> Self {
-        Self { dataset, normalizer: None, normal_class: None }
+    pub fn new(dataset: impl Into<DataSource>) -> Self {
+        Self {
+            dataset: dataset.into(),
+            source: SourceOptions::default(),
+            test: None,
+            test_split: None,
+            normalize: NormalizeKind::Auto,
+            normalizer: None,
+            normal_class: None,
+            classes: None,
+        }
     }
 
     /// One split, normalised with the stored statistics (evaluation, encoding and figures
@@ -35,10 +75,83 @@ impl DataConfig {
             .normalizer
             .as_ref()
             .ok_or_else(|| Error::config("data.normalizer", "missing from config.json; the model was never trained"))?;
-        let mut data = self.dataset.load(split)?;
+        let mut data = self.load_raw(split)?.data;
         norm.apply(&mut data)?;
         Ok(data)
     }
+
+    /// One split with raw values: the source's own split, `test`, or the seeded hold-out.
+    pub fn load_raw(&self, split: Split) -> Result<TableSamples> {
+        let mut t = match (&self.test, split) {
+            (Some(test), Split::Test) => test.load_input(Split::Test, &self.source)?,
+            (Some(_), Split::Train) => self.dataset.load(Split::Train, &self.source)?,
+            (None, _) if self.dataset.has_test_split(&Hub::from_env())? => self.dataset.load(split, &self.source)?,
+            (None, _) => {
+                let all = self.dataset.load(Split::Train, &self.source)?;
+                let (train, test) = self.hold_out(&all.data)?;
+                TableSamples { data: if split == Split::Train { train } else { test }, ..all }
+            }
+        };
+        if let Some(names) = &self.classes {
+            relabel(&mut t.data, names);
+        }
+        Ok(t)
+    }
+
+    fn hold_out(&self, all: &Dataset) -> Result<(Dataset, Dataset)> {
+        let fraction = self.test_split.unwrap_or(DEFAULT_TEST_SPLIT);
+        if !(fraction > 0.0 && fraction < 1.0) {
+            return Err(Error::config("test_split", format!("{fraction} is not in (0, 1)")));
+        }
+        let (mut train, mut test) = all.split_stratified(fraction, TEST_SPLIT_SEED)?;
+        if train.is_empty() || test.is_empty() {
+            return Err(Error::config(
+                "test_split",
+                format!("{fraction} of {} samples leaves an empty train or test part", all.len()),
+            ));
+        }
+        train.name = format!("{}[train]", all.name);
+        test.name = format!("{}[test]", all.name);
+        Ok((train, test))
+    }
+
+    /// True when the model sees images scaled to [0, 1] (sigmoid output and BCE fit).
+    pub fn is_image(&self) -> bool {
+        match (&self.dataset, &self.normalizer) {
+            (_, Some(n)) => matches!(n, Normalizer::MinMax { .. }),
+            (DataSource::Builtin { id, .. }, None) => id.is_image(),
+            _ => false,
+        }
+    }
+
+    /// The hub dataset repository this data comes from, if any (for model cards).
+    pub fn hub_dataset(&self) -> Option<String> {
+        match &self.dataset {
+            DataSource::Builtin { id, .. } => id.hub_source().map(|(r, _)| r.to_string()),
+            DataSource::Hub { repo, .. } => Some(repo.clone()),
+            DataSource::Path(_) => None,
+        }
+    }
+}
+
+/// Maps `data`'s labels onto the class names `names` (training's), by name; a class the
+/// training data did not have is added at the end.
+fn relabel(data: &mut Dataset, names: &[String]) {
+    let Some(labels) = &mut data.labels else { return };
+    let mut all = names.to_vec();
+    let map: Vec<u32> = data
+        .class_names
+        .iter()
+        .map(|n| match all.iter().position(|m| m == n) {
+            Some(i) => i as u32,
+            None => {
+                all.push(n.clone());
+                (all.len() - 1) as u32
+            }
+        })
+        .collect();
+    labels.iter_mut().for_each(|l| *l = map[*l as usize]);
+    data.class_names = all;
 }
 
 /// A dataset's train and test splits, normalised with statistics of the training split.
@@ -49,29 +162,49 @@ pub struct Prepared {
     pub test: Dataset,
     /// The normalisation applied to both.
     pub normalizer: Normalizer,
+    /// The config with what the data decided filled in (columns, channels, classes,
+    /// normaliser): what a trained model's `config.json` holds.
+    pub config: DataConfig,
 }
 
-/// Loads and normalises a dataset; `normalizer` reuses a stored one instead of fitting anew.
-pub fn prepare(id: &DatasetId, normalizer: Option<&Normalizer>) -> Result<Prepared> {
-    prepare_data(&DataConfig { normalizer: normalizer.cloned(), ..DataConfig::new(id.clone()) })
+/// Loads and normalises a data source (a built-in [`DatasetId`](super::DatasetId), or any
+/// [`DataSource`]); `normalizer` reuses a stored one instead of fitting anew.
+pub fn prepare(source: impl Into<DataSource>, normalizer: Option<&Normalizer>) -> Result<Prepared> {
+    prepare_data(&DataConfig { normalizer: normalizer.cloned(), ..DataConfig::new(source) })
 }
 
 /// [`prepare`] for a [`DataConfig`]: with `normal_class`, the training split keeps only that
 /// class (and the normaliser is fitted on it); the test split keeps every class.
 pub fn prepare_data(cfg: &DataConfig) -> Result<Prepared> {
-    let (id, normalizer) = (&cfg.dataset, cfg.normalizer.as_ref());
-    let mut train = id.load(Split::Train)?;
+    let mut cfg = cfg.clone();
+    let own_split = cfg.test.is_some() || cfg.dataset.has_test_split(&Hub::from_env())?;
+    let (train, mut test) = if own_split {
+        (cfg.load_raw(Split::Train)?, cfg.load_raw(Split::Test)?.data)
+    } else {
+        // One read of the file for both parts.
+        let all = cfg.dataset.load(Split::Train, &cfg.source)?;
+        let (tr, te) = cfg.hold_out(&all.data)?;
+        (TableSamples { data: tr, ..all }, te)
+    };
+    cfg.source = cfg.source.resolved(&train);
+    let mut train = train.data;
+    if !matches!(cfg.dataset, DataSource::Builtin { .. }) && train.labels.is_some() {
+        let names = cfg.classes.get_or_insert_with(|| train.class_names.clone()).clone();
+        relabel(&mut train, &names);
+        relabel(&mut test, &names);
+    }
     if let Some(name) = &cfg.normal_class {
         train = train.filter_class(class_index(&train, name)?);
     }
-    let mut test = id.load(Split::Test)?;
-    let normalizer = match normalizer {
-        Some(n) => n.clone(),
-        None => id.fit_normalizer(&train)?,
+    let normalizer = match (&cfg.normalizer, &cfg.dataset, cfg.normalize) {
+        (Some(n), _, _) => n.clone(),
+        (None, DataSource::Builtin { id, .. }, NormalizeKind::Auto) => id.fit_normalizer(&train)?,
+        (None, _, kind) => Normalizer::fit(kind, &train)?,
     };
     normalizer.apply(&mut train)?;
     normalizer.apply(&mut test)?;
-    Ok(Prepared { train, test, normalizer })
+    cfg.normalizer = Some(normalizer.clone());
+    Ok(Prepared { train, test, normalizer, config: cfg })
 }
 
 /// The index of the class named `name` in `data`, or an error listing the names.

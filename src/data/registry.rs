@@ -166,6 +166,13 @@ impl DatasetId {
                     let origin = Path::new("<embedded datasets/digits/digits.csv>");
                     tabular::parse_table(EMBEDDED_DIGITS, tabular::TableFormat::CSV_LABEL_FIRST, "digits", origin)?
                 };
+                if all.sample_len() != 64 {
+                    let at = if path.exists() { path.display().to_string() } else { "the embedded copy".into() };
+                    return Err(Error::format(
+                        &at,
+                        format!("{} feature columns after the label; the 8×8 digits have 64", all.sample_len()),
+                    ));
+                }
                 let mut d = fixed_split(&all, 0.2, train)?;
                 d.shape = vec![1, 8, 8];
                 d.name = name;

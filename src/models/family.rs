@@ -57,6 +57,8 @@ pub trait ModelVisitor {
 pub struct BuildOptions {
     /// Values per sample of the dataset.
     pub input: usize,
+    /// The shape of one sample (`[C, H, W]` for images, `[d]` for tables).
+    pub shape: Vec<usize>,
     /// Code size.
     pub code: usize,
     /// Hidden widths from the input towards the code (`--hidden`).

@@ -9,7 +9,8 @@ use super::{err, DrawResult, Figure, FONT, TAB10};
 pub struct ReconstructionGrid {
     /// Each row: a title and its samples (all rows the same length).
     pub rows: Vec<(String, Vec<Vec<f32>>)>,
-    /// Per-sample shape: `[1, h, w]` or `[h, w]` draws pictures, `[n]` draws lines.
+    /// Per-sample shape: `[1, h, w]`, `[3, h, w]` (RGB planes) or `[h, w]` draws pictures, `[n]`
+    /// draws lines.
     pub shape: Vec<usize>,
     /// Value mapped to black and to white (pictures), or the y range (lines).
     pub range: (f32, f32),
@@ -48,10 +49,20 @@ impl ReconstructionGrid {
         self
     }
 
+    /// Height and width of image samples (`[1|3, h, w]` or `[h, w]`).
     fn image_hw(&self) -> Option<(usize, usize)> {
         match self.shape.as_slice() {
-            [1, h, w] | [h, w] => Some((*h, *w)),
+            [1 | 3, h, w] | [h, w] => Some((*h, *w)),
             _ => None,
+        }
+    }
+
+    /// 3 for RGB samples (channel planes R, G, B), else 1.
+    fn channels(&self) -> usize {
+        if matches!(self.shape.as_slice(), [3, _, _]) {
+            3
+        } else {
+            1
         }
     }
 
@@ -73,15 +84,17 @@ impl ReconstructionGrid {
         let (tw, th) = (cw * self.cols() as u32, ch * self.rows.len() as u32);
         let mut buf = vec![255u8; (tw * th * 3) as usize];
         let (lo, hi) = self.range;
+        let channels = self.channels();
         for (r, (_, samples)) in self.rows.iter().enumerate() {
             for (c, s) in samples.iter().enumerate() {
                 for y in 0..ch - 2 {
                     for x in 0..cw - 2 {
                         let (sy, sx) = (y as usize * h / (ch - 2) as usize, x as usize * w / (cw - 2) as usize);
-                        let v = ((s[sy * w + sx] - lo) / (hi - lo)).clamp(0.0, 1.0);
-                        let px = (255.0 * v) as u8;
+                        let level =
+                            |k: usize| (255.0 * ((s[k * h * w + sy * w + sx] - lo) / (hi - lo)).clamp(0.0, 1.0)) as u8;
+                        let rgb = if channels == 3 { [level(0), level(1), level(2)] } else { [level(0); 3] };
                         let at = (((r as u32 * ch + y + 1) * tw + c as u32 * cw + x + 1) * 3) as usize;
-                        buf[at..at + 3].copy_from_slice(&[px, px, px]);
+                        buf[at..at + 3].copy_from_slice(&rgb);
                     }
                 }
             }

@@ -9,7 +9,9 @@
 //! Like the real hub, large files (`*.safetensors`, `*.parquet`: the ones the hub keeps in LFS)
 //! are not served from `resolve/`: it answers `302 Found` with an absolute `Location` on a
 //! "CDN" path (`/lfs/…`, same server) and the file's identity in `X-Linked-Etag` /
-//! `X-Linked-Size`. A repository folder holding a file `.moved-to` (text `owner/name`) answers
+//! `X-Linked-Size`. `GET /api/{models,datasets}/{owner}/{name}/revision/{revision}` answers the
+//! repository's info as JSON (`sha`, `siblings` = every file), as the hub does for listings.
+//! A repository folder holding a file `.moved-to` (text `owner/name`) answers
 //! `307` with a relative `Location` to that repository, as the hub does for a renamed one.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -91,6 +93,13 @@ fn serve(mut conn: TcpStream, root: &Path, addr: std::net::SocketAddr) -> std::i
             "HTTP/1.1 307 Temporary Redirect\r\nLocation: {moved}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         );
     }
+    if let Some(body) = info(root, path) {
+        return write!(
+            conn,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+    }
     let (file, cdn) = match path.strip_prefix("/lfs/") {
         Some(rel) if !rel.split('/').any(|p| p.is_empty() || p == "..") => (Some(root.join(rel)), true),
         Some(_) => (None, true),
@@ -127,6 +136,33 @@ fn serve(mut conn: TcpStream, root: &Path, addr: std::net::SocketAddr) -> std::i
         slice.len()
     )?;
     conn.write_all(&slice)
+}
+
+/// `/api/{models|datasets}/{owner}/{name}/revision/{rev}` → `{"sha", "siblings": [{"rfilename"}]}`.
+fn info(root: &Path, url_path: &str) -> Option<String> {
+    let parts: Vec<&str> = url_path.trim_start_matches('/').split('/').collect();
+    let [_, kind, owner, name, "revision", _] = parts.as_slice() else { return None };
+    if parts[0] != "api" || [owner, name].iter().any(|p| p.is_empty() || **p == "..") {
+        return None;
+    }
+    let mut dir = root.to_path_buf();
+    dir.extend((*kind == "datasets").then_some("datasets"));
+    dir.extend([owner, name]);
+    let mut files = Vec::new();
+    let mut stack = vec![dir.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).ok()?.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(p.strip_prefix(&dir).unwrap().to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    files.sort();
+    let siblings: Vec<String> = files.iter().map(|f| format!("{{\"rfilename\":\"{f}\"}}")).collect();
+    Some(format!("{{\"sha\":\"{COMMIT}\",\"siblings\":[{}]}}", siblings.join(",")))
 }
 
 /// The relative URL of the same file in the repository named by `{repo}/.moved-to`, if any.

@@ -1,9 +1,11 @@
-//! A convolutional autoencoder for 28×28 grey images (MNIST, Fashion-MNIST): two stride-2
-//! conv blocks down to a dense code, and transposed convolutions back up.
+//! A convolutional autoencoder for images: two stride-2 conv blocks down to a dense code, and
+//! transposed convolutions back up.
 //!
 //! Every channel and spatial size is a `Const` checked by the compiler (see [`crate::nn::conv`]);
-//! only the code size comes from the config. Samples arrive flat (784 values, as every loader
-//! gives them) and are viewed as 1×28×28 images inside.
+//! the code size comes from the config, and the image shape picks one of the compiled
+//! [`SIZES`] at run time (`C×H×W`, from the data). Samples arrive flat (`C·H·W` values, as
+//! every loader gives them) and are viewed as images inside. [`ConvAutoencoder`] is the
+//! 1×28×28 model (MNIST, Fashion-MNIST); [`Conv3x64x64`] and the like the others.
 
 mod config;
 
@@ -17,42 +19,103 @@ use crate::Result;
 
 type C<const N: usize> = Const<N>;
 
-/// Image → code.
+/// The image shapes (channels, height, width) the conv family is compiled for. Height and
+/// width are multiples of 4 (two stride-2 halvings, undone exactly by the transposed convs).
+pub const SIZES: &[(usize, usize, usize)] =
+    &[(1, 28, 28), (3, 28, 28), (1, 32, 32), (3, 32, 32), (1, 64, 64), (3, 64, 64), (1, 112, 92)];
+
+/// The conv autoencoder for 1×28×28 images.
+pub type Conv1x28x28 = ConvNet<1, 28, 28, 14, 14, 7, 7, 784, 1568>;
+/// The conv autoencoder for 3×28×28 images.
+pub type Conv3x28x28 = ConvNet<3, 28, 28, 14, 14, 7, 7, 2352, 1568>;
+/// The conv autoencoder for 1×32×32 images.
+pub type Conv1x32x32 = ConvNet<1, 32, 32, 16, 16, 8, 8, 1024, 2048>;
+/// The conv autoencoder for 3×32×32 images.
+pub type Conv3x32x32 = ConvNet<3, 32, 32, 16, 16, 8, 8, 3072, 2048>;
+/// The conv autoencoder for 1×64×64 images.
+pub type Conv1x64x64 = ConvNet<1, 64, 64, 32, 32, 16, 16, 4096, 8192>;
+/// The conv autoencoder for 3×64×64 images.
+pub type Conv3x64x64 = ConvNet<3, 64, 64, 32, 32, 16, 16, 12288, 8192>;
+/// The conv autoencoder for 1×112×92 images.
+pub type Conv1x112x92 = ConvNet<1, 112, 92, 56, 46, 28, 23, 10304, 20608>;
+
+/// Image → code, for `CH×H×W` images; `H2 = H/2`, `H4 = H/4` (likewise W), `IN = CH·H·W`,
+/// `FLAT = 32·H4·W4` (checked when the model is built).
 #[derive(Debug, Clone)]
-pub struct ConvEncoder {
-    /// 1. 1×28×28 → 16×14×14, 3×3, stride 2
-    pub conv1: Conv2d<1, 16, 3, 2, 1>,
-    /// 2. 16×14×14 → 32×7×7, 3×3, stride 2
+pub struct ConvEncoder<const CH: usize, const H4: usize, const W4: usize, const FLAT: usize> {
+    /// 1. CH×H×W → 16×H/2×W/2, 3×3, stride 2
+    pub conv1: Conv2d<CH, 16, 3, 2, 1>,
+    /// 2. 16×H/2×W/2 → 32×H/4×W/4, 3×3, stride 2
     pub conv2: Conv2d<16, 32, 3, 2, 1>,
-    /// 3. 1568 → code (linear)
-    pub fc: Dense<C<1568>, usize>,
+    /// 3. 32·H/4·W/4 → code (linear)
+    pub fc: Dense<C<FLAT>, usize>,
 }
 
 /// Code → image.
 #[derive(Debug, Clone)]
-pub struct ConvDecoder {
-    /// 1. code → 1568 = 32×7×7
-    pub fc: Dense<usize, C<1568>>,
-    /// 2. 32×7×7 → 16×14×14, 3×3 transposed, stride 2
+pub struct ConvDecoder<const CH: usize, const FLAT: usize> {
+    /// 1. code → 32·H/4·W/4
+    pub fc: Dense<usize, C<FLAT>>,
+    /// 2. 32×H/4×W/4 → 16×H/2×W/2, 3×3 transposed, stride 2
     pub deconv1: ConvTranspose2d<32, 16, 3, 2, 1, 1>,
-    /// 3. 16×14×14 → 1×28×28, 3×3 transposed, stride 2 (logits)
-    pub deconv2: ConvTranspose2d<16, 1, 3, 2, 1, 1>,
+    /// 3. 16×H/2×W/2 → CH×H×W, 3×3 transposed, stride 2 (logits)
+    pub deconv2: ConvTranspose2d<16, CH, 3, 2, 1, 1>,
 }
 
-/// The convolutional autoencoder: [`ConvEncoder`] and [`ConvDecoder`].
+/// The convolutional autoencoder for 1×28×28 images (MNIST, Fashion-MNIST).
+pub type ConvAutoencoder = Conv1x28x28;
+
+/// The convolutional autoencoder: [`ConvEncoder`] and [`ConvDecoder`], for `CH×H×W` images
+/// (the other parameters follow from those; see [`ConvEncoder`]). Use it through the aliases
+/// for the compiled [`SIZES`]: [`ConvAutoencoder`] (1×28×28), [`Conv3x64x64`] ….
 #[derive(Debug, Clone)]
-pub struct ConvAutoencoder {
+pub struct ConvNet<
+    const CH: usize,
+    const H: usize,
+    const W: usize,
+    const H2: usize,
+    const W2: usize,
+    const H4: usize,
+    const W4: usize,
+    const IN: usize,
+    const FLAT: usize,
+> {
     /// Image → code.
-    pub encoder: ConvEncoder,
+    pub encoder: ConvEncoder<CH, H4, W4, FLAT>,
     /// Code → image logits.
-    pub decoder: ConvDecoder,
+    pub decoder: ConvDecoder<CH, FLAT>,
     config: ConvConfig,
 }
 
-impl ConvAutoencoder {
-    /// A freshly initialised model (PyTorch's default initialisation for every layer).
+impl<
+        const CH: usize,
+        const H: usize,
+        const W: usize,
+        const H2: usize,
+        const W2: usize,
+        const H4: usize,
+        const W4: usize,
+        const IN: usize,
+        const FLAT: usize,
+    > ConvNet<CH, H, W, H2, W2, H4, W4, IN, FLAT>
+{
+    /// A freshly initialised model (PyTorch's default initialisation for every layer); an
+    /// error when `config`'s image shape is not this type's.
     pub fn new(dev: &Dev, config: &ConvConfig) -> Result<Self> {
+        const {
+            assert!(H % 4 == 0 && W % 4 == 0 && H2 * 2 == H && W2 * 2 == W && H4 * 2 == H2 && W4 * 2 == W2);
+            assert!(IN == CH * H * W && FLAT == 32 * H4 * W4);
+        };
         config.validate()?;
+        if (config.channels, config.height, config.width) != (CH, H, W) {
+            return Err(crate::Error::config(
+                "model",
+                format!(
+                    "the config is for {}×{}×{} images, this model type for {CH}×{H}×{W}",
+                    config.channels, config.height, config.width
+                ),
+            ));
+        }
         Ok(Self {
             encoder: ConvEncoder {
                 conv1: Conv2d::new(dev),
@@ -74,26 +137,37 @@ impl ConvAutoencoder {
     }
 
     /// # Shapes
-    /// (batch, 784) → (batch, 1, 28, 28) → (batch, 16, 14, 14) → (batch, 32, 7, 7)
-    /// → (batch, 1568) → (batch, code)
+    /// (batch, IN) → (batch, CH, H, W) → (batch, 16, H/2, W/2) → (batch, 32, H/4, W/4)
+    /// → (batch, FLAT) → (batch, code)
     fn encode_with<T: Tape<f32, Dev>>(
         &self,
-        x: Tensor<(usize, C<784>), f32, Dev, T>,
+        x: Tensor<(usize, C<IN>), f32, Dev, T>,
         input_grad: bool,
     ) -> Tensor<(usize, usize), f32, Dev, T> {
         let (e, act) = (&self.encoder, self.config.activation);
         let b = x.shape().0;
-        let img: Tensor<Image<1, 28, 28>, f32, Dev, T> = x.reshape_like(&(b, Const, Const, Const));
+        let img: Tensor<Image<CH, H, W>, f32, Dev, T> = x.reshape_like(&(b, Const, Const, Const));
         let conv1 = if input_grad { e.conv1.forward(img) } else { e.conv1.forward_data(img) };
-        let h: Tensor<Image<16, 14, 14>, f32, Dev, T> = act.apply(conv1);
-        let h: Tensor<Image<32, 7, 7>, f32, Dev, T> = act.apply(e.conv2.forward(h));
-        let flat: Tensor<(usize, C<1568>), f32, Dev, T> = Flatten.forward(h);
+        let h: Tensor<Image<16, H2, W2>, f32, Dev, T> = act.apply(conv1);
+        let h: Tensor<Image<32, H4, W4>, f32, Dev, T> = act.apply(e.conv2.forward(h));
+        let flat: Tensor<(usize, C<FLAT>), f32, Dev, T> = Flatten.forward(h);
         e.fc.forward_act(flat, Activation::Identity)
     }
 }
 
-impl Autoencoder for ConvAutoencoder {
-    type Input = (usize, C<784>);
+impl<
+        const CH: usize,
+        const H: usize,
+        const W: usize,
+        const H2: usize,
+        const W2: usize,
+        const H4: usize,
+        const W4: usize,
+        const IN: usize,
+        const FLAT: usize,
+    > Autoencoder for ConvNet<CH, H, W, H2, W2, H4, W4, IN, FLAT>
+{
+    type Input = (usize, C<IN>);
     type Code = (usize, usize);
 
     fn input_shape(&self, batch: usize) -> Self::Input {
@@ -109,8 +183,8 @@ impl Autoencoder for ConvAutoencoder {
     }
 
     /// # Shapes
-    /// (batch, 784) → (batch, 1, 28, 28) → (batch, 16, 14, 14) → (batch, 32, 7, 7)
-    /// → (batch, 1568) → (batch, code)
+    /// (batch, IN) → (batch, CH, H, W) → (batch, 16, H/2, W/2) → (batch, 32, H/4, W/4)
+    /// → (batch, FLAT) → (batch, code)
     fn encode<T: Tape<f32, Dev>>(&self, x: Tensor<Self::Input, f32, Dev, T>) -> Tensor<Self::Code, f32, Dev, T> {
         self.encode_with(x, true)
     }
@@ -121,20 +195,31 @@ impl Autoencoder for ConvAutoencoder {
     }
 
     /// # Shapes
-    /// (batch, code) → (batch, 1568) → (batch, 32, 7, 7) → (batch, 16, 14, 14)
-    /// → (batch, 1, 28, 28) → (batch, 784), before the output activation
+    /// (batch, code) → (batch, FLAT) → (batch, 32, H/4, W/4) → (batch, 16, H/2, W/2)
+    /// → (batch, CH, H, W) → (batch, IN), before the output activation
     fn decode_logits<T: Tape<f32, Dev>>(&self, z: Tensor<Self::Code, f32, Dev, T>) -> Tensor<Self::Input, f32, Dev, T> {
         let (d, act) = (&self.decoder, self.config.activation);
         let b = z.shape().0;
         let h = d.fc.forward_act(z, act);
-        let h: Tensor<Image<32, 7, 7>, f32, Dev, T> = Unflatten.forward(h);
-        let h: Tensor<Image<16, 14, 14>, f32, Dev, T> = act.apply(d.deconv1.forward(h));
-        let img: Tensor<Image<1, 28, 28>, f32, Dev, T> = d.deconv2.forward(h);
+        let h: Tensor<Image<32, H4, W4>, f32, Dev, T> = Unflatten.forward(h);
+        let h: Tensor<Image<16, H2, W2>, f32, Dev, T> = act.apply(d.deconv1.forward(h));
+        let img: Tensor<Image<CH, H, W>, f32, Dev, T> = d.deconv2.forward(h);
         img.reshape_like(&(b, Const))
     }
 }
 
-impl Params for ConvAutoencoder {
+impl<
+        const CH: usize,
+        const H: usize,
+        const W: usize,
+        const H2: usize,
+        const W2: usize,
+        const H4: usize,
+        const W4: usize,
+        const IN: usize,
+        const FLAT: usize,
+    > Params for ConvNet<CH, H, W, H2, W2, H4, W4, IN, FLAT>
+{
     // Numbered like the dense model's layers: encoder.0 … encoder.2, decoder.0 … decoder.2.
     fn visit(&self, prefix: &str, f: &mut dyn FnMut(String, &dyn Param)) {
         let (e, d) = (&self.encoder, &self.decoder);
@@ -161,9 +246,10 @@ pub struct ConvFamily;
 
 impl Family for ConvFamily {
     const NAME: &'static str = "conv";
-    const ABOUT: &'static str = "Convolutional, for 28×28 images: two stride-2 conv layers (16, 32 channels) and a \
-                                 dense code, transposed convolutions back (--code sets the code size; --hidden does \
-                                 not apply).";
+    const ABOUT: &'static str = "Convolutional, for images of 1×28×28, 3×28×28, 1|3×32×32, 1|3×64×64 or 1×112×92 \
+                                 (others: --image-size): two stride-2 conv layers (16, 32 channels) and a dense \
+                                 code, transposed convolutions back (--code sets the code size; --hidden does not \
+                                 apply).";
     type Config = ConvConfig;
 
     fn example() -> ConvConfig {
@@ -175,8 +261,8 @@ impl Family for ConvFamily {
     fn describe(cfg: &ConvConfig) -> String {
         cfg.describe()
     }
-    fn input_len(_: &ConvConfig) -> usize {
-        ConvConfig::INPUT
+    fn input_len(cfg: &ConvConfig) -> usize {
+        cfg.channels * cfg.height * cfg.width
     }
     fn code_len(cfg: &ConvConfig) -> usize {
         cfg.code
@@ -188,32 +274,106 @@ impl Family for ConvFamily {
                 "--hidden does not apply to --model conv (its layers are fixed; --code sets the code size)",
             ));
         }
-        let cfg =
-            ConvConfig { code: o.code, activation: o.activation, output_activation: o.output_activation, loss: o.loss };
+        let [channels, height, width] = o.shape[..] else {
+            return Err(crate::Error::config(
+                "model",
+                format!(
+                    "--model conv takes images (samples of shape channels×height×width), not samples of shape {:?}; \
+                     use --model dense for tables",
+                    o.shape
+                ),
+            ));
+        };
+        let cfg = ConvConfig {
+            code: o.code,
+            activation: o.activation,
+            output_activation: o.output_activation,
+            loss: o.loss,
+            channels,
+            height,
+            width,
+        };
         cfg.validate()?;
         Ok(cfg)
     }
     fn card(cfg: &ConvConfig) -> CardText {
         CardText {
-            rust_type: "ConvAutoencoder".into(),
+            rust_type: match (cfg.channels, cfg.height, cfg.width) {
+                (1, 28, 28) => "ConvAutoencoder".into(),
+                (c, h, w) => format!("Conv{c}x{h}x{w}"),
+            },
             module: "conv",
             tag: "convolutional-autoencoder",
-            weight_layout: "`encoder.{i}.weight` and `encoder.{i}.bias` (0: 3×3 conv 1→16, 1: 3×3 conv 16→32, \
-                            2: dense 1568→code), then `decoder.{i}.…` (0: dense code→1568, 1: 3×3 transposed conv \
-                            32→16, 2: 3×3 transposed conv 16→1); laid out as PyTorch's layers (`nn.Conv2d`: out × \
-                            in × k × k; `nn.ConvTranspose2d`: in × out × k × k; `nn.Linear`: out × in)."
-                .into(),
+            weight_layout: format!(
+                "`encoder.{{i}}.weight` and `encoder.{{i}}.bias` (0: 3×3 conv {c}→16, 1: 3×3 conv 16→32, 2: dense \
+                 {flat}→code), then `decoder.{{i}}.…` (0: dense code→{flat}, 1: 3×3 transposed conv 32→16, 2: 3×3 \
+                 transposed conv 16→{c}); laid out as PyTorch's layers (`nn.Conv2d`: out × in × k × k; \
+                 `nn.ConvTranspose2d`: in × out × k × k; `nn.Linear`: out × in).",
+                c = cfg.channels,
+                flat = 32 * (cfg.height / 4) * (cfg.width / 4)
+            ),
             loss: cfg.loss,
         }
     }
     fn build<V: ModelVisitor>(cfg: &ConvConfig, dev: &Dev, v: V) -> Result<V::Output> {
-        v.visit(ConvAutoencoder::new(dev, cfg)?)
+        // One arm per entry of SIZES (a test builds each): the compiler needs every shape.
+        match (cfg.channels, cfg.height, cfg.width) {
+            (1, 28, 28) => v.visit(Conv1x28x28::new(dev, cfg)?),
+            (3, 28, 28) => v.visit(Conv3x28x28::new(dev, cfg)?),
+            (1, 32, 32) => v.visit(Conv1x32x32::new(dev, cfg)?),
+            (3, 32, 32) => v.visit(Conv3x32x32::new(dev, cfg)?),
+            (1, 64, 64) => v.visit(Conv1x64x64::new(dev, cfg)?),
+            (3, 64, 64) => v.visit(Conv3x64x64::new(dev, cfg)?),
+            (1, 112, 92) => v.visit(Conv1x112x92::new(dev, cfg)?),
+            (c, h, w) => Err(config::unsupported_size(c, h, w)),
+        }
     }
 }
 
-impl FamilyModel for ConvAutoencoder {
+impl<
+        const CH: usize,
+        const H: usize,
+        const W: usize,
+        const H2: usize,
+        const W2: usize,
+        const H4: usize,
+        const W4: usize,
+        const IN: usize,
+        const FLAT: usize,
+    > FamilyModel for ConvNet<CH, H, W, H2, W2, H4, W4, IN, FLAT>
+{
     type Family = ConvFamily;
     fn from_config(dev: &Dev, cfg: &ConvConfig) -> Result<Self> {
         Self::new(dev, cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::ModelConfig;
+
+    struct Shapes;
+
+    impl ModelVisitor for Shapes {
+        type Output = (usize, usize);
+        fn visit<M: Autoencoder>(self, m: M) -> Result<(usize, usize)> {
+            let dev = Dev::default();
+            let x = dev.zeros_like(&m.input_shape(2));
+            let out = m.reconstruct(x);
+            Ok((out.as_vec().len() / 2, m.code_len()))
+        }
+    }
+
+    #[test]
+    fn every_compiled_size_builds_and_round_trips_its_shape() {
+        for &(c, h, w) in SIZES {
+            let cfg = ConvConfig::new(5).with_image(c, h, w);
+            let (out, code) = ModelConfig::Conv(cfg.clone()).build(&Dev::default(), Shapes).unwrap();
+            assert_eq!((out, code), (c * h * w, 5), "{}", cfg.describe());
+        }
+        let e = ConvConfig::new(5).with_image(1, 30, 30).validate().unwrap_err().to_string();
+        assert!(e.contains("not 1×30×30; resize with --image-size"), "{e}");
+        assert!(Conv3x64x64::new(&Dev::default(), &ConvConfig::new(5)).is_err(), "a config of another shape");
     }
 }

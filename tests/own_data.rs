@@ -1,0 +1,400 @@
+//! Your own data: every kind of source (CSV, parquet, npz/npy, image folders, hub datasets),
+//! the splits and normalisations, and each kind of bad data, through the library and the CLI.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use autoencoders::data::{
+    prepare_data, DataConfig, DataSource, Dataset, DatasetId, ImageSize, NormalizeKind, SourceOptions, Split,
+};
+use autoencoders::hub::Hub;
+use image::{GrayImage, RgbImage};
+use polars::prelude::*;
+
+fn bin(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_autoencoders"));
+    c.env_remove("AUTOENCODERS_DATA").env_remove("RUST_BACKTRACE").current_dir(dir);
+    c.env("HF_ENDPOINT", "http://127.0.0.1:9").env("HF_HOME", dir.join("hf-home"));
+    c
+}
+
+fn run(c: &mut Command) -> (bool, String) {
+    let out = c.output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!text.contains("panicked"), "{c:?} panicked:\n{text}");
+    (out.status.success(), text)
+}
+
+fn ok(c: &mut Command) -> String {
+    let (success, text) = run(c);
+    assert!(success, "{c:?} failed:\n{text}");
+    text
+}
+
+fn fails(c: &mut Command, want: &str) {
+    let (success, text) = run(c);
+    assert!(!success && text.contains(want), "{c:?}: wanted an error with {want:?}, got:\n{text}");
+}
+
+/// The embedded 8×8 digits (1,797 rows), as columns `label, p0 … p63`.
+fn digits() -> Dataset {
+    let mut d = DatasetId::Digits.load_from(Path::new("/nonexistent"), Split::Train).unwrap();
+    let t = DatasetId::Digits.load_from(Path::new("/nonexistent"), Split::Test).unwrap();
+    d.samples.extend(&t.samples);
+    d.labels.as_mut().unwrap().extend(t.labels.unwrap());
+    d
+}
+
+/// Writes `d` as a CSV with columns in `order` (indices into p0…p63; `usize::MAX` = label).
+fn write_csv(d: &Dataset, order: &[usize], path: &Path) {
+    let name = |j: usize| if j == usize::MAX { "label".to_string() } else { format!("p{j}") };
+    let mut s = order.iter().map(|&j| name(j)).collect::<Vec<_>>().join(",") + "\n";
+    for i in 0..d.len() {
+        let row: Vec<String> = order
+            .iter()
+            .map(|&j| {
+                if j == usize::MAX {
+                    d.class_names[d.labels.as_ref().unwrap()[i] as usize].clone()
+                } else {
+                    d.sample(i)[j].to_string()
+                }
+            })
+            .collect();
+        s += &(row.join(",") + "\n");
+    }
+    std::fs::write(path, s).unwrap();
+}
+
+fn frame_of(d: &Dataset) -> DataFrame {
+    let mut cols: Vec<Column> = (0..d.sample_len())
+        .map(|j| Column::new(format!("f{j}").into(), (0..d.len()).map(|i| d.sample(i)[j]).collect::<Vec<f32>>()))
+        .collect();
+    let labels: Vec<String> = d.labels.as_ref().unwrap().iter().map(|&l| format!("c{l}")).collect();
+    cols.push(Column::new("kind".into(), labels));
+    DataFrame::new(d.len(), cols).unwrap()
+}
+
+fn write_parquet(df: &mut DataFrame, path: &Path) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    ParquetWriter::new(std::fs::File::create(path).unwrap()).finish(df).unwrap();
+}
+
+fn metrics(text: &str) -> serde_json::Value {
+    let json = &text[text.find('{').unwrap()..=text.rfind('}').unwrap()];
+    serde_json::from_str(json).unwrap()
+}
+
+#[test]
+fn a_csv_trains_and_evaluates_on_another_csv_with_its_columns_in_another_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = digits();
+    let order: Vec<usize> = std::iter::once(usize::MAX).chain(0..64).collect();
+    write_csv(&d, &order, &dir.path().join("a.csv"));
+    let reversed: Vec<usize> = (0..64).rev().chain(std::iter::once(usize::MAX)).collect();
+    write_csv(&d, &reversed, &dir.path().join("b.csv"));
+    ok(bin(dir.path())
+        .args(["train", "--dataset", "a.csv", "--label-column", "label", "--epochs", "2"])
+        .args(["--hidden", "32", "--code", "8", "--out", "m", "--quiet"]));
+    let cfg = std::fs::read_to_string(dir.path().join("m/config.json")).unwrap();
+    assert!(cfg.contains("\"label_column\": \"label\"") && cfg.contains("\"p63\"") && cfg.contains("\"classes\""));
+    let a = metrics(&ok(bin(dir.path()).args(["eval", "m", "--input", "a.csv"])));
+    let b = metrics(&ok(bin(dir.path()).args(["eval", "m", "--input", "b.csv"])));
+    assert_eq!(a["n_test"], 1797);
+    assert_eq!(a, b, "the same rows with columns in another order must score the same");
+    // The held-out test split (20 %, stratified) is what plain `eval` reads.
+    let held = metrics(&ok(bin(dir.path()).args(["eval", "m"])));
+    assert_eq!(held["n_test"], 359); // 20 % of each class, rounded
+                                     // A file missing a training column is refused, naming it.
+    let cut: Vec<usize> = std::iter::once(usize::MAX).chain(1..64).collect();
+    write_csv(&d, &cut, &dir.path().join("c.csv"));
+    fails(bin(dir.path()).args(["eval", "m", "--input", "c.csv"]), "c.csv: no column `p0`");
+    // New data without the label column is encoded all the same.
+    write_csv(&d, &(0..64).collect::<Vec<_>>(), &dir.path().join("unlabelled.csv"));
+    ok(bin(dir.path()).args(["encode", "m", "--input", "unlabelled.csv", "-o", "codes.parquet"]));
+    let codes = ParquetReader::new(std::fs::File::open(dir.path().join("codes.parquet")).unwrap()).finish().unwrap();
+    assert_eq!(codes.shape(), (1797, 8));
+}
+
+#[test]
+fn bad_tables_get_an_error_naming_the_file_the_row_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&str, &str, &[&str], &str)] = &[
+        ("text.csv", "a,b\n1,2\n3,x\n", &[], "text.csv: line 3, column `b`: \"x\" is not a number"),
+        ("nan.csv", "a,b\n1,2\n3,nan\n", &[], "nan.csv: line 3, column `b` is NaN"),
+        ("inf.tsv", "a\tb\n1\t2\n-inf\t4\n", &[], "inf.tsv: line 3, column `a` is -inf"),
+        ("short.csv", "a,b\n1,2\n3\n", &[], "short.csv: line 3, column `b` is empty"),
+        ("long.csv", "a,b\n1,2\n3,4,5\n", &[], "long.csv: line 3 has 3 fields but line 1 has 2"),
+        ("empty.csv", "", &[], "empty.csv: the file is empty"),
+        ("header.csv", "a,b\n", &[], "header.csv: the table has no rows"),
+        ("cols.csv", "a,b\n1,2\n", &["--columns", "a,zz"], "cols.csv: no column `zz`; the file has a, b"),
+        ("label.csv", "a,b\n1,2\n", &["--label-column", "y"], "label.csv: no label column `y`"),
+        ("what.xlsx", "a", &[], "what.xlsx: unknown kind of file"),
+    ];
+    for (file, text, flags, want) in cases {
+        std::fs::write(dir.path().join(file), text).unwrap();
+        fails(bin(dir.path()).args(["train", "--dataset", file, "--out", "x"]).args(*flags), want);
+    }
+    assert!(!dir.path().join("x").exists());
+    // --drop-invalid skips the bad rows and says how many.
+    std::fs::write(dir.path().join("some.csv"), "a,b\n1,2\n3,nan\n4,5\n6,\n7,8\n9,1\n2,2\n").unwrap();
+    let text = ok(bin(dir.path()).args(["train", "--dataset", "some.csv", "--drop-invalid", "--epochs", "1"]).args([
+        "--code",
+        "1",
+        "--test-split",
+        "0.4",
+        "--val-split",
+        "0",
+        "--out",
+        "x",
+        "--quiet",
+    ]));
+    assert!(text.contains("some.csv: skipped 2 row(s)"), "{text}");
+}
+
+#[test]
+fn parquet_files_and_folders_pick_features_and_labels_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = digits();
+    let mut df = frame_of(&d);
+    write_parquet(&mut df, &dir.path().join("one.parquet"));
+    let source = SourceOptions { label_column: Some("kind".into()), ..Default::default() };
+    let cfg = DataConfig {
+        source,
+        normalize: NormalizeKind::Minmax,
+        ..DataConfig::new(DataSource::Path(dir.path().join("one.parquet")))
+    };
+    let p = prepare_data(&cfg).unwrap();
+    assert_eq!((p.train.len(), p.test.len(), p.train.sample_len()), (1438, 359, 64));
+    assert_eq!(p.config.classes.as_ref().unwrap()[..2], ["c0".to_string(), "c1".into()]);
+    assert_eq!(p.config.source.columns.as_ref().unwrap().len(), 64);
+    // Stratified: each class keeps its share in the test part.
+    let per_class = |x: &Dataset, c: u32| x.labels.as_ref().unwrap().iter().filter(|&&l| l == c).count();
+    for c in 0..10 {
+        let share = per_class(&p.test, c) as f64 / (per_class(&p.test, c) + per_class(&p.train, c)) as f64;
+        assert!((share - 0.2).abs() < 0.02, "class {c}: {share}");
+    }
+    // Per-feature min-max: the training part spans [0, 1] in every non-constant feature.
+    for j in 0..64 {
+        let col: Vec<f32> = (0..p.train.len()).map(|i| p.train.sample(i)[j]).collect();
+        let (lo, hi) = col.iter().fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+        assert!(lo == 0.0 && (hi == 1.0 || hi == 0.0), "feature {j}: {lo}..{hi}");
+    }
+    // A folder of parquet files is read as one table, in name order.
+    let (top, bottom) = (df.slice(0, 1000), df.slice(1000, 797));
+    write_parquet(&mut top.clone(), &dir.path().join("parts/0.parquet"));
+    write_parquet(&mut bottom.clone(), &dir.path().join("parts/1.parquet"));
+    let whole = DataSource::Path(dir.path().join("one.parquet")).load(Split::Train, &cfg.source).unwrap();
+    let parts = DataSource::Path(dir.path().join("parts")).load(Split::Train, &cfg.source).unwrap();
+    assert_eq!(whole.data.samples, parts.data.samples);
+    // The label column is text here: leaving it among the features is refused by name.
+    let e = DataSource::Path(dir.path().join("one.parquet")).load(Split::Train, &SourceOptions::default());
+    let e = e.unwrap_err().to_string();
+    assert!(e.contains("one.parquet: row 0, column `kind`: \"c0\" is not a number"), "{e}");
+}
+
+/// An `.npy` stream for `shape` holding f32 `values`, written by hand (the format is a
+/// 10-byte preamble and a Python dict literal).
+fn npy(shape: &[u64], fortran: bool, values: &[f32]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let dims = if dims.len() == 1 { format!("{},", dims[0]) } else { dims.join(", ") };
+    let mut header =
+        format!("{{'descr': '<f4', 'fortran_order': {}, 'shape': ({dims}), }}", if fortran { "True" } else { "False" });
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((header.len() as u16).to_le_bytes());
+    out.extend(header.as_bytes());
+    out.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+    out
+}
+
+fn npz(path: &Path, members: &[(&str, Vec<u8>)]) {
+    let mut z = ::zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    for (name, bytes) in members {
+        z.start_file(format!("{name}.npy"), ::zip::write::FileOptions::default()).unwrap();
+        std::io::Write::write_all(&mut z, bytes).unwrap();
+    }
+    z.finish().unwrap();
+}
+
+#[test]
+fn npz_and_npy_arrays_of_any_rank_and_order_and_forged_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let load = |f: &str| DataSource::Path(dir.path().join(f)).load(Split::Train, &SourceOptions::default());
+    // X (3, 2) in Fortran order with labels; the same as C order.
+    let f = npy(&[3, 2], true, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    let y = npy(&[3], false, &[1.0, 0.0, 1.0]);
+    npz(&dir.path().join("f.npz"), &[("X", f), ("y", y)]);
+    let d = load("f.npz").unwrap().data;
+    assert_eq!((d.shape.clone(), d.samples.clone()), (vec![2], vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]));
+    assert_eq!(d.labels, Some(vec![1, 0, 1]));
+    // (n, h, w) → grey images; a bare .npy holds X only.
+    std::fs::write(dir.path().join("img.npy"), npy(&[2, 2, 3], false, &[0.0; 12])).unwrap();
+    let d = load("img.npy").unwrap().data;
+    assert_eq!((d.len(), d.shape.clone(), d.labels.is_none()), (2, vec![1, 2, 3], true));
+    // A header whose shape overflows, or promises more than the file holds: an error, no panic
+    // and no allocation.
+    for (name, shape) in [("huge.npz", vec![1u64 << 62, 4]), ("big.npz", vec![1 << 30, 1 << 10])] {
+        npz(&dir.path().join(name), &[("X", npy(&shape, false, &[1.0; 8]))]);
+        let e = load(name).unwrap_err().to_string();
+        assert!(e.contains(name) && e.contains("more values than its"), "{e}");
+    }
+    std::fs::write(dir.path().join("big.npy"), npy(&[1 << 40], false, &[1.0; 4])).unwrap();
+    let e = load("big.npy").unwrap_err().to_string();
+    assert!(e.contains("big.npy") && e.contains("array `X`: header says shape [1099511627776]"), "{e}");
+    // y that does not match X, and no X at all.
+    npz(&dir.path().join("y.npz"), &[("X", npy(&[2, 1], false, &[1.0, 2.0])), ("y", npy(&[3], false, &[0.0; 3]))]);
+    assert!(load("y.npz").unwrap_err().to_string().contains("array `y` has shape [3]; expected (2,)"));
+    npz(&dir.path().join("z.npz"), &[("data", npy(&[2, 1], false, &[1.0, 2.0]))]);
+    assert!(load("z.npz").unwrap_err().to_string().contains("no array named `X` (it holds data)"));
+}
+
+/// A folder of PNG and JPEG images of varied sizes, some in colour, in two class folders.
+fn image_folder(root: &Path, mixed: bool) {
+    for (class, shade) in [("cats", 60u8), ("dogs", 190u8)] {
+        std::fs::create_dir_all(root.join(class)).unwrap();
+        for k in 0..6u32 {
+            let (w, h) = if mixed { (20 + 3 * k, 24 + k) } else { (16, 16) };
+            let path = root.join(class).join(format!("{k}.{}", if k % 2 == 0 { "png" } else { "jpg" }));
+            if k % 3 == 0 {
+                let img = RgbImage::from_fn(w, h, |x, y| image::Rgb([shade, (x * 7) as u8, (y * 5) as u8]));
+                img.save(&path).unwrap();
+            } else {
+                GrayImage::from_fn(w, h, |x, _| image::Luma([shade.wrapping_add(x as u8)])).save(&path).unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+fn an_image_folder_of_mixed_sizes_trains_a_conv_model_at_the_size_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    image_folder(&dir.path().join("pets"), true);
+    // Mixed sizes without --image-size: refused, naming two images and the fix.
+    fails(
+        bin(dir.path()).args(["train", "--dataset", "pets", "--model", "conv", "--out", "x"]),
+        "give --image-size WxH",
+    );
+    let opts = SourceOptions {
+        image_size: Some("32x32".parse::<ImageSize>().unwrap()),
+        channels: Some(3),
+        ..Default::default()
+    };
+    let t = DataSource::Path(dir.path().join("pets")).load(Split::Train, &opts).unwrap();
+    assert_eq!((t.data.len(), t.data.shape.clone()), (12, vec![3, 32, 32]));
+    assert_eq!(t.data.class_names, vec!["cats", "dogs"]);
+    // Grey images in RGB: three equal planes.
+    let plane = 32 * 32;
+    let s = t.data.sample(1);
+    assert!(s[..plane] == s[plane..2 * plane] && s[..plane] == s[2 * plane..]);
+    ok(bin(dir.path()).args(["train", "--dataset", "pets", "--image-size", "32x32", "--channels", "3"]).args([
+        "--model",
+        "conv",
+        "--code",
+        "4",
+        "--epochs",
+        "1",
+        "--test-split",
+        "0.34",
+        "--out",
+        "m",
+        "--quiet",
+    ]));
+    let cfg = std::fs::read_to_string(dir.path().join("m/config.json")).unwrap();
+    assert!(
+        cfg.contains("\"channels\": 3") && cfg.contains("\"height\": 32") && cfg.contains("\"image_size\": \"32x32\""),
+        "{cfg}"
+    );
+    assert!(cfg.contains("\"output_activation\": \"sigmoid\""), "{cfg}");
+    ok(bin(dir.path()).args(["eval", "m"]));
+    ok(bin(dir.path()).args(["figures", "m"]));
+    // An unreadable image is named, or skipped with --drop-invalid.
+    std::fs::write(dir.path().join("pets/cats/broken.png"), b"\x89PNG\r\n\x1a\nnot really").unwrap();
+    fails(bin(dir.path()).args(["eval", "m", "--input", "pets"]), "broken.png: not a readable image");
+    // A size the conv model is not built for is refused with the sizes it has.
+    fails(
+        bin(dir.path()).args([
+            "train",
+            "--dataset",
+            "pets",
+            "--image-size",
+            "30x30",
+            "--model",
+            "conv",
+            "--drop-invalid",
+            "--out",
+            "y",
+        ]),
+        "not 3×30×30; resize with --image-size",
+    );
+}
+
+#[test]
+fn a_hub_dataset_is_read_from_its_parquet_files_by_split_and_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("served");
+    let d = digits();
+    let df = frame_of(&d);
+    let repo = root.join("datasets/someone/digits-table");
+    write_parquet(&mut df.slice(0, 1500), &repo.join("data/train-00000-of-00001.parquet"));
+    write_parquet(&mut df.slice(1500, 297), &repo.join("data/test-00000-of-00001.parquet"));
+    let mut server = common::hub_server::HubServer::start(&root);
+    let hub = Hub { endpoint: server.endpoint.clone(), cache: dir.path().join("cache"), offline: false };
+    let source: DataSource = "hf:someone/digits-table".parse().unwrap();
+    assert!(source.has_test_split(&hub).unwrap());
+    // The library reads HF_ENDPOINT/HF_HOME; the CLI is the way to set them per process.
+    let train = |extra: &[&str]| {
+        let mut c = bin(dir.path());
+        c.env("HF_ENDPOINT", &server.endpoint).env("HF_HOME", dir.path().join("hf"));
+        c.args(["train", "--dataset", "hf:someone/digits-table", "--label-column", "kind", "--epochs", "1"]);
+        c.args(["--code", "4", "--quiet"]).args(extra);
+        c
+    };
+    ok(&mut train(&["--out", "m"]));
+    let e = metrics(&ok(bin(dir.path())
+        .env("HF_HOME", dir.path().join("hf"))
+        .env("HF_ENDPOINT", &server.endpoint)
+        .args(["eval", "m"])));
+    assert_eq!(e["n_test"], 297);
+    // Offline, from the cache: the same.
+    server.stop();
+    let e2 = metrics(&ok(bin(dir.path())
+        .env("HF_HOME", dir.path().join("hf"))
+        .env("HF_HUB_OFFLINE", "1")
+        .args(["eval", "m"])));
+    assert_eq!(e, e2);
+    // A split the repository does not have: its files are listed.
+    let server = common::hub_server::HubServer::start(&root);
+    let mut c = bin(dir.path());
+    c.env("HF_ENDPOINT", &server.endpoint).env("HF_HOME", dir.path().join("hf2"));
+    fails(
+        c.args(["train", "--dataset", "hf:someone/digits-table@validation", "--out", "z"]),
+        "no parquet files of split `validation`; its parquet files are data/test-00000-of-00001.parquet, data/train",
+    );
+}
+
+#[test]
+fn built_in_names_take_a_split_and_digits_with_wrong_columns_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let src: DataSource = "digits@test".parse().unwrap();
+    assert_eq!(src.load(Split::Train, &SourceOptions::default()).unwrap().data.len(), 359);
+    // issue 17: one extra (or one missing) column in digits.csv panicked or re-cut the rows.
+    std::fs::create_dir_all(dir.path().join("digits")).unwrap();
+    let d = digits();
+    for (cols, n) in [((0..64).chain([0]).collect::<Vec<usize>>(), 65), ((0..63).collect(), 63)] {
+        let order: Vec<usize> = std::iter::once(usize::MAX).chain(cols).collect();
+        let mut text = String::new();
+        write_csv(&d, &order, &dir.path().join("tmp.csv"));
+        text += &std::fs::read_to_string(dir.path().join("tmp.csv")).unwrap().replacen("p0,", "px,", 1);
+        std::fs::write(dir.path().join("digits/digits.csv"), text).unwrap();
+        let e = DatasetId::Digits.load_from(dir.path(), Split::Train).unwrap_err().to_string();
+        assert!(e.contains("digits.csv") && e.contains(&format!("{n} feature columns after the label")), "{e}");
+    }
+}
+
+#[allow(dead_code)]
+fn unused(_: PathBuf) {}
