@@ -38,7 +38,7 @@
 //! |---|---|
 //! | [`error`](Error), [`fs`] | the one error type; atomic writes |
 //! | [`hub`] | the Hugging Face hub client (downloads and the cache only) |
-//! | [`data`] | [`Dataset`](data::Dataset), one loader per file format, splits, normalisation, [`DataConfig`](data::DataConfig) |
+//! | [`data`] | [`Dataset`](data::Dataset), [`DataSource`](data::DataSource) (built-in names, files, folders, hub datasets), one loader per file format, splits, normalisation, [`DataConfig`](data::DataConfig) |
 //! | [`nn`] | layers with their own kernels (dense, conv, LSTM), [`Params`](nn::Params) |
 //! | [`models`] | the [`Autoencoder`](models::Autoencoder) trait, the [`Family`](models::Family) trait, one folder per family, and the one list of families |
 //! | [`train`] | [`Trainer`](train::Trainer), [`TrainStep`](train::TrainStep), [`Corruption`](train::Corruption), Adam, history, checkpoints, metrics |
@@ -76,7 +76,7 @@ pub use {dfdx, polars};
 
 /// The names most programs and notebooks need.
 pub mod prelude {
-    pub use crate::data::{Dataset, DatasetId, Normalizer, Split};
+    pub use crate::data::{DataSource, Dataset, DatasetId, Normalizer, Split};
     pub use crate::models::dense::{DenseAutoencoder, DenseConfig};
     pub use crate::models::{Autoencoder, ModelConfig, ReconLoss};
     pub use crate::nn::{Activation, Dev, Params};
