@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use autoencoders::apps;
-use autoencoders::data::{DataConfig, DataSource, ImageSize, NormalizeKind, SourceOptions, Split};
+use autoencoders::data::{DataConfig, DataSource, ImageSize, NormalizeKind, SourceOptions, Split, Window};
 use autoencoders::hub::Hub;
 use autoencoders::model_dir::RunConfig;
 use autoencoders::models::{BuildOptions, ModelConfig, ReconLoss, FAMILIES};
@@ -158,6 +158,14 @@ struct TrainArgs {
     /// instead of stopping at the first.
     #[arg(long)]
     drop_invalid: bool,
+    /// Cut a series (a table with one row per time point) into windows of this many points:
+    /// the samples of an LSTM (one column) or dense model. The test part is the series' last
+    /// --test-split; eval adds test_point_auroc with --normal-class and a --label-column.
+    #[arg(long, value_name = "LENGTH")]
+    window: Option<usize>,
+    /// Time points between the starts of consecutive windows.
+    #[arg(long, default_value_t = 1, requires = "window")]
+    stride: usize,
     /// Model family.
     #[arg(long, default_value = "dense", value_parser = clap::builder::PossibleValuesParser::new(family_names()))]
     model: String,
@@ -340,6 +348,7 @@ fn run_config(a: &TrainArgs) -> Result<RunConfig> {
         image_size: a.image_size,
         channels: a.channels,
         drop_invalid: a.drop_invalid,
+        window: a.window.map(|length| Window { length, stride: a.stride }),
     };
     let data = DataConfig {
         source,

@@ -398,3 +398,41 @@ fn built_in_names_take_a_split_and_digits_with_wrong_columns_is_an_error() {
 
 #[allow(dead_code)]
 fn unused(_: PathBuf) {}
+
+#[test]
+fn a_series_cut_into_windows_scores_each_time_point() {
+    let dir = tempfile::tempdir().unwrap();
+    // A sine of period 40 with bursts of noise (class `burst`) every ~600 points.
+    let mut s = String::from("t,value,state\n");
+    for t in 0..6000u32 {
+        let burst = t % 600 >= 500 && t % 600 < 530;
+        let clean = (t as f32 * std::f32::consts::TAU / 40.0).sin();
+        let v = if burst { clean + if (t * 7919) % 3 == 0 { 1.5 } else { -1.5 } } else { clean };
+        s += &format!("{t},{v},{}\n", if burst { "burst" } else { "calm" });
+    }
+    std::fs::write(dir.path().join("series.csv"), s).unwrap();
+    let train = |extra: &[&str]| {
+        let mut c = bin(dir.path());
+        c.args(["train", "--dataset", "series.csv", "--label-column", "state"]);
+        c.args(["--window", "40", "--stride", "4", "--epochs", "15", "--quiet"]).args(extra);
+        c
+    };
+    ok(&mut train(&["--columns", "value", "--normal-class", "calm", "--hidden", "32", "--code", "6", "--out", "m"]));
+    let cfg = std::fs::read_to_string(dir.path().join("m/config.json")).unwrap();
+    assert!(cfg.contains("\"window\": {\n        \"length\": 40,\n        \"stride\": 4"), "{cfg}");
+    let m = metrics(&ok(bin(dir.path()).args(["eval", "m"])));
+    // The last 20 % of the series (1,200 points) is the test part: 291 windows.
+    assert_eq!(m["n_test"], 291);
+    let auroc = m["test_point_auroc"].as_f64().unwrap();
+    assert!(auroc > 0.9, "per-point AUROC {auroc}");
+    // The LSTM reads one column; windows need a table.
+    fails(
+        &mut train(&["--columns", "t,value", "--model", "lstm", "--out", "x"]),
+        "--model lstm reads one value per time step, not samples of shape [40, 2]",
+    );
+    image_folder(&dir.path().join("pics"), false);
+    fails(
+        bin(dir.path()).args(["train", "--dataset", "pics", "--window", "4", "--out", "x"]),
+        "--window cuts a table's rows",
+    );
+}

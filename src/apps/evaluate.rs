@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::anomaly::normal_vs_rest_auroc;
+use super::anomaly::{normal_vs_rest_auroc, point_auroc};
 use crate::data::{class_index, DataSource, Dataset, Split};
 use crate::model_dir::{write_metrics, RunConfig};
 use crate::models::{Autoencoder, ModelVisitor};
@@ -25,7 +25,17 @@ pub fn test_metrics(dir: &Path) -> Result<Metrics> {
     let test = super::load_checked_split(&cfg, dir, Split::Test)?;
     let normal = cfg.data.normal_class.as_deref().map(|name| class_index(&test, name)).transpose()?;
     let noisy = cfg.train.noise.map(|n| corrupted(&test, &n, cfg.train.seed));
-    cfg.load_model(dir, TestMetrics { test: &test, noisy: noisy.as_ref(), normal })
+    let (m, recon) = cfg.load_model(dir, TestMetrics { test: &test, noisy: noisy.as_ref(), normal })?;
+    with_point_auroc(&cfg, m, &recon, &test, Split::Test)
+}
+
+/// Adds `test_point_auroc` for a model of windows of a labelled series with a normal class.
+fn with_point_auroc(cfg: &RunConfig, mut m: Metrics, recon: &[f32], test: &Dataset, split: Split) -> Result<Metrics> {
+    if let (Some(w), Some(normal)) = (&cfg.data.source.window, &cfg.data.normal_class) {
+        let rows = cfg.data.load_rows(split)?.data;
+        m.test_point_auroc = point_auroc(w, recon, test, &rows, normal);
+    }
+    Ok(m)
 }
 
 /// The model in `dir` evaluated on another data source (`--input`), read as its training data
@@ -36,7 +46,7 @@ pub fn input_metrics(dir: &Path, input: &DataSource) -> Result<Metrics> {
     let labelled = cfg.data.normal_class.as_deref().filter(|_| test.labels.is_some());
     let normal = labelled.map(|name| class_index(&test, name)).transpose()?;
     let noisy = cfg.train.noise.map(|n| corrupted(&test, &n, cfg.train.seed));
-    cfg.load_model(dir, TestMetrics { test: &test, noisy: noisy.as_ref(), normal })
+    Ok(cfg.load_model(dir, TestMetrics { test: &test, noisy: noisy.as_ref(), normal })?.0)
 }
 
 /// A copy of `data` with `noise` applied, the same for the same `seed` (evaluation of a
@@ -78,9 +88,10 @@ struct TestMetrics<'a> {
 }
 
 impl ModelVisitor for TestMetrics<'_> {
-    type Output = Metrics;
-    fn visit<M: Autoencoder>(self, model: M) -> Result<Metrics> {
-        metrics_of(&model, self.test, self.noisy, self.normal)
+    type Output = (Metrics, Vec<f32>);
+    fn visit<M: Autoencoder>(self, model: M) -> Result<(Metrics, Vec<f32>)> {
+        let m = metrics_of(&model, self.test, self.noisy, self.normal)?;
+        Ok((m, reconstruct_all(&model, self.noisy.unwrap_or(self.test), 512)))
     }
 }
 

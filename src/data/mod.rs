@@ -16,6 +16,7 @@ mod prepare;
 mod registry;
 pub mod source;
 pub mod tabular;
+pub mod windows;
 
 pub use dataset::{Batch, Batches, Dataset};
 pub use image_folder::ImageSize;
@@ -23,3 +24,4 @@ pub use normalize::{NormalizeKind, Normalizer};
 pub use prepare::{class_index, prepare, prepare_data, DataConfig, Prepared, DEFAULT_TEST_SPLIT};
 pub use registry::{data_root, DatasetId, Split, DATA_ENV};
 pub use source::{DataSource, SourceOptions};
+pub use windows::Window;

@@ -80,9 +80,20 @@ impl DataConfig {
         Ok(data)
     }
 
-    /// One split with raw values: the source's own split, `test`, or the seeded hold-out.
+    /// One split with raw values: the source's own split, `test`, or the seeded hold-out;
+    /// cut into windows when the config has a [`Window`](super::Window).
     pub fn load_raw(&self, split: Split) -> Result<TableSamples> {
-        let mut t = match (&self.test, split) {
+        let mut t = self.windowed(self.load_rows(split)?)?;
+        if let Some(names) = &self.classes {
+            relabel(&mut t.data, names);
+        }
+        Ok(t)
+    }
+
+    /// One split before any windows are cut: for a series, one row per time point (what
+    /// [`Window::point_scores`](super::Window::point_scores) scores).
+    pub fn load_rows(&self, split: Split) -> Result<TableSamples> {
+        Ok(match (&self.test, split) {
             (Some(test), Split::Test) => test.load_input(Split::Test, &self.source)?,
             (Some(_), Split::Train) => self.dataset.load(Split::Train, &self.source)?,
             (None, _) if self.dataset.has_test_split(&Hub::from_env())? => self.dataset.load(split, &self.source)?,
@@ -91,19 +102,41 @@ impl DataConfig {
                 let (train, test) = self.hold_out(&all.data)?;
                 TableSamples { data: if split == Split::Train { train } else { test }, ..all }
             }
-        };
-        if let Some(names) = &self.classes {
-            relabel(&mut t.data, names);
+        })
+    }
+
+    /// The rows as windows, when the config asks for them.
+    fn windowed(&self, mut t: TableSamples) -> Result<TableSamples> {
+        if let Some(w) = &self.source.window {
+            if t.data.shape.len() != 1 {
+                return Err(Error::config(
+                    "window",
+                    format!(
+                        "--window cuts a table's rows; `{}` holds samples of shape {:?}",
+                        t.data.name, t.data.shape
+                    ),
+                ));
+            }
+            t.data = w.cut(&t.data)?;
         }
         Ok(t)
     }
 
+    /// The train and test parts of a source without a test split: a seeded, stratified draw;
+    /// for a series (`window`), the last `test_split` of its time points, so no test window
+    /// overlaps a training one.
     fn hold_out(&self, all: &Dataset) -> Result<(Dataset, Dataset)> {
         let fraction = self.test_split.unwrap_or(DEFAULT_TEST_SPLIT);
         if !(fraction > 0.0 && fraction < 1.0) {
             return Err(Error::config("test_split", format!("{fraction} is not in (0, 1)")));
         }
-        let (mut train, mut test) = all.split_stratified(fraction, TEST_SPLIT_SEED)?;
+        let (mut train, mut test) = if self.source.window.is_some() {
+            let n_test = (all.len() as f64 * fraction).round() as usize;
+            let cut = all.len() - n_test.min(all.len());
+            (all.subset(&(0..cut).collect::<Vec<_>>()), all.subset(&(cut..all.len()).collect::<Vec<_>>()))
+        } else {
+            all.split_stratified(fraction, TEST_SPLIT_SEED)?
+        };
         if train.is_empty() || test.is_empty() {
             return Err(Error::config(
                 "test_split",
@@ -184,7 +217,8 @@ pub fn prepare_data(cfg: &DataConfig) -> Result<Prepared> {
         // One read of the file for both parts.
         let all = cfg.dataset.load(Split::Train, &cfg.source)?;
         let (tr, te) = cfg.hold_out(&all.data)?;
-        (TableSamples { data: tr, ..all }, te)
+        let test = cfg.windowed(TableSamples { data: te, ..all.clone() })?.data;
+        (cfg.windowed(TableSamples { data: tr, ..all })?, test)
     };
     cfg.source = cfg.source.resolved(&train);
     let mut train = train.data;

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::frame::{frame_to_dataset, FrameOptions};
 use super::hub_parquet::{read_parquet_samples, TableSamples};
 use super::image_folder::{load_images, ImageOptions, ImageSize};
-use super::{npz, DatasetId, Split};
+use super::{npz, DatasetId, Split, Window};
 use crate::hub::Hub;
 use crate::{Error, Result};
 
@@ -168,6 +168,9 @@ pub struct SourceOptions {
     /// Skip rows with missing or non-finite values, and unreadable images, counting them.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub drop_invalid: bool,
+    /// Cut a series (one row per time point) into windows (`--window`, `--stride`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<Window>,
 }
 
 impl SourceOptions {
@@ -265,7 +268,7 @@ impl DataSource {
         let hub = Hub::from_env();
         match self {
             DataSource::Builtin { id, split: s } => {
-                if !opts.is_empty() {
+                if !(SourceOptions { window: None, ..opts.clone() }).is_empty() {
                     return Err(Error::config(
                         "dataset",
                         format!("`{id}` is a built-in dataset; --columns, --image-size and the like apply to files"),

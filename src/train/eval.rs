@@ -144,6 +144,11 @@ pub struct Metrics {
     /// from that class on the test split. 0.5 is chance, 1 a perfect separation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_auroc: Option<f64>,
+    /// For a model of windows of a series (`--window`) with a `normal_class`: the AUROC of the
+    /// per-time-point score (the mean error of the windows covering each point) as a detector
+    /// of the points of the other classes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_point_auroc: Option<f64>,
     /// For a denoising model (`--noise`): the PSNR of the corrupted test inputs against the
     /// clean ones, in dB — what the reconstruction's `test_psnr` improves on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -183,6 +188,7 @@ impl Metrics {
             test_psnr: 10.0 * (peak * peak / mse).log10(),
             test_loss,
             test_auroc: None,
+            test_point_auroc: None,
             test_psnr_input: None,
         }
     }

@@ -156,6 +156,16 @@ impl Family for LstmFamily {
                 "--hidden does not apply to --model lstm (its LSTMs have 64 units; --code sets the code size)",
             ));
         }
+        if o.shape.len() != 1 {
+            return Err(crate::Error::config(
+                "model",
+                format!(
+                    "--model lstm reads one value per time step, not samples of shape {:?}; for a table with \
+                     several columns pick one with --columns, or use --model dense",
+                    o.shape
+                ),
+            ));
+        }
         let cfg = LstmConfig { input: o.input, code: o.code, output_activation: o.output_activation, loss: o.loss };
         cfg.validate()?;
         Ok(cfg)
