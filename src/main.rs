@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use autoencoders::apps;
+use autoencoders::data::stream::Part;
 use autoencoders::data::{DataConfig, DataSource, ImageSize, NormalizeKind, SourceOptions, Split, Window};
 use autoencoders::hub::Hub;
 use autoencoders::model_dir::RunConfig;
@@ -166,6 +167,12 @@ struct TrainArgs {
     /// Time points between the starts of consecutive windows.
     #[arg(long, default_value_t = 1, requires = "window")]
     stride: usize,
+    /// Stream a parquet file (or folder of them) from disk instead of loading it: for tables
+    /// larger than memory. Rows go to train/validation/test by a seeded hash of their index;
+    /// batches are shuffled within a bounded buffer across row groups; eval and encode stream
+    /// too.
+    #[arg(long)]
+    stream: bool,
     /// Model family.
     #[arg(long, default_value = "dense", value_parser = clap::builder::PossibleValuesParser::new(family_names()))]
     model: String,
@@ -309,13 +316,8 @@ fn main() -> Result<()> {
                 SplitArg::Train => Split::Train,
                 SplitArg::Test => Split::Test,
             };
-            let mut df = match &input {
-                Some(src) => apps::encode_input(&dir, src)?,
-                None => apps::encode(&dir, split)?,
-            };
-            apps::write_parquet(&mut df, &output)?;
-            println!("{df}");
-            eprintln!("wrote {} ({} rows)", output.display(), df.height());
+            let rows = apps::encode_to_parquet(&dir, split, input.as_ref(), &output)?;
+            eprintln!("wrote {} ({rows} rows)", output.display());
             Ok(())
         }
         Command::Demo { figures, model_dir } => demo(&figures, &model_dir),
@@ -349,6 +351,7 @@ fn run_config(a: &TrainArgs) -> Result<RunConfig> {
         channels: a.channels,
         drop_invalid: a.drop_invalid,
         window: a.window.map(|length| Window { length, stride: a.stride }),
+        stream: a.stream,
     };
     let data = DataConfig {
         source,
@@ -379,7 +382,8 @@ fn command_line(args: impl Iterator<Item = String>) -> String {
 
 /// The model options, with the defaults that depend on the data (images: sigmoid and BCE).
 fn model_config(a: &TrainArgs, data: &DataConfig) -> Result<ModelConfig> {
-    let sample = data.load_raw(Split::Test)?.data;
+    let sample =
+        if data.source.stream { data.open_stream(Part::Test, 0.0)?.head(1)? } else { data.load_raw(Split::Test)?.data };
     let fits_unit_range = match data.normalize {
         NormalizeKind::Auto => match &data.dataset {
             DataSource::Builtin { id, .. } => id.is_image(),

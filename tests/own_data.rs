@@ -436,3 +436,102 @@ fn a_series_cut_into_windows_scores_each_time_point() {
         "--window cuts a table's rows",
     );
 }
+
+/// A parquet table of `n` rows × 4 float columns (row `i`: `i, 2i, sin i, 1`).
+fn numbers(path: &Path, n: usize, row_group: usize) {
+    let col = |f: &dyn Fn(usize) -> f32| (0..n).map(f).collect::<Vec<f32>>();
+    let mut df = DataFrame::new(
+        n,
+        vec![
+            Column::new("a".into(), col(&|i| i as f32)),
+            Column::new("b".into(), col(&|i| 2.0 * i as f32)),
+            Column::new("c".into(), col(&|i| (i as f32).sin())),
+            Column::new("d".into(), col(&|_| 1.0)),
+        ],
+    )
+    .unwrap();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let file = std::fs::File::create(path).unwrap();
+    ParquetWriter::new(file).with_row_group_size(Some(row_group)).finish(&mut df).unwrap();
+}
+
+#[test]
+fn a_streamed_table_is_split_by_hash_and_every_training_row_comes_once_per_epoch() {
+    use autoencoders::data::stream::{ParquetStream, Part, PartSplit};
+    use autoencoders::data::BatchSource;
+    let dir = tempfile::tempdir().unwrap();
+    numbers(&dir.path().join("t/0.parquet"), 30_000, 7_000);
+    numbers(&dir.path().join("t/1.parquet"), 10_000, 4_000);
+    let split = PartSplit { test: 0.2, val: 0.1, seed: 3 };
+    let s = ParquetStream::open(&dir.path().join("t"), None, split, Part::Train).unwrap();
+    let (train, val, test) = (s.len(), s.with_part(Part::Val).len(), s.with_part(Part::Test).len());
+    assert_eq!(train + val + test, 40_000);
+    assert!((test as f64 / 40_000.0 - 0.2).abs() < 0.01 && (val as f64 / 32_000.0 - 0.1).abs() < 0.01);
+    // Column `a` numbers the rows of each file: the training rows, once each, in any order.
+    let rows = |epoch| -> Vec<(u32, u32)> {
+        let mut v = Vec::new();
+        for b in s.epoch_batches(epoch, 100, 9) {
+            v.extend(b.unwrap().chunks(4).map(|r| (r[0] as u32, r[1] as u32)));
+        }
+        v
+    };
+    let (e1, e2) = (rows(1), rows(2));
+    assert_eq!(e1.len(), train);
+    assert_ne!(e1, e2, "each epoch is shuffled anew");
+    assert_eq!(e1, rows(1), "the same (seed, epoch), the same order");
+    let mut sorted = e1.clone();
+    sorted.sort_unstable();
+    let mut want: Vec<(u32, u32)> = Vec::new();
+    for c in s.chunks_in_order() {
+        want.extend(c.unwrap().samples.chunks(4).map(|r| (r[0] as u32, r[1] as u32)));
+    }
+    want.sort_unstable();
+    assert_eq!(sorted, want);
+}
+
+#[test]
+fn training_on_a_streamed_table_evaluates_and_encodes_it_a_chunk_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    numbers(&dir.path().join("n.parquet"), 20_000, 3_000);
+    let text = ok(bin(dir.path())
+        .args(["train", "--dataset", "n.parquet", "--stream", "--code", "2", "--epochs", "2"])
+        .args(["--out", "m", "--quiet"]));
+    assert!(text.contains("fitting the normalisation on"), "{text}");
+    let cfg = std::fs::read_to_string(dir.path().join("m/config.json")).unwrap();
+    assert!(cfg.contains("\"stream\": true") && cfg.contains("\"standardize\""), "{cfg}");
+    let m = metrics(&ok(bin(dir.path()).args(["eval", "m"])));
+    let n_test = m["n_test"].as_u64().unwrap();
+    assert!((3_800..4_200).contains(&n_test), "{n_test}");
+    assert!(m["test_mse"].as_f64().unwrap() < 1.0);
+    ok(bin(dir.path()).args(["encode", "m", "-o", "codes.parquet"]));
+    let codes = ParquetReader::new(std::fs::File::open(dir.path().join("codes.parquet")).unwrap()).finish().unwrap();
+    assert_eq!(codes.shape(), (n_test as usize, 2));
+    // Options the stream does not take yet are refused, not ignored.
+    fails(
+        bin(dir.path()).args(["train", "--dataset", "n.parquet", "--stream", "--label-column", "a", "--out", "x"]),
+        "--stream does not take --label-column",
+    );
+    // A bad value deep in the file is named with its row and column.
+    let mut df = DataFrame::new(3, vec![Column::new("a".into(), vec![1.0f32, f32::NAN, 2.0])]).unwrap();
+    write_parquet(&mut df, &dir.path().join("bad.parquet"));
+    fails(
+        bin(dir.path()).args(["train", "--dataset", "bad.parquet", "--stream", "--out", "x"]),
+        "row 1, column `a` is NaN",
+    );
+}
+
+#[test]
+fn streamed_metrics_equal_the_metrics_of_the_whole_set() {
+    use autoencoders::train::{MetricSums, Metrics};
+    let target: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.37).sin() * 0.5 + 0.5).collect();
+    let pred: Vec<f32> = target.iter().map(|t| (t * 0.9 + 0.05).clamp(0.0, 1.0)).collect();
+    let whole = Metrics::from_reconstructions(&target, &pred, 100, 0.25);
+    let mut sums = MetricSums::default();
+    for (t, p) in target.chunks(130).zip(pred.chunks(130)) {
+        sums.add(t, p, t.len() / 10, 0.25);
+    }
+    let parts = sums.finish();
+    assert_eq!(parts.n_test, 100);
+    assert!((parts.test_mse - whole.test_mse).abs() < 1e-12 && (parts.test_psnr - whole.test_psnr).abs() < 1e-9);
+    assert!((parts.test_bce.unwrap() - whole.test_bce.unwrap()).abs() < 1e-12);
+}

@@ -4,8 +4,9 @@ use std::path::Path;
 
 use polars::prelude::*;
 
+use crate::data::stream::{ParquetStream, Part};
 use crate::data::{DataSource, Dataset, Split};
-use crate::fs::write_atomic;
+use crate::fs::{write_atomic, write_atomic_with};
 use crate::model_dir::RunConfig;
 use crate::models::{Autoencoder, ModelVisitor};
 use crate::train::encode_all;
@@ -18,6 +19,53 @@ pub fn encode(dir: &Path, split: Split) -> Result<DataFrame> {
     let set = super::load_checked_split(&cfg, dir, split)?;
     let (codes, k) = cfg.load_model(dir, Codes(&set))?;
     codes_table(&codes, k, &set)
+}
+
+/// Writes the codes of `split` (or of `input`, read as the training data was) to the parquet
+/// file `output`, atomically, and returns the number of rows. A model trained on a streamed
+/// table (`--stream`) encodes its test part a chunk at a time, writing each as it goes: memory
+/// stays bounded whatever the table's size.
+pub fn encode_to_parquet(dir: &Path, split: Split, input: Option<&DataSource>, output: &Path) -> Result<usize> {
+    let cfg = RunConfig::load(dir)?;
+    if cfg.data.source.stream && input.is_none() {
+        let part = if split == Split::Train { Part::Train } else { Part::Test };
+        let stream = cfg.data.open_stream(part, if split == Split::Train { cfg.train.val_split } else { 0.0 })?;
+        return cfg.load_model(dir, StreamCodes { stream: &stream, output });
+    }
+    let mut df = match input {
+        Some(src) => encode_input(dir, src)?,
+        None => encode(dir, split)?,
+    };
+    write_parquet(&mut df, output)?;
+    Ok(df.height())
+}
+
+struct StreamCodes<'a> {
+    stream: &'a ParquetStream,
+    output: &'a Path,
+}
+
+impl ModelVisitor for StreamCodes<'_> {
+    type Output = usize;
+    fn visit<M: Autoencoder>(self, model: M) -> Result<usize> {
+        let mut rows = 0;
+        write_atomic_with(self.output, |file| {
+            let schema: Schema =
+                (0..model.code_len()).map(|j| Field::new(format!("z{j}").into(), DataType::Float32)).collect();
+            let mut writer = ParquetWriter::new(file).batched(&schema).map_err(|e| Error::polars(self.output, e))?;
+            for chunk in self.stream.chunks_in_order() {
+                let chunk = chunk?;
+                super::check_len(&model, &chunk)?;
+                let codes = encode_all(&model, &chunk, 512);
+                let mut df = codes_table(&codes, model.code_len(), &chunk)?;
+                writer.write_batch(&mut df).map_err(|e| Error::polars(self.output, e))?;
+                rows += chunk.len();
+            }
+            writer.finish().map_err(|e| Error::polars(self.output, e))?;
+            Ok(())
+        })?;
+        Ok(rows)
+    }
 }
 
 /// The codes of another data source (`--input`), read as the training data was.

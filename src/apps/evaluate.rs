@@ -8,7 +8,8 @@ use crate::model_dir::{write_metrics, RunConfig};
 use crate::models::{Autoencoder, ModelVisitor};
 use rand::{rngs::StdRng, SeedableRng};
 
-use crate::train::{evaluate_loss_of, reconstruct_all, Corruption, InputNoise, Metrics};
+use crate::data::stream::{ParquetStream, Part};
+use crate::train::{evaluate_loss_of, reconstruct_all, Corruption, InputNoise, MetricSums, Metrics};
 use crate::Result;
 
 /// Evaluates the model in `dir` on its dataset's test split and writes `dir/metrics.json`.
@@ -22,6 +23,10 @@ pub fn evaluate(dir: &Path) -> Result<Metrics> {
 /// the hub cache, which must stay as downloaded).
 pub fn test_metrics(dir: &Path) -> Result<Metrics> {
     let cfg = RunConfig::load(dir)?;
+    if cfg.data.source.stream {
+        let test = cfg.data.open_stream(Part::Test, cfg.train.val_split)?;
+        return cfg.load_model(dir, StreamedMetrics { test: &test, noise: cfg.train.noise, seed: cfg.train.seed });
+    }
     let test = super::load_checked_split(&cfg, dir, Split::Test)?;
     let normal = cfg.data.normal_class.as_deref().map(|name| class_index(&test, name)).transpose()?;
     let noisy = cfg.train.noise.map(|n| corrupted(&test, &n, cfg.train.seed));
@@ -92,6 +97,30 @@ impl ModelVisitor for TestMetrics<'_> {
     fn visit<M: Autoencoder>(self, model: M) -> Result<(Metrics, Vec<f32>)> {
         let m = metrics_of(&model, self.test, self.noisy, self.normal)?;
         Ok((m, reconstruct_all(&model, self.noisy.unwrap_or(self.test), 512)))
+    }
+}
+
+/// Metrics over a test part streamed from disk, a chunk at a time.
+struct StreamedMetrics<'a> {
+    test: &'a ParquetStream,
+    noise: Option<InputNoise>,
+    seed: u64,
+}
+
+impl ModelVisitor for StreamedMetrics<'_> {
+    type Output = Metrics;
+    fn visit<M: Autoencoder>(self, model: M) -> Result<Metrics> {
+        let mut sums = MetricSums::default();
+        for (i, chunk) in self.test.chunks_in_order().enumerate() {
+            let chunk = chunk?;
+            super::check_len(&model, &chunk)?;
+            let noisy = self.noise.map(|n| corrupted(&chunk, &n, self.seed ^ i as u64));
+            let input = noisy.as_ref().unwrap_or(&chunk);
+            let recon = reconstruct_all(&model, input, 512);
+            let (loss, _, _) = evaluate_loss_of(&model, input, &chunk, 512)?;
+            sums.add(&chunk.samples, &recon, chunk.len(), loss);
+        }
+        Ok(sums.finish())
     }
 }
 

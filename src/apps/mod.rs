@@ -13,7 +13,7 @@ pub mod figures;
 pub mod train;
 
 pub use demo::demo_config;
-pub use encode::{codes_table, encode, encode_input, write_parquet};
+pub use encode::{codes_table, encode, encode_input, encode_to_parquet, write_parquet};
 pub use evaluate::{check_model, evaluate, input_metrics, test_metrics};
 pub use figures::{figures, FigureOptions, Figures};
 pub use train::train;
@@ -41,4 +41,14 @@ fn load_checked(cfg: &RunConfig, dir: &Path, data: &DataConfig, split: Split) ->
     let data = data.load_split(split)?;
     train::check_input(&cfg.model, &data).map_err(|e| crate::Error::format(dir.join(CONFIG), e.to_string()))?;
     Ok(data)
+}
+
+/// Fails unless `model` takes samples of `data`'s size (a streamed chunk).
+fn check_len<M: crate::models::Autoencoder>(model: &M, data: &Dataset) -> crate::Result<()> {
+    let input = dfdx::shapes::Shape::num_elements(&model.input_shape(1));
+    if input != data.sample_len() {
+        let what = format!("the model takes {input} features but `{}` has {}", data.name, data.sample_len());
+        return Err(crate::Error::config("input", what));
+    }
+    Ok(())
 }

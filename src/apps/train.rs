@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use crate::data::{prepare_data, Dataset};
+use crate::data::stream::{Part, MAX_VAL_ROWS};
+use crate::data::{prepare_data, BatchSource, Dataset};
 use crate::model_dir::{RunConfig, METRICS};
 use crate::models::{Autoencoder, ModelConfig, ModelVisitor};
 use crate::nn::Dev;
@@ -17,6 +18,9 @@ pub fn train(cfg: &RunConfig, dir: &Path, resume: bool, progress: Progress) -> R
     let mut cfg = if resume { resumed_config(cfg, dir)? } else { cfg.clone() };
     cfg.model.validate()?;
     cfg.train.validate()?;
+    if cfg.data.source.stream {
+        return train_streamed(cfg, dir, resume, progress);
+    }
     let data = prepare_data(&cfg.data)?;
     cfg.data = data.config.clone();
     if let Some(noise) = &mut cfg.train.noise {
@@ -34,6 +38,37 @@ pub fn train(cfg: &RunConfig, dir: &Path, resume: bool, progress: Progress) -> R
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     // Metrics of an earlier model in this directory no longer describe it (nor may `export`
     // put them in a model card): `eval` writes them again.
+    remove_if_present(&dir.join(METRICS))?;
+    cfg.save(dir)?;
+    let mut trainer = Trainer::new(&cfg.train).checkpoints(dir).resume(resume).progress(progress);
+    if let Some(noise) = &cfg.train.noise {
+        trainer = trainer.corruption(noise);
+    }
+    let dev = Dev::seed_from_u64(cfg.train.seed);
+    cfg.model.build(&dev, Fit { trainer, train: &train, val: &val })
+}
+
+/// [`train`] for a table streamed from disk: normalisation fitted in one pass over the training
+/// rows, validation on at most [`MAX_VAL_ROWS`] rows in memory, batches read as they are needed.
+fn train_streamed(mut cfg: RunConfig, dir: &Path, resume: bool, progress: Progress) -> Result<History> {
+    let stream = cfg.data.open_stream(Part::Train, cfg.train.val_split)?;
+    cfg.data.source.columns = Some(stream.columns().to_vec());
+    let normalizer = match &cfg.data.normalizer {
+        Some(n) => n.clone(),
+        None => {
+            eprintln!("{}: fitting the normalisation on {} training rows (one pass)", cfg.data.dataset, stream.len());
+            stream.fit_normalizer(cfg.data.normalize)?
+        }
+    };
+    cfg.data.normalizer = Some(normalizer.clone());
+    let train = stream.normalized(normalizer);
+    let val = train.with_part(Part::Val).head(MAX_VAL_ROWS)?;
+    let input = cfg.model.input_len();
+    if input != train.sample_len() {
+        let what = format!("the model takes {input} features but the table has {} columns", train.sample_len());
+        return Err(Error::config("input", what));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     remove_if_present(&dir.join(METRICS))?;
     cfg.save(dir)?;
     let mut trainer = Trainer::new(&cfg.train).checkpoints(dir).resume(resume).progress(progress);
@@ -104,7 +139,7 @@ pub(crate) fn check_input(model: &ModelConfig, data: &Dataset) -> Result<()> {
 
 struct Fit<'a> {
     trainer: Trainer<'a>,
-    train: &'a Dataset,
+    train: &'a dyn BatchSource,
     val: &'a Dataset,
 }
 

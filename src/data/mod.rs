@@ -5,6 +5,7 @@
 //! z-scores for ECG…); [`Normalizer`] then maps them into the range a model trains on. Samples
 //! are stored row-major, one after another, each of [`Dataset::shape`].
 
+mod batch_source;
 mod dataset;
 pub mod frame;
 pub mod hub_parquet;
@@ -15,9 +16,11 @@ pub mod npz;
 mod prepare;
 mod registry;
 pub mod source;
+pub mod stream;
 pub mod tabular;
 pub mod windows;
 
+pub use batch_source::BatchSource;
 pub use dataset::{Batch, Batches, Dataset};
 pub use image_folder::ImageSize;
 pub use normalize::{NormalizeKind, Normalizer};

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::hub_parquet::TableSamples;
 use super::source::{DataSource, SourceOptions};
+use super::stream::{ParquetStream, Part, PartSplit};
 use super::{Dataset, NormalizeKind, Normalizer, Split};
 use crate::hub::Hub;
 use crate::{Error, Result};
@@ -68,9 +69,42 @@ impl DataConfig {
         }
     }
 
+    /// For a table streamed from disk (`source.stream`): its `part`, normalised when a
+    /// normaliser is stored. `val` is the fraction of the non-test rows held out for
+    /// validation (the training config's `val_split`); the test part does not depend on it.
+    pub fn open_stream(&self, part: Part, val: f64) -> Result<ParquetStream> {
+        let DataSource::Path(path) = &self.dataset else {
+            return Err(Error::config(
+                "stream",
+                format!("--stream reads a local parquet file or folder, not `{}`", self.dataset),
+            ));
+        };
+        if self.source.label_column.is_some() || self.normal_class.is_some() || self.source.window.is_some() {
+            return Err(Error::config(
+                "stream",
+                "--stream does not take --label-column, --normal-class or --window yet; load the table in memory",
+            ));
+        }
+        if self.test.is_some() {
+            return Err(Error::config("stream", "--stream holds out --test-split of the table; --test is not read"));
+        }
+        let split = PartSplit { test: self.test_split.unwrap_or(DEFAULT_TEST_SPLIT), val, seed: TEST_SPLIT_SEED };
+        let s = ParquetStream::open(path, self.source.columns.as_deref(), split, part)?;
+        Ok(match &self.normalizer {
+            Some(n) => s.normalized(n.clone()),
+            None => s,
+        })
+    }
+
     /// One split, normalised with the stored statistics (evaluation, encoding and figures
     /// need no second split); an error if none are stored (the model was never trained).
+    /// A streamed table gives the first [`MAX_VAL_ROWS`](super::stream::MAX_VAL_ROWS) rows
+    /// of the part (figures); its metrics and codes are streamed by `eval` and `encode`.
     pub fn load_split(&self, split: Split) -> Result<Dataset> {
+        if self.source.stream {
+            let part = if split == Split::Train { Part::Train } else { Part::Test };
+            return self.open_stream(part, 0.0)?.head(super::stream::MAX_VAL_ROWS);
+        }
         let norm = self
             .normalizer
             .as_ref()

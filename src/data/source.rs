@@ -171,6 +171,10 @@ pub struct SourceOptions {
     /// Cut a series (one row per time point) into windows (`--window`, `--stride`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub window: Option<Window>,
+    /// Stream the table from disk instead of loading it (`--stream`; parquet, larger than
+    /// memory): see [`stream`](super::stream).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stream: bool,
 }
 
 impl SourceOptions {

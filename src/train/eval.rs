@@ -155,6 +155,56 @@ pub struct Metrics {
     pub test_psnr_input: Option<f64>,
 }
 
+/// [`Metrics`] accumulated chunk by chunk, for test sets streamed from disk: the same
+/// numbers as [`Metrics::from_reconstructions`] on the whole set (up to summation order).
+#[derive(Debug, Clone, Default)]
+pub struct MetricSums {
+    sq: f64,
+    bce: f64,
+    loss: f64,
+    values: usize,
+    samples: usize,
+    lo: f32,
+    hi: f32,
+}
+
+impl MetricSums {
+    /// Adds one chunk: its targets, reconstructions, and mean loss over its `samples`.
+    pub fn add(&mut self, target: &[f32], pred: &[f32], samples: usize, mean_loss: f64) {
+        if self.values == 0 {
+            (self.lo, self.hi) = (f32::INFINITY, f32::NEG_INFINITY);
+        }
+        for (&t, &p) in target.iter().zip(pred) {
+            self.sq += ((t - p) as f64).powi(2);
+            let q = (p as f64).clamp(1e-7, 1.0 - 1e-7);
+            self.bce -= t as f64 * q.ln() + (1.0 - t as f64) * (1.0 - q).ln();
+            self.lo = self.lo.min(t);
+            self.hi = self.hi.max(t);
+        }
+        self.values += target.len();
+        self.samples += samples;
+        self.loss += mean_loss * samples as f64;
+    }
+
+    /// The metrics of everything added.
+    pub fn finish(&self) -> Metrics {
+        let n = self.values.max(1) as f64;
+        let mse = self.sq / n;
+        let unit = self.lo >= 0.0 && self.hi <= 1.0;
+        let peak = if unit { 1.0 } else { (self.hi - self.lo) as f64 };
+        Metrics {
+            n_test: self.samples,
+            test_mse: mse,
+            test_bce: unit.then_some(self.bce / n),
+            test_psnr: 10.0 * (peak * peak / mse).log10(),
+            test_loss: self.loss / self.samples.max(1) as f64,
+            test_auroc: None,
+            test_point_auroc: None,
+            test_psnr_input: None,
+        }
+    }
+}
+
 impl Metrics {
     /// Evaluates `model` on `test` (already normalised).
     pub fn compute<M: Autoencoder>(model: &M, test: &Dataset) -> Result<Self> {

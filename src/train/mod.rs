@@ -6,17 +6,16 @@ pub mod checkpoint;
 mod eval;
 mod history;
 mod noise;
-mod source;
 mod step;
 mod trainer;
 
+pub use crate::data::BatchSource;
 pub use adam::{Adam, AdamConfig};
 pub use eval::{
     encode_all, evaluate_loss, evaluate_loss_of, per_sample_errors, reconstruct_all, reconstruction_errors, roc_auc,
-    roc_curve, Metrics,
+    roc_curve, MetricSums, Metrics,
 };
 pub use history::{score, EpochRecord, History};
 pub use noise::{InputNoise, Noise};
-pub use source::BatchSource;
 pub use step::{Corruption, LossValues, PlainStep, StepBatch, TrainStep};
 pub use trainer::{fit, LrSchedule, Progress, TrainConfig, Trainer};

@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{self, named_tensors, NamedTensor, RESUME, WEIGHTS};
 use super::history::score;
-use super::source::BatchSource;
 use super::step::{Corruption, LossValues, PlainStep, StepBatch, TrainStep};
 use super::{AdamConfig, EpochRecord, History, InputNoise};
+use crate::data::BatchSource;
 use crate::data::Dataset;
 use crate::models::Autoencoder;
 use crate::nn::Dev;
@@ -263,6 +263,7 @@ impl<'a> Trainer<'a> {
         let mut rng = StdRng::seed_from_u64(cfg.seed ^ (epoch as u64).wrapping_mul(0xD1B5_4A32_D192_ED03));
         let mut sums = LossSums::default();
         for (b, clean) in train.epoch_batches(epoch, cfg.batch_size, cfg.seed).enumerate() {
+            let clean = clean?;
             let n = clean.len() / train.sample_len();
             let batch = self.batch(model, clean, &mut rng);
             let global = ((epoch - 1) * steps_per_epoch + b) as u64;

@@ -1,10 +1,10 @@
-//! Where the trainer's batches come from: [`BatchSource`]. A [`Dataset`] in memory is one;
-//! a stream of batches with a checkpointable position is the next (the adaptive autoencoder
-//! and larger-than-memory data need it).
+//! Where the trainer's batches come from: [`BatchSource`]. A [`Dataset`] in memory is one; a
+//! [`ParquetStream`](super::stream::ParquetStream) over a table larger than memory is another.
 
 use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 
-use crate::data::Dataset;
+use super::Dataset;
+use crate::Result;
 
 /// Batches of samples for one epoch after another.
 pub trait BatchSource {
@@ -18,7 +18,13 @@ pub trait BatchSource {
     fn sample_len(&self) -> usize;
     /// The batches of epoch `epoch` (from 1), each a `Vec` of whole samples, in an order that
     /// depends on `(seed, epoch)` only — so a resumed run sees what an uninterrupted one would.
-    fn epoch_batches(&self, epoch: usize, batch_size: usize, seed: u64) -> Box<dyn Iterator<Item = Vec<f32>> + '_>;
+    /// A source that reads files yields the error that stopped it.
+    fn epoch_batches(
+        &self,
+        epoch: usize,
+        batch_size: usize,
+        seed: u64,
+    ) -> Box<dyn Iterator<Item = Result<Vec<f32>>> + '_>;
 }
 
 impl BatchSource for Dataset {
@@ -28,7 +34,12 @@ impl BatchSource for Dataset {
     fn sample_len(&self) -> usize {
         Dataset::sample_len(self)
     }
-    fn epoch_batches(&self, epoch: usize, batch_size: usize, seed: u64) -> Box<dyn Iterator<Item = Vec<f32>> + '_> {
+    fn epoch_batches(
+        &self,
+        epoch: usize,
+        batch_size: usize,
+        seed: u64,
+    ) -> Box<dyn Iterator<Item = Result<Vec<f32>>> + '_> {
         let mut order: Vec<usize> = (0..Dataset::len(self)).collect();
         order.shuffle(&mut StdRng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ epoch as u64));
         let d = Dataset::sample_len(self);
@@ -37,7 +48,7 @@ impl BatchSource for Dataset {
             // Gathered straight into the batch tensor's future buffer: no zeroing, no second copy.
             let mut buf = Vec::with_capacity(idx.len() * d);
             idx.iter().for_each(|&i| buf.extend_from_slice(self.sample(i)));
-            buf
+            Ok(buf)
         }))
     }
 }
