@@ -259,7 +259,7 @@ impl<'a> Trainer<'a> {
         let start = Instant::now();
         let steps_per_epoch = train.len().div_ceil(cfg.batch_size);
         let total_steps = (steps_per_epoch * cfg.epochs) as u64;
-        let bar = make_bar(self.progress, steps_per_epoch, epoch, cfg.epochs);
+        let bar = make_bar(self.progress, train.len(), epoch, cfg.epochs);
         let mut rng = StdRng::seed_from_u64(cfg.seed ^ (epoch as u64).wrapping_mul(0xD1B5_4A32_D192_ED03));
         let mut sums = LossSums::default();
         for (b, clean) in train.epoch_batches(epoch, cfg.batch_size, cfg.seed).enumerate() {
@@ -279,7 +279,7 @@ impl<'a> Trainer<'a> {
             }
             sums.add(loss, n);
             if let Some(bar) = &bar {
-                bar.inc(1);
+                bar.inc(n as u64);
                 let rate = sums.n as f64 / start.elapsed().as_secs_f64().max(1e-9);
                 bar.set_message(format!("{} {:.4} · {rate:.0} samples/s", step.watched(), sums.total / sums.n as f64));
             }
@@ -383,12 +383,13 @@ pub fn fit<M: Autoencoder>(model: &mut M, train: &Dataset, val: &Dataset, cfg: &
     Trainer::new(cfg).fit(model, train, val)
 }
 
-fn make_bar(progress: Progress, batches: usize, epoch: usize, epochs: usize) -> Option<ProgressBar> {
+/// An epoch's bar, in samples (rows), with the time left.
+fn make_bar(progress: Progress, samples: usize, epoch: usize, epochs: usize) -> Option<ProgressBar> {
     if progress != Progress::Bar {
         return None;
     }
-    let bar = ProgressBar::new(batches as u64);
-    let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
+    let bar = ProgressBar::new(samples as u64);
+    let style = ProgressStyle::with_template("{prefix} [{bar:30}] {human_pos}/{human_len} rows {msg} ({elapsed}, {eta} left)")
         .expect("valid template")
         .progress_chars("=> ");
     bar.set_style(style);
