@@ -244,6 +244,10 @@ struct TrainArgs {
     /// Print one line per epoch instead of a progress bar.
     #[arg(long)]
     quiet: bool,
+    /// Replace the model already in --out (without it, an --out holding a config.json is
+    /// refused: use --resume to continue it).
+    #[arg(long, conflicts_with = "resume")]
+    force: bool,
 }
 
 /// Layer widths parsed from `128,64` (empty: none).
@@ -331,6 +335,13 @@ fn train(a: TrainArgs) -> Result<()> {
         (Some(dir), None) => (dir.clone(), false),
         (None, None) => bail!("give --out DIR (or --resume DIR)"),
     };
+    if !resume && !a.force && dir.join(autoencoders::model_dir::CONFIG).exists() {
+        bail!(
+            "{} already holds a model (config.json); --resume {} continues it, --force replaces it, or choose another --out",
+            dir.display(),
+            dir.display()
+        );
+    }
     eprintln!("training {} on {}", cfg.model.describe(), cfg.data.dataset);
     let progress = if a.quiet { Progress::Lines } else { Progress::Bar };
     let h = apps::train(&cfg, &dir, resume, progress)?;

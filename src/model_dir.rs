@@ -25,6 +25,71 @@ pub const CONFIG: &str = "config.json";
 /// The evaluation metrics in a model directory.
 pub const METRICS: &str = "metrics.json";
 
+/// The lock file of a model directory while a process writes it (see [`DirLock`]).
+pub const LOCK: &str = ".lock";
+
+/// An exclusive lock on a model directory, held while training writes it: a second writer is
+/// refused instead of interleaving its files with the first's. An advisory `flock` on
+/// `DIR/.lock`, released when this value drops or the process dies (even by SIGKILL), so a
+/// crash never leaves a stale lock. On systems without `flock` it does nothing.
+#[derive(Debug)]
+pub struct DirLock {
+    _file: std::fs::File,
+}
+
+impl DirLock {
+    /// Takes the lock on `dir` (created if needed), or fails at once if another process holds it.
+    pub fn acquire(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let path = dir.join(LOCK);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::io::AsRawFd;
+            // SAFETY: flock on a descriptor this function owns; no memory is involved.
+            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+            if rc != 0 {
+                let e = std::io::Error::last_os_error();
+                if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                    return Err(Error::config(
+                        "out",
+                        format!(
+                            "{} is being written by another process (it holds {LOCK}); wait for it to finish, or \
+                             train into another directory",
+                            dir.display()
+                        ),
+                    ));
+                }
+                return Err(Error::io(&path, e));
+            }
+        }
+        Ok(Self { _file: file })
+    }
+}
+
+/// Removes the temporary files (`.tmp-*`) an interrupted write left in `dir`. Call it only
+/// under [`DirLock`]: another writer's temporary files are then impossible.
+pub fn remove_orphans(dir: &Path) -> Result<usize> {
+    let mut n = 0;
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(".tmp-") {
+            std::fs::remove_file(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 /// The `config.json` format this release writes. Version 0 is the format before the field
 /// existed (read as is); a higher version than this is refused with a request to upgrade.
 pub const FORMAT_VERSION: u32 = 1;

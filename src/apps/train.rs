@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::data::stream::{Part, MAX_VAL_ROWS};
 use crate::data::{prepare_data, BatchSource, Dataset};
-use crate::model_dir::{RunConfig, METRICS};
+use crate::model_dir::{remove_orphans, DirLock, RunConfig, METRICS};
 use crate::models::{Autoencoder, ModelConfig, ModelVisitor};
 use crate::nn::Dev;
 use crate::train::{History, Progress, TrainConfig, Trainer};
@@ -14,6 +14,9 @@ use crate::{Error, Result};
 /// Trains the model `cfg` describes into `dir` (created if needed). With `resume`, the
 /// model, data and normaliser come from `dir/config.json` and only `cfg.train.epochs` (and
 /// patience) may differ.
+///
+/// The directory is locked while it is written ([`DirLock`]): a second `train` into it fails
+/// at once. Temporary files a killed run left behind are removed first.
 pub fn train(cfg: &RunConfig, dir: &Path, resume: bool, progress: Progress) -> Result<History> {
     let mut cfg = if resume { resumed_config(cfg, dir)? } else { cfg.clone() };
     cfg.model.validate()?;
@@ -35,7 +38,7 @@ pub fn train(cfg: &RunConfig, dir: &Path, resume: bool, progress: Progress) -> R
         let what = format!("{} leaves no training samples of {}", cfg.train.val_split, data.train.len());
         return Err(Error::config("val_split", what));
     }
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let _lock = begin_writing(dir)?;
     // Metrics of an earlier model in this directory no longer describe it (nor may `export`
     // put them in a model card): `eval` writes them again.
     remove_if_present(&dir.join(METRICS))?;
@@ -68,7 +71,7 @@ fn train_streamed(mut cfg: RunConfig, dir: &Path, resume: bool, progress: Progre
         let what = format!("the model takes {input} features but the table has {} columns", train.sample_len());
         return Err(Error::config("input", what));
     }
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let _lock = begin_writing(dir)?;
     remove_if_present(&dir.join(METRICS))?;
     cfg.save(dir)?;
     let mut trainer = Trainer::new(&cfg.train).checkpoints(dir).resume(resume).progress(progress);
@@ -77,6 +80,17 @@ fn train_streamed(mut cfg: RunConfig, dir: &Path, resume: bool, progress: Progre
     }
     let dev = Dev::seed_from_u64(cfg.train.seed);
     cfg.model.build(&dev, Fit { trainer, train: &train, val: &val })
+}
+
+/// Locks `dir` (creating it) for the rest of the run, once everything has been checked: a
+/// refused run leaves nothing behind. Temporary files a killed run left are removed.
+fn begin_writing(dir: &Path) -> Result<DirLock> {
+    let lock = DirLock::acquire(dir)?;
+    let removed = remove_orphans(dir)?;
+    if removed > 0 {
+        eprintln!("{}: removed {removed} temporary file(s) an interrupted run left", dir.display());
+    }
+    Ok(lock)
 }
 
 /// The saved config of `dir` with the new run's epochs and patience; an error if `cfg`

@@ -223,11 +223,16 @@ impl<'a> Trainer<'a> {
             c.epochs_done = record.epoch;
             history.records.push(record);
             if let Some(dir) = self.dir {
+                // Each file is atomic; the set is made consistent by the order: the history
+                // first, then the best weights, and the resume state last — the commit point.
+                // A kill before it leaves the previous resume state, whose epoch count the
+                // history is cut back to, and a resumed run redoes the epoch bit for bit
+                // (rewriting the same best weights).
+                history.save_csv(&dir.join(checkpoint::HISTORY))?;
                 if improved {
                     checkpoint::save_weights(model, &dir.join(WEIGHTS))?;
                 }
                 save_resume(model, step, c, dir)?;
-                history.save_csv(&dir.join(checkpoint::HISTORY))?;
             }
         }
         Ok(history)
@@ -240,8 +245,25 @@ impl<'a> Trainer<'a> {
             return Ok((fresh, History::default()));
         }
         let dir = self.dir.ok_or_else(|| Error::config("resume", "needs a model directory"))?;
+        if !dir.join(RESUME).exists() {
+            // Killed before the first epoch ended: nothing to continue, start over.
+            self.say(&format!("{}: no {RESUME} yet (stopped during epoch 1); training from the start", dir.display()));
+            return Ok((fresh, History::default()));
+        }
         let c = load_resume(model, step, dir)?;
-        let mut history = History::load_csv(&dir.join(checkpoint::HISTORY))?;
+        let path = dir.join(checkpoint::HISTORY);
+        let mut history = History::load_csv(&path)?;
+        if history.records.len() < c.epochs_done {
+            return Err(Error::format(
+                &path,
+                format!(
+                    "holds {} epochs but {RESUME} has {}; the directory was changed by hand or written by an older \
+                     release — train it again",
+                    history.records.len(),
+                    c.epochs_done
+                ),
+            ));
+        }
         history.records.truncate(c.epochs_done);
         Ok((c, history))
     }
@@ -389,9 +411,10 @@ fn make_bar(progress: Progress, samples: usize, epoch: usize, epochs: usize) -> 
         return None;
     }
     let bar = ProgressBar::new(samples as u64);
-    let style = ProgressStyle::with_template("{prefix} [{bar:30}] {human_pos}/{human_len} rows {msg} ({elapsed}, {eta} left)")
-        .expect("valid template")
-        .progress_chars("=> ");
+    let style =
+        ProgressStyle::with_template("{prefix} [{bar:30}] {human_pos}/{human_len} rows {msg} ({elapsed}, {eta} left)")
+            .expect("valid template")
+            .progress_chars("=> ");
     bar.set_style(style);
     bar.set_prefix(format!("epoch {epoch}/{epochs}"));
     Some(bar)

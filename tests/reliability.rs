@@ -1,0 +1,112 @@
+//! A model directory stays one consistent unit: one writer at a time, no silent overwrite,
+//! leftovers of a killed run cleaned up, and a run killed between its epoch-end files resumes
+//! to exactly what an uninterrupted run writes.
+
+use std::path::Path;
+use std::process::Command;
+
+use autoencoders::model_dir::DirLock;
+
+fn bin(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_autoencoders"));
+    c.env_remove("AUTOENCODERS_DATA").env_remove("RUST_BACKTRACE").current_dir(dir);
+    c
+}
+
+fn run(c: &mut Command) -> (bool, String) {
+    let out = c.output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!text.contains("panicked"), "{c:?} panicked:\n{text}");
+    (out.status.success(), text)
+}
+
+fn ok(c: &mut Command) -> String {
+    let (success, text) = run(c);
+    assert!(success, "{c:?} failed:\n{text}");
+    text
+}
+
+fn train(dir: &Path, out: &str, epochs: &str, extra: &[&str]) -> Command {
+    let mut c = bin(dir);
+    c.args(["train", "--dataset", "digits", "--hidden", "16", "--code", "4", "--epochs", epochs, "--quiet"]);
+    c.args(["--patience", "0", "--out", out]).args(extra);
+    c
+}
+
+fn resume(dir: &Path, model: &str, epochs: &str) -> Command {
+    let mut c = bin(dir);
+    c.args(["train", "--dataset", "digits", "--hidden", "16", "--code", "4", "--epochs", epochs, "--quiet"]);
+    c.args(["--patience", "0", "--resume", model]);
+    c
+}
+
+fn bytes(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap()
+}
+
+/// Two safetensors files with the same tensors (bit for bit) and metadata — the order of the
+/// header's keys is a hash map's, different in every process.
+fn same_state(a: &Path, b: &Path) -> bool {
+    use safetensors::SafeTensors;
+    let (a, b) = (bytes(a), bytes(b));
+    let (ta, tb) = (SafeTensors::deserialize(&a).unwrap(), SafeTensors::deserialize(&b).unwrap());
+    let meta = |x: &[u8]| SafeTensors::read_metadata(x).unwrap().1.metadata().clone();
+    let (mut names, mut other) = (ta.names(), tb.names());
+    names.sort();
+    other.sort();
+    names == other
+        && names.iter().all(|n| ta.tensor(n).unwrap().data() == tb.tensor(n).unwrap().data())
+        && meta(&a) == meta(&b)
+}
+
+#[test]
+fn a_second_writer_and_an_accidental_overwrite_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(&mut train(dir.path(), "m", "1", &[]));
+    let (success, text) = run(&mut train(dir.path(), "m", "1", &[]));
+    assert!(
+        !success && text.contains("m already holds a model (config.json); --resume m continues it, --force"),
+        "{text}"
+    );
+    let _held = DirLock::acquire(&dir.path().join("m")).unwrap();
+    let (success, text) = run(&mut train(dir.path(), "m", "1", &["--force"]));
+    assert!(!success && text.contains("m is being written by another process"), "{text}");
+    drop(_held);
+    ok(&mut train(dir.path(), "m", "1", &["--force"]));
+}
+
+#[test]
+fn a_run_killed_between_its_epoch_files_resumes_to_the_uninterrupted_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(&mut train(d, "whole", "3", &[]));
+    // Killed after epoch 2's history.csv but before its resume state: the history has one
+    // epoch more than the resume state, and a temporary file is left over.
+    ok(&mut train(d, "killed", "1", &[]));
+    let whole_history = std::fs::read_to_string(d.join("whole/history.csv")).unwrap();
+    let two: Vec<&str> = whole_history.lines().take(3).collect();
+    std::fs::write(d.join("killed/history.csv"), two.join("\n") + "\n").unwrap();
+    std::fs::write(d.join("killed/.tmp-Ab12Cd"), b"half a checkpoint").unwrap();
+    let text = ok(&mut resume(d, "killed", "3"));
+    assert!(text.contains("removed 1 temporary file(s)"), "{text}");
+    assert!(!d.join("killed/.tmp-Ab12Cd").exists());
+    assert_eq!(bytes(&d.join("whole/model.safetensors")), bytes(&d.join("killed/model.safetensors")));
+    assert!(same_state(&d.join("whole/resume.safetensors"), &d.join("killed/resume.safetensors")));
+    let strip = |s: String| s.lines().map(|l| l.rsplit_once(',').map_or(l, |x| x.0).to_string()).collect::<Vec<_>>();
+    let killed_history = std::fs::read_to_string(d.join("killed/history.csv")).unwrap();
+    assert_eq!(strip(killed_history), strip(whole_history.clone()), "same losses (the seconds column differs)");
+
+    // Killed during epoch 1: config.json and no resume state. --resume starts over.
+    ok(&mut train(d, "early", "3", &[]));
+    for f in ["resume.safetensors", "history.csv", "model.safetensors"] {
+        std::fs::remove_file(d.join("early").join(f)).unwrap();
+    }
+    let text = ok(&mut resume(d, "early", "3"));
+    assert!(text.contains("no resume.safetensors yet"), "{text}");
+    assert_eq!(bytes(&d.join("whole/model.safetensors")), bytes(&d.join("early/model.safetensors")));
+
+    // A history shorter than the resume state cannot be made whole: an error naming it.
+    std::fs::write(d.join("killed/history.csv"), whole_history.lines().next().unwrap().to_string() + "\n").unwrap();
+    let (success, text) = run(&mut resume(d, "killed", "4"));
+    assert!(!success && text.contains("history.csv: holds 0 epochs but resume.safetensors has 3"), "{text}");
+}
