@@ -139,7 +139,24 @@ impl RunConfig {
     /// Builds the model of this config with the weights in `dir` (every tensor checked), and
     /// runs `visitor` on it.
     pub fn load_model<V: ModelVisitor>(&self, dir: &Path, visitor: V) -> Result<V::Output> {
-        self.model.build(&Dev::default(), WithWeights { path: &dir.join(WEIGHTS), then: visitor })
+        let path = dir.join(WEIGHTS);
+        // Checked before anything is built: an edited config (`"input": 1099511627776`)
+        // would otherwise ask for terabytes and abort the process.
+        let params = self.model.num_params();
+        let bytes = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
+        if params.saturating_mul(4) > bytes {
+            return Err(Error::format(
+                dir.join(CONFIG),
+                format!(
+                    "describes `{}` with {params} parameters ({} bytes as f32), but {} holds {bytes} bytes; the config \
+                     does not belong to these weights",
+                    self.model.describe(),
+                    params.saturating_mul(4),
+                    path.display()
+                ),
+            ));
+        }
+        self.model.build(&Dev::default(), WithWeights { path: &path, then: visitor })
     }
 }
 

@@ -133,8 +133,29 @@ fn every_registered_family_round_trips_and_has_a_card() {
             );
         }
         // The export card carries it.
-        assert!(apps::check_model(dir.path()).unwrap().contains(&model.describe()));
+        let about = apps::check_model(dir.path()).unwrap();
+        assert!(about.contains(&model.describe()));
+        // The count computed from the config is the built model's (checked before loading).
+        assert!(about.contains(&format!("({} parameters)", model.num_params())), "{family}: {about}");
     }
+}
+
+#[test]
+fn a_config_edited_to_absurd_sizes_is_refused_before_anything_is_allocated() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = ModelConfig::examples().remove(0);
+    let data = DataConfig {
+        normalizer: Some(Normalizer::MinMax { min: 0.0, max: 1.0 }),
+        ..DataConfig::new(DatasetId::Digits)
+    };
+    RunConfig::new(model.clone(), data, TrainConfig::default()).save(dir.path()).unwrap();
+    model.build(&Dev::seed_from_u64(3), SaveAndRun(dir.path())).unwrap();
+    let path = dir.path().join("config.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let input = serde_json::to_value(&model).unwrap()["input"].as_u64().unwrap();
+    std::fs::write(&path, text.replacen(&format!("\"input\": {input}"), "\"input\": 1099511627776", 1)).unwrap();
+    let e = apps::check_model(dir.path()).unwrap_err().to_string();
+    assert!(e.contains("config.json: describes") && e.contains("the config does not belong to these weights"), "{e}");
 }
 
 struct Outputs {

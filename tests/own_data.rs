@@ -367,6 +367,18 @@ fn a_hub_dataset_is_read_from_its_parquet_files_by_split_and_config() {
         .env("HF_HUB_OFFLINE", "1")
         .args(["eval", "m"])));
     assert_eq!(e, e2);
+    // A cached file that no longer reads is removed, so the next run downloads it again.
+    let cached =
+        walk(&dir.path().join("hf")).into_iter().find(|p| p.ends_with("data/test-00000-of-00001.parquet")).unwrap();
+    let blob = std::fs::canonicalize(&cached).unwrap();
+    std::fs::write(&blob, b"PAR1 torn").unwrap();
+    let (success, text) =
+        run(bin(dir.path()).env("HF_HOME", dir.path().join("hf")).env("HF_HUB_OFFLINE", "1").args(["eval", "m"]));
+    assert!(
+        !success && text.contains("not a readable parquet file") && text.contains("removed from the cache"),
+        "{text}"
+    );
+    assert!(!cached.exists() && !blob.exists());
     // A split the repository does not have: its files are listed.
     let server = common::hub_server::HubServer::start(&root);
     let mut c = bin(dir.path());
@@ -396,8 +408,19 @@ fn built_in_names_take_a_split_and_digits_with_wrong_columns_is_an_error() {
     }
 }
 
-#[allow(dead_code)]
-fn unused(_: PathBuf) {}
+/// Every file under `dir` (links included, not followed).
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() && !p.is_symlink() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
 
 #[test]
 fn a_series_cut_into_windows_scores_each_time_point() {

@@ -295,8 +295,18 @@ impl DataSource {
                 let paths: Vec<PathBuf> =
                     files.iter().map(|f| hub.fetch(repo, kind, "main", f)).collect::<Result<_>>()?;
                 let name = format!("hf:{repo}@{want}");
-                read_parquet_samples(&paths, &opts.frame(label_optional), &opts.image(), Some("label"), &name)
-                    .map_err(|e| Error::Hub { repo: repo.clone(), file: files.join(", "), what: e.to_string() })
+                read_parquet_samples(&paths, &opts.frame(label_optional), &opts.image(), Some("label"), &name).map_err(
+                    |e| {
+                        // Only an unreadable file is evicted (so the next call fetches it again);
+                        // a readable one with the wrong columns would just come back the same.
+                        let unreadable = e.to_string().contains("not a readable parquet file");
+                        if unreadable {
+                            files.iter().for_each(|f| hub.evict(repo, kind, "main", f));
+                        }
+                        let again = if unreadable { ". The downloaded copy was removed from the cache" } else { "" };
+                        Error::Hub { repo: repo.clone(), file: files.join(", "), what: format!("{e}{again}") }
+                    },
+                )
             }
         }
     }

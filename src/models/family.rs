@@ -34,6 +34,12 @@ pub trait Family {
     fn input_len(cfg: &Self::Config) -> usize;
     /// Values per code.
     fn code_len(cfg: &Self::Config) -> usize;
+    /// How many parameters a model of `cfg` has (saturating), computed without building it:
+    /// loading checks it against the weights file before allocating, so a config edited to
+    /// absurd sizes is an error, not an out-of-memory abort. 0 (the default) skips the check.
+    fn num_params(_cfg: &Self::Config) -> u64 {
+        0
+    }
     /// The config the command line's options describe; an error for options that do not apply.
     fn from_options(opts: &BuildOptions) -> Result<Self::Config>;
     /// What the export card says about a model of this family.

@@ -45,6 +45,10 @@ macro_rules! families {
             pub fn code_len(&self) -> usize {
                 match self { $(Self::$variant(c) => <$module::$family>::code_len(c)),+ }
             }
+            /// The parameter count, computed from the config alone (0: the family does not say).
+            pub fn num_params(&self) -> u64 {
+                match self { $(Self::$variant(c) => <$module::$family>::num_params(c)),+ }
+            }
             /// What the export card says about this model.
             pub fn card(&self) -> $crate::models::CardText {
                 match self { $(Self::$variant(c) => <$module::$family>::card(c)),+ }

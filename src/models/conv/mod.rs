@@ -261,6 +261,13 @@ impl Family for ConvFamily {
     fn describe(cfg: &ConvConfig) -> String {
         cfg.describe()
     }
+    fn num_params(cfg: &ConvConfig) -> u64 {
+        let (c, code) = (cfg.channels as u64, cfg.code as u64);
+        let flat = 32 * (cfg.height as u64 / 4) * (cfg.width as u64 / 4);
+        let convs = (16 * c * 9 + 16) + (32 * 16 * 9 + 32) + (32 * 16 * 9 + 16) + (16 * c * 9 + c);
+        let dense = flat.saturating_mul(code).saturating_add(code).saturating_add(code.saturating_mul(flat).saturating_add(flat));
+        convs.saturating_add(dense)
+    }
     fn input_len(cfg: &ConvConfig) -> usize {
         cfg.channels * cfg.height * cfg.width
     }
@@ -356,12 +363,12 @@ mod tests {
     struct Shapes;
 
     impl ModelVisitor for Shapes {
-        type Output = (usize, usize);
-        fn visit<M: Autoencoder>(self, m: M) -> Result<(usize, usize)> {
+        type Output = (usize, usize, usize);
+        fn visit<M: Autoencoder>(self, m: M) -> Result<(usize, usize, usize)> {
             let dev = Dev::default();
             let x = dev.zeros_like(&m.input_shape(2));
             let out = m.reconstruct(x);
-            Ok((out.as_vec().len() / 2, m.code_len()))
+            Ok((out.as_vec().len() / 2, m.code_len(), m.num_params()))
         }
     }
 
@@ -369,8 +376,9 @@ mod tests {
     fn every_compiled_size_builds_and_round_trips_its_shape() {
         for &(c, h, w) in SIZES {
             let cfg = ConvConfig::new(5).with_image(c, h, w);
-            let (out, code) = ModelConfig::Conv(cfg.clone()).build(&Dev::default(), Shapes).unwrap();
+            let (out, code, params) = ModelConfig::Conv(cfg.clone()).build(&Dev::default(), Shapes).unwrap();
             assert_eq!((out, code), (c * h * w, 5), "{}", cfg.describe());
+            assert_eq!(params as u64, ConvFamily::num_params(&cfg), "{}", cfg.describe());
         }
         let e = ConvConfig::new(5).with_image(1, 30, 30).validate().unwrap_err().to_string();
         assert!(e.contains("not 1×30×30; resize with --image-size"), "{e}");

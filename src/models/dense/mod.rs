@@ -139,6 +139,16 @@ impl Family for DenseFamily {
     fn describe(cfg: &DenseConfig) -> String {
         cfg.describe()
     }
+    fn num_params(cfg: &DenseConfig) -> u64 {
+        // Encoder input → hidden… → code, decoder the mirror: each layer in·out + out.
+        let widths: Vec<u64> = std::iter::once(cfg.input)
+            .chain(cfg.hidden.iter().copied())
+            .chain(std::iter::once(cfg.code))
+            .map(|w| w as u64)
+            .collect();
+        let layer = |a: u64, b: u64| a.saturating_mul(b).saturating_add(b);
+        widths.windows(2).fold(0u64, |n, w| n.saturating_add(layer(w[0], w[1])).saturating_add(layer(w[1], w[0])))
+    }
     fn input_len(cfg: &DenseConfig) -> usize {
         cfg.input
     }

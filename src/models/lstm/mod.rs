@@ -143,6 +143,13 @@ impl Family for LstmFamily {
     fn describe(cfg: &LstmConfig) -> String {
         cfg.describe()
     }
+    fn num_params(cfg: &LstmConfig) -> u64 {
+        // LSTM(in → H): 4H·in + 4H·H + 2·4H; dense a→b: a·b + b. The length does not count.
+        let (h, code) = (HIDDEN as u64, cfg.code as u64);
+        let lstm = |i: u64| 4 * h * i + 4 * h * h + 8 * h;
+        let dense = |a: u64, b: u64| a.saturating_mul(b).saturating_add(b);
+        lstm(1) + lstm(h) + dense(h, 1) + dense(h, code).saturating_add(dense(code, h))
+    }
     fn input_len(cfg: &LstmConfig) -> usize {
         cfg.input
     }
