@@ -70,9 +70,9 @@ pub mod train;
 pub mod viz;
 
 pub use error::{Error, Result};
-/// The tensor and table libraries this crate's API speaks, re-exported so a notebook or
-/// program uses the very same versions.
-pub use {dfdx, polars};
+/// The tensor, table and image libraries this crate's API speaks, re-exported so a notebook or
+/// program uses the very same versions (and, in a notebook, needs no `:dep` of its own).
+pub use {dfdx, image, polars};
 
 /// The names most programs and notebooks need.
 pub mod prelude {

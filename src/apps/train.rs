@@ -38,6 +38,18 @@ pub fn train(cfg: &RunConfig, dir: &Path, resume: bool, progress: Progress) -> R
         let what = format!("{} leaves no training samples of {}", cfg.train.val_split, data.train.len());
         return Err(Error::config("val_split", what));
     }
+    write_and_fit(&cfg, dir, resume, progress, &train, &val)
+}
+
+/// Locks `dir`, writes `config.json` and trains the model `cfg` describes into it.
+fn write_and_fit(
+    cfg: &RunConfig,
+    dir: &Path,
+    resume: bool,
+    progress: Progress,
+    train: &dyn BatchSource,
+    val: &Dataset,
+) -> Result<History> {
     let _lock = begin_writing(dir)?;
     // Metrics of an earlier model in this directory no longer describe it (nor may `export`
     // put them in a model card): `eval` writes them again.
@@ -48,7 +60,7 @@ pub fn train(cfg: &RunConfig, dir: &Path, resume: bool, progress: Progress) -> R
         trainer = trainer.corruption(noise);
     }
     let dev = Dev::seed_from_u64(cfg.train.seed);
-    cfg.model.build(&dev, Fit { trainer, train: &train, val: &val })
+    cfg.model.build(&dev, Fit { trainer, train, val })
 }
 
 /// [`train`] for a table streamed from disk: normalisation fitted in one pass over the training
@@ -71,15 +83,7 @@ fn train_streamed(mut cfg: RunConfig, dir: &Path, resume: bool, progress: Progre
         let what = format!("the model takes {input} features but the table has {} columns", train.sample_len());
         return Err(Error::config("input", what));
     }
-    let _lock = begin_writing(dir)?;
-    remove_if_present(&dir.join(METRICS))?;
-    cfg.save(dir)?;
-    let mut trainer = Trainer::new(&cfg.train).checkpoints(dir).resume(resume).progress(progress);
-    if let Some(noise) = &cfg.train.noise {
-        trainer = trainer.corruption(noise);
-    }
-    let dev = Dev::seed_from_u64(cfg.train.seed);
-    cfg.model.build(&dev, Fit { trainer, train: &train, val: &val })
+    write_and_fit(&cfg, dir, resume, progress, &train, &val)
 }
 
 /// Locks `dir` (creating it) for the rest of the run, once everything has been checked: a

@@ -27,6 +27,11 @@ pub trait BatchSource {
     ) -> Box<dyn Iterator<Item = Result<Vec<f32>>> + '_>;
 }
 
+/// The random numbers of epoch `epoch`'s order: a function of `(seed, epoch)` only.
+pub(crate) fn epoch_rng(seed: u64, epoch: usize) -> StdRng {
+    StdRng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ epoch as u64)
+}
+
 impl BatchSource for Dataset {
     fn len(&self) -> usize {
         Dataset::len(self)
@@ -41,7 +46,7 @@ impl BatchSource for Dataset {
         seed: u64,
     ) -> Box<dyn Iterator<Item = Result<Vec<f32>>> + '_> {
         let mut order: Vec<usize> = (0..Dataset::len(self)).collect();
-        order.shuffle(&mut StdRng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ epoch as u64));
+        order.shuffle(&mut epoch_rng(seed, epoch));
         let d = Dataset::sample_len(self);
         let batches: Vec<Vec<usize>> = order.chunks(batch_size.max(1)).map(<[usize]>::to_vec).collect();
         Box::new(batches.into_iter().map(move |idx| {

@@ -417,7 +417,7 @@ fn csv_error(path: &Path, bytes: &[u8], sep: u8, e: PolarsError) -> Error {
 }
 
 /// The parquet files of a folder, in name order.
-fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
         .flatten()

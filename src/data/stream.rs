@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use polars::io::parquet::read::FileMetadata;
 use polars::prelude::*;
-use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
+use rand::{rngs::StdRng, seq::SliceRandom};
 
 use super::{BatchSource, Dataset, NormalizeKind, Normalizer};
 use crate::{Error, Result};
@@ -104,18 +104,7 @@ impl ParquetStream {
     /// Opens `path` (a parquet file or a folder of them) reading the feature columns
     /// `columns` (`None`: every column, each must be numeric); the view is of `part`.
     pub fn open(path: &Path, columns: Option<&[String]>, split: PartSplit, part: Part) -> Result<Self> {
-        let paths = if path.is_dir() {
-            let mut v: Vec<PathBuf> = std::fs::read_dir(path)
-                .map_err(|e| Error::io(path, e))?
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
-                .collect();
-            v.sort();
-            v
-        } else {
-            vec![path.to_path_buf()]
-        };
+        let paths = if path.is_dir() { super::source::parquet_files(path)? } else { vec![path.to_path_buf()] };
         if paths.is_empty() {
             return Err(Error::format(path, "no .parquet files in the folder"));
         }
@@ -343,7 +332,7 @@ impl ParquetStream {
         let (tx, rx) = sync_channel::<Result<Vec<f32>>>((2 * BUFFER_ROWS).div_ceil(batch));
         let s = self.clone();
         std::thread::spawn(move || {
-            let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ epoch as u64);
+            let mut rng = super::batch_source::epoch_rng(seed, epoch);
             let mut order: Vec<(usize, usize)> =
                 s.files.iter().enumerate().flat_map(|(f, fp)| (0..fp.chunks.len()).map(move |c| (f, c))).collect();
             order.shuffle(&mut rng);

@@ -95,14 +95,21 @@ impl History {
 impl Metrics {
     /// The metrics as a one-row table.
     pub fn to_dataframe(&self) -> DataFrame {
-        DataFrame::new_infer_height(vec![
+        let mut cols = vec![
             Column::new("n_test".into(), [self.n_test as u64]),
             Column::new("test_mse".into(), [self.test_mse]),
             Column::new("test_bce".into(), [self.test_bce]),
             Column::new("test_psnr_db".into(), [self.test_psnr]),
             Column::new("test_loss".into(), [self.test_loss]),
-        ])
-        .expect("columns have equal length")
+        ];
+        // The metrics only some models have, when they have them.
+        let optional = [
+            ("test_auroc", self.test_auroc),
+            ("test_point_auroc", self.test_point_auroc),
+            ("test_psnr_input_db", self.test_psnr_input),
+        ];
+        cols.extend(optional.into_iter().filter_map(|(name, v)| v.map(|v| Column::new(name.into(), [v]))));
+        DataFrame::new_infer_height(cols).expect("columns have equal length")
     }
 
     /// Shows the metrics as a table inline in an evcxr notebook.
