@@ -246,6 +246,20 @@ fn npz_and_npy_arrays_of_any_rank_and_order_and_forged_headers() {
     std::fs::write(dir.path().join("big.npy"), npy(&[1 << 40], false, &[1.0; 4])).unwrap();
     let e = load("big.npy").unwrap_err().to_string();
     assert!(e.contains("big.npy") && e.contains("array `X`: header says shape [1099511627776]"), "{e}");
+    // issue 17 (9): a byte flipped inside a stored member is caught by the zip checksum.
+    let stored = dir.path().join("stored.npz");
+    let mut z = ::zip::ZipWriter::new(std::fs::File::create(&stored).unwrap());
+    let opts = ::zip::write::FileOptions::default().compression_method(::zip::CompressionMethod::Stored);
+    z.start_file("X.npy", opts).unwrap();
+    std::io::Write::write_all(&mut z, &npy(&[2, 2], false, &[1.0, 2.0, 3.0, 4.0])).unwrap();
+    z.finish().unwrap();
+    assert_eq!(load("stored.npz").unwrap().data.samples, vec![1.0, 2.0, 3.0, 4.0]);
+    let mut bytes = std::fs::read(&stored).unwrap();
+    let at = bytes.windows(4).position(|w| w == 3.0f32.to_le_bytes()).unwrap();
+    bytes[at + 3] ^= 0x01;
+    std::fs::write(&stored, bytes).unwrap();
+    let e = load("stored.npz").unwrap_err().to_string();
+    assert!(e.contains("stored.npz") && e.contains("checksum"), "{e}");
     // y that does not match X, and no X at all.
     npz(&dir.path().join("y.npz"), &[("X", npy(&[2, 1], false, &[1.0, 2.0])), ("y", npy(&[3], false, &[0.0; 3]))]);
     assert!(load("y.npz").unwrap_err().to_string().contains("array `y` has shape [3]; expected (2,)"));

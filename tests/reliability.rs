@@ -110,3 +110,36 @@ fn a_run_killed_between_its_epoch_files_resumes_to_the_uninterrupted_result() {
     let (success, text) = run(&mut resume(d, "killed", "4"));
     assert!(!success && text.contains("history.csv: holds 0 epochs but resume.safetensors has 3"), "{text}");
 }
+
+#[test]
+fn nan_weights_and_a_degenerate_normaliser_are_errors_not_null_metrics() {
+    use safetensors::tensor::{serialize_to_file, Dtype, TensorView};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(&mut train(d, "m", "1", &[]));
+    // issue 17 (10): every weight NaN.
+    let path = d.join("m/model.safetensors");
+    let raw = bytes(&path);
+    let st = safetensors::SafeTensors::deserialize(&raw).unwrap();
+    let nan: Vec<(String, Vec<usize>, Vec<u8>)> = st
+        .tensors()
+        .into_iter()
+        .map(|(n, t)| (n, t.shape().to_vec(), f32::NAN.to_le_bytes().repeat(t.data().len() / 4)))
+        .collect();
+    let views: Vec<(String, TensorView)> =
+        nan.iter().map(|(n, s, b)| (n.clone(), TensorView::new(Dtype::F32, s.clone(), b).unwrap())).collect();
+    let good = raw.clone();
+    serialize_to_file(views, &None, &path).unwrap();
+    let (success, text) = run(bin(d).args(["eval", "m"]));
+    assert!(!success && text.contains("model.safetensors: the reconstructions are not finite"), "{text}");
+    assert!(!d.join("m/metrics.json").exists(), "no metrics of null are written");
+    std::fs::write(&path, good).unwrap();
+    // A normaliser edited to min == max.
+    let cfg = d.join("m/config.json");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let edited = text.replace("\"max\": 16.0", "\"max\": 0.0");
+    assert_ne!(text, edited, "{text}");
+    std::fs::write(&cfg, edited).unwrap();
+    let (success, text) = run(bin(d).args(["eval", "m"]));
+    assert!(!success && text.contains("min 0 and max 0 are not a range"), "{text}");
+}

@@ -22,6 +22,12 @@ pub fn evaluate(dir: &Path) -> Result<Metrics> {
 /// The model in `dir` evaluated on its dataset's test split, writing nothing (for models in
 /// the hub cache, which must stay as downloaded).
 pub fn test_metrics(dir: &Path) -> Result<Metrics> {
+    let m = unchecked_test_metrics(dir)?;
+    finite(&m, dir)?;
+    Ok(m)
+}
+
+fn unchecked_test_metrics(dir: &Path) -> Result<Metrics> {
     let cfg = RunConfig::load(dir)?;
     if cfg.data.source.stream {
         let test = cfg.data.open_stream(Part::Test, cfg.train.val_split)?;
@@ -32,6 +38,22 @@ pub fn test_metrics(dir: &Path) -> Result<Metrics> {
     let noisy = cfg.train.noise.map(|n| corrupted(&test, &n, cfg.train.seed));
     let (m, recon) = cfg.load_model(dir, TestMetrics { test: &test, noisy: noisy.as_ref(), normal })?;
     with_point_auroc(&cfg, m, &recon, &test, Split::Test)
+}
+
+/// Fails when the reconstructions were not finite (NaN or infinite weights): metrics of `null`
+/// must not be written, nor put in a model card.
+fn finite(m: &Metrics, dir: &Path) -> Result<()> {
+    if m.test_mse.is_finite() && m.test_loss.is_finite() {
+        return Ok(());
+    }
+    Err(crate::Error::format(
+        dir.join(crate::model_dir::WEIGHTS),
+        format!(
+            "the reconstructions are not finite (test MSE {}, loss {}): the weights hold NaN or infinite values; \
+             train the model again",
+            m.test_mse, m.test_loss
+        ),
+    ))
 }
 
 /// Adds `test_point_auroc` for a model of windows of a labelled series with a normal class.
@@ -51,7 +73,9 @@ pub fn input_metrics(dir: &Path, input: &DataSource) -> Result<Metrics> {
     let labelled = cfg.data.normal_class.as_deref().filter(|_| test.labels.is_some());
     let normal = labelled.map(|name| class_index(&test, name)).transpose()?;
     let noisy = cfg.train.noise.map(|n| corrupted(&test, &n, cfg.train.seed));
-    Ok(cfg.load_model(dir, TestMetrics { test: &test, noisy: noisy.as_ref(), normal })?.0)
+    let m = cfg.load_model(dir, TestMetrics { test: &test, noisy: noisy.as_ref(), normal })?.0;
+    finite(&m, dir)?;
+    Ok(m)
 }
 
 /// A copy of `data` with `noise` applied, the same for the same `seed` (evaluation of a

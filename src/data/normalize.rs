@@ -147,8 +147,34 @@ impl Normalizer {
         Ok(Normalizer::Standardize { mean: mean.into_iter().map(|m| m as f32).collect(), std })
     }
 
+    /// Checks that the statistics describe a mapping (finite; a range or scale above zero):
+    /// a config edited by hand to `min == max` would otherwise turn every value into NaN.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |what: String| Err(Error::config("data.normalizer", what));
+        match self {
+            Normalizer::Identity => Ok(()),
+            Normalizer::MinMax { min, max } if !(min.is_finite() && max.is_finite() && max > min) => {
+                bad(format!("min {min} and max {max} are not a range (max must be above min)"))
+            }
+            Normalizer::MinMaxFeatures { min, max }
+                if min.len() != max.len()
+                    || min.iter().zip(max).any(|(a, b)| !(a.is_finite() && b.is_finite() && b > a)) =>
+            {
+                bad("every feature needs a finite min below its max".into())
+            }
+            Normalizer::Standardize { mean, std }
+                if mean.len() != std.len()
+                    || mean.iter().zip(std).any(|(m, s)| !(m.is_finite() && s.is_finite() && *s > 0.0)) =>
+            {
+                bad("every feature needs a finite mean and a standard deviation above 0".into())
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Applies the mapping to every sample of `data` in place.
     pub fn apply(&self, data: &mut Dataset) -> Result<()> {
+        self.validate()?;
         match self {
             Normalizer::Identity => {}
             Normalizer::MinMax { min, max } => {

@@ -112,7 +112,21 @@ fn read_member<R: Read + std::io::Seek>(
         zip::CompressionMethod::Stored => f.size(),
         _ => f.compressed_size().saturating_mul(MAX_DEFLATE_RATIO).min(f.size()),
     };
-    read_array(f, limit, path, key)
+    // Read to the end: the zip reader checks the member's CRC-32 only there, and npyz stops
+    // after the last value, so a flipped byte would otherwise pass unnoticed.
+    let mut bytes = Vec::with_capacity(limit.min(1 << 30) as usize);
+    f.take(limit.saturating_add(1)).read_to_end(&mut bytes).map_err(|e| {
+        let what = if e.to_string().contains("checksum") {
+            "the archive is damaged: its checksum does not match (download or copy it again)".to_string()
+        } else {
+            e.to_string()
+        };
+        Error::format(path, format!("array `{key}`: {what}"))
+    })?;
+    if bytes.len() as u64 > limit {
+        return Err(Error::format(path, format!("array `{key}` holds more than its {limit} declared bytes")));
+    }
+    read_array(&bytes[..], limit, path, key)
 }
 
 /// Reads one `.npy` stream of at most `limit` bytes as f64 in C (row-major) order, whatever its
