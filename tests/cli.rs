@@ -5,19 +5,14 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
+use common::ok;
+
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_autoencoders"));
     c.env_remove("AUTOENCODERS_DATA").current_dir(std::env::temp_dir());
     // Never the real hub: a closed local port, and a cache of the tests' own.
     c.env("HF_ENDPOINT", "http://127.0.0.1:9").env("HF_HOME", std::env::temp_dir().join("autoencoders-tests-hf"));
     c
-}
-
-fn ok(c: &mut Command) -> String {
-    let out = c.output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{c:?} failed:\n{text}");
-    text
 }
 
 fn is_png(p: &Path) -> bool {

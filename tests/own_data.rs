@@ -6,6 +6,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::{ok, run};
+
 use autoencoders::data::{
     prepare_data, DataConfig, DataSource, Dataset, DatasetId, ImageSize, NormalizeKind, SourceOptions, Split,
 };
@@ -18,19 +20,6 @@ fn bin(dir: &Path) -> Command {
     c.env_remove("AUTOENCODERS_DATA").env_remove("RUST_BACKTRACE").current_dir(dir);
     c.env("HF_ENDPOINT", "http://127.0.0.1:9").env("HF_HOME", dir.join("hf-home"));
     c
-}
-
-fn run(c: &mut Command) -> (bool, String) {
-    let out = c.output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(!text.contains("panicked"), "{c:?} panicked:\n{text}");
-    (out.status.success(), text)
-}
-
-fn ok(c: &mut Command) -> String {
-    let (success, text) = run(c);
-    assert!(success, "{c:?} failed:\n{text}");
-    text
 }
 
 fn fails(c: &mut Command, want: &str) {

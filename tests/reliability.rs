@@ -2,8 +2,12 @@
 //! leftovers of a killed run cleaned up, and a run killed between its epoch-end files resumes
 //! to exactly what an uninterrupted run writes.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
+
+use common::{ok, run};
 
 use autoencoders::model_dir::DirLock;
 
@@ -11,19 +15,6 @@ fn bin(dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_autoencoders"));
     c.env_remove("AUTOENCODERS_DATA").env_remove("RUST_BACKTRACE").current_dir(dir);
     c
-}
-
-fn run(c: &mut Command) -> (bool, String) {
-    let out = c.output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(!text.contains("panicked"), "{c:?} panicked:\n{text}");
-    (out.status.success(), text)
-}
-
-fn ok(c: &mut Command) -> String {
-    let (success, text) = run(c);
-    assert!(success, "{c:?} failed:\n{text}");
-    text
 }
 
 fn train(dir: &Path, out: &str, epochs: &str, extra: &[&str]) -> Command {

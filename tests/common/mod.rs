@@ -42,3 +42,19 @@ macro_rules! require_data {
         }
     };
 }
+
+/// Runs a command of the CLI: whether it succeeded, and its stdout and stderr together. A
+/// panic is never an acceptable answer, so it fails the test.
+pub fn run(c: &mut std::process::Command) -> (bool, String) {
+    let out = c.output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!text.contains("panicked"), "{c:?} panicked:\n{text}");
+    (out.status.success(), text)
+}
+
+/// [`run`], which must succeed; its output.
+pub fn ok(c: &mut std::process::Command) -> String {
+    let (success, text) = run(c);
+    assert!(success, "{c:?} failed:\n{text}");
+    text
+}
