@@ -532,6 +532,14 @@ fn training_on_a_streamed_table_evaluates_and_encodes_it_a_chunk_at_a_time() {
     ok(bin(dir.path()).args(["encode", "m", "-o", "codes.parquet"]));
     let codes = ParquetReader::new(std::fs::File::open(dir.path().join("codes.parquet")).unwrap()).finish().unwrap();
     assert_eq!(codes.shape(), (n_test as usize, 2));
+    // Another file as --input is read whole, by column name — not the model's own test part.
+    numbers(&dir.path().join("other.parquet"), 500, 100);
+    let other = metrics(&ok(bin(dir.path()).args(["eval", "m", "--input", "other.parquet"])));
+    assert_eq!(other["n_test"], 500);
+    ok(bin(dir.path()).args(["encode", "m", "--input", "other.parquet", "-o", "other-codes.parquet"]));
+    let codes =
+        ParquetReader::new(std::fs::File::open(dir.path().join("other-codes.parquet")).unwrap()).finish().unwrap();
+    assert_eq!(codes.height(), 500);
     // Options the stream does not take yet are refused, not ignored.
     fails(
         bin(dir.path()).args(["train", "--dataset", "n.parquet", "--stream", "--label-column", "a", "--out", "x"]),

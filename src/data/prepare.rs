@@ -101,7 +101,8 @@ impl DataConfig {
     /// A streamed table gives the first [`MAX_VAL_ROWS`](super::stream::MAX_VAL_ROWS) rows
     /// of the part (figures); its metrics and codes are streamed by `eval` and `encode`.
     pub fn load_split(&self, split: Split) -> Result<Dataset> {
-        if self.source.stream {
+        // Another source given as `test` (`--input`) is read whole, as any file is.
+        if self.source.stream && self.test.is_none() {
             let part = if split == Split::Train { Part::Train } else { Part::Test };
             return self.open_stream(part, 0.0)?.head(super::stream::MAX_VAL_ROWS);
         }
