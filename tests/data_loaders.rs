@@ -127,6 +127,17 @@ fn truncated_gzip_and_inconsistent_idx_are_clear_errors() {
     gz.write_all(b"PK\x03\x04not idx").unwrap();
     std::fs::write(&bad, gz.finish().unwrap()).unwrap();
     assert!(idx::read_idx(&bad).unwrap_err().to_string().contains("bad magic"));
+
+    // Issue 17 item 15, a gzip bomb: the real labels' header followed by 64 MiB of zeros
+    // (a 64 KiB file). Refused after reading the 10,000 bytes the header declares plus one,
+    // not after inflating all of it.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&raw).unwrap();
+    gz.write_all(&vec![0u8; 64 << 20]).unwrap();
+    let bomb = dir.path().join("bomb.gz");
+    std::fs::write(&bomb, gz.finish().unwrap()).unwrap();
+    let e = idx::read_idx(&bomb).unwrap_err().to_string();
+    assert!(e.contains("bomb.gz") && e.contains("more data than the 10000 bytes its header declares"), "{e}");
 }
 
 #[test]

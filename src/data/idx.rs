@@ -22,16 +22,66 @@ pub struct IdxArray {
 /// Reads an IDX file; a gzip stream is detected by its magic bytes and unpacked.
 pub fn read_idx(path: &Path) -> Result<IdxArray> {
     let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .map_err(|e| Error::format(path, format!("corrupt or truncated gzip stream: {e}")))?;
-        out
-    } else {
-        raw
-    };
+    let bytes = if raw.starts_with(&[0x1f, 0x8b]) { inflate(&raw).map_err(|what| Error::format(path, what))? } else { raw };
     parse_idx(&bytes).map_err(|what| Error::format(path, what))
+}
+
+/// Unpacks a gzipped IDX file header first, so a stream that claims (or inflates to) more
+/// than its compressed size can hold is refused before anything that large is allocated:
+/// a 1 MB gzip bomb inflating to 1 GiB used to be read whole before the header was checked.
+fn inflate(raw: &[u8]) -> std::result::Result<Vec<u8>, String> {
+    let corrupt = |e: std::io::Error| format!("corrupt or truncated gzip stream: {e}");
+    let mut z = flate2::read::GzDecoder::new(raw);
+    let mut head = vec![0u8; 4];
+    let got = read_full(&mut z, &mut head).map_err(corrupt)?;
+    head.truncate(got);
+    if got < 4 || head[0] != 0 || head[1] != 0 {
+        return Ok(head); // parse_idx names what is wrong
+    }
+    head.resize(4 + 4 * head[3] as usize, 0);
+    let got = 4 + read_full(&mut z, &mut head[4..]).map_err(corrupt)?;
+    head.truncate(got);
+    let Some(Ok(body)) = parse_idx_header(&head) else { return Ok(head) };
+    let limit = (raw.len() as u64).saturating_mul(super::MAX_DEFLATE_RATIO);
+    if body as u64 > limit {
+        return Err(format!(
+            "the header claims {body} data bytes, more than a {}-byte gzip stream can hold (at most {limit}); \
+             the file is damaged or not an IDX file",
+            raw.len()
+        ));
+    }
+    // One byte more than the header allows, to notice trailing data without reading it all.
+    let mut out = head;
+    out.reserve_exact(body + 1);
+    z.take(body as u64 + 1).read_to_end(&mut out).map_err(corrupt)?;
+    if out.len() > got + body {
+        return Err(format!(
+            "the gzip stream holds more data than the {body} bytes its header declares; the file is damaged"
+        ));
+    }
+    Ok(out)
+}
+
+/// Reads until `buf` is full or the stream ends; the number of bytes read.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+/// The data size a complete header declares: `None` if the header is incomplete or
+/// malformed, `Some(Err)` if the dimensions overflow.
+fn parse_idx_header(b: &[u8]) -> Option<std::result::Result<usize, ()>> {
+    if b.len() < 4 || b[0] != 0 || b[1] != 0 || b[2] != 0x08 || b[3] == 0 || b.len() < 4 + 4 * b[3] as usize {
+        return None;
+    }
+    let dims = (0..b[3] as usize).map(|i| u32::from_be_bytes(b[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize);
+    Some(dims.into_iter().try_fold(1usize, |a, d| a.checked_mul(d)).ok_or(()))
 }
 
 /// Parses IDX bytes; the error says which field is wrong.
@@ -142,5 +192,28 @@ mod tests {
         assert!(parse_idx(&bad).unwrap_err().contains("data type 0x0d"));
         assert!(parse_idx(&[0, 0, 8, 3, 0, 0]).unwrap_err().contains("truncated header"));
         assert!(parse_idx(&[0, 0]).unwrap_err().contains("too short"));
+    }
+
+    fn gzip(b: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        z.write_all(b).unwrap();
+        z.finish().unwrap()
+    }
+
+    #[test]
+    fn a_gzip_is_checked_against_its_header_before_it_is_inflated() {
+        let ok = idx(&[2, 3], &[1, 2, 3, 4, 5, 6]);
+        assert_eq!(parse_idx(&inflate(&gzip(&ok)).unwrap()).unwrap().data, vec![1, 2, 3, 4, 5, 6]);
+        // A header claiming 2^40 bytes in a gzip of a few dozen: refused before allocating.
+        let bomb = gzip(&idx(&[1 << 20, 1 << 20], &[0; 64]));
+        let e = inflate(&bomb).unwrap_err();
+        assert!(e.contains("more than a") && e.contains("gzip stream can hold"), "{e}");
+        // An honest header over a stream with more data than it declares: read one byte past.
+        let e = inflate(&gzip(&idx(&[4], &[0; 100_000]))).unwrap_err();
+        assert!(e.contains("more data than the 4 bytes its header declares"), "{e}");
+        // Malformed headers are passed through for parse_idx to name.
+        assert!(parse_idx(&inflate(&gzip(&[0, 0, 9, 1])).unwrap()).unwrap_err().contains("data type"));
+        assert!(parse_idx(&inflate(&gzip(&[1, 2])).unwrap()).unwrap_err().contains("too short"));
     }
 }

@@ -20,6 +20,10 @@ pub mod stream;
 pub mod tabular;
 pub mod windows;
 
+/// The largest expansion a deflate stream (gzip, zip) can have: deflate peaks near 1,032:1.
+/// Sizes a compressed file claims beyond this are refused before anything is allocated.
+pub(crate) const MAX_DEFLATE_RATIO: u64 = 1100;
+
 pub use batch_source::BatchSource;
 pub use dataset::{Batch, Batches, Dataset};
 pub use image_folder::ImageSize;

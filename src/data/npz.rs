@@ -16,11 +16,8 @@ use std::path::Path;
 
 use npyz::{NpyFile, Order};
 
-use super::Dataset;
+use super::{Dataset, MAX_DEFLATE_RATIO};
 use crate::{Error, Result};
-
-/// The largest expansion a deflated zip member can have (deflate peaks near 1,032:1).
-const MAX_DEFLATE_RATIO: u64 = 1100;
 
 /// Loads `X` and `y` from an `.npz`, requiring both (ADBench); labels become class indices of
 /// their sorted values.
