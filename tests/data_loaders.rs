@@ -189,6 +189,27 @@ fn bad_pgm_header_in_a_face_folder() {
     assert!(e.contains("s2/3.pgm") && e.contains("not a readable image"), "{e}");
 }
 
+/// Issue 17 item 13: a missing or extra face image used to shift images between the splits.
+#[test]
+fn a_face_folder_with_a_missing_or_extra_image_is_refused() {
+    let root = require_data!();
+    let dir = tempfile::tempdir().unwrap();
+    let faces = dir.path().join("orl-faces");
+    for s in ["s1", "s2"] {
+        std::fs::create_dir_all(faces.join(s)).unwrap();
+        for k in 1..=10 {
+            std::fs::copy(root.join(format!("orl-faces/{s}/{k}.pgm")), faces.join(format!("{s}/{k}.pgm"))).unwrap();
+        }
+    }
+    std::fs::remove_file(faces.join("s2/4.pgm")).unwrap();
+    let e = DatasetId::OrlFaces.load_from(dir.path(), Split::Test).unwrap_err().to_string();
+    assert!(e.contains("s2") && e.contains("missing: [4.pgm]"), "{e}");
+    std::fs::copy(faces.join("s2/3.pgm"), faces.join("s2/4.pgm")).unwrap();
+    std::fs::copy(faces.join("s1/1.pgm"), faces.join("s1/11.pgm")).unwrap();
+    let e = DatasetId::OrlFaces.load_from(dir.path(), Split::Test).unwrap_err().to_string();
+    assert!(e.contains("s1") && e.contains("unexpected: [11.pgm]"), "{e}");
+}
+
 #[test]
 fn missing_adbench_set_lists_the_available_ones() {
     let root = require_data!();

@@ -22,7 +22,8 @@ pub struct IdxArray {
 /// Reads an IDX file; a gzip stream is detected by its magic bytes and unpacked.
 pub fn read_idx(path: &Path) -> Result<IdxArray> {
     let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let bytes = if raw.starts_with(&[0x1f, 0x8b]) { inflate(&raw).map_err(|what| Error::format(path, what))? } else { raw };
+    let bytes =
+        if raw.starts_with(&[0x1f, 0x8b]) { inflate(&raw).map_err(|what| Error::format(path, what))? } else { raw };
     parse_idx(&bytes).map_err(|what| Error::format(path, what))
 }
 

@@ -94,6 +94,16 @@ impl ImageStack {
     /// Decodes `bytes` (the file `what`, for messages) and adds it; `Ok(false)` when it was
     /// unreadable and skipped.
     pub fn push_encoded(&mut self, bytes: &[u8], what: &dyn Fn() -> String, origin: &Path) -> Result<bool> {
+        if let Some(e) = pnm_sample_over_maxval(bytes) {
+            if self.opts.drop_invalid {
+                self.dropped += 1;
+                return Ok(false);
+            }
+            return Err(Error::format(
+                origin,
+                format!("{}: {e}; remove or re-export it, or pass --drop-invalid", what()),
+            ));
+        }
         match image::load_from_memory(bytes) {
             Ok(img) => self.push(img, what, origin).map(|_| true),
             Err(_) if self.opts.drop_invalid => {
@@ -238,6 +248,75 @@ fn sorted_entries(dir: &Path, pred: impl Fn(&Path) -> bool) -> Result<Vec<PathBu
     Ok(out)
 }
 
+/// The first sample of a PGM/PPM (P2, P3, P5, P6) above the header's maxval, described.
+/// The `image` crate scales samples by 255 / maxval and saturates, so such a file would load as
+/// silently clipped pixels. `None` for other formats and for files it cannot parse (the decoder
+/// then names what is wrong).
+fn pnm_sample_over_maxval(b: &[u8]) -> Option<String> {
+    let kind = match b {
+        [b'P', k @ (b'2' | b'3' | b'5' | b'6'), ..] => *k,
+        _ => return None,
+    };
+    let mut pos = 2;
+    let mut header = [0u64; 3];
+    for h in header.iter_mut() {
+        *h = pnm_number(b, &mut pos)?;
+    }
+    let [width, height, maxval] = header;
+    if maxval == 0 || maxval > 0xFFFF {
+        return None;
+    }
+    let channels = if matches!(kind, b'3' | b'6') { 3 } else { 1 };
+    let count = width.checked_mul(height)?.checked_mul(channels)?;
+    let over = |i: u64, v: u64| {
+        let (px, c) = (i / channels, i % channels);
+        let at = format!(
+            "row {}, column {}{}",
+            px / width + 1,
+            px % width + 1,
+            if channels == 3 { format!(", channel {}", c + 1) } else { String::new() }
+        );
+        format!("sample {v} at {at} is above the header's maxval {maxval}")
+    };
+    if matches!(kind, b'2' | b'3') {
+        for i in 0..count {
+            match pnm_number(b, &mut pos) {
+                Some(v) if v > maxval => return Some(over(i, v)),
+                Some(_) => {}
+                None => return None,
+            }
+        }
+        return None;
+    }
+    let raster = b.get(pos + 1..)?; // one whitespace byte ends the header
+    let wide = maxval > 255;
+    let values = raster.chunks_exact(if wide { 2 } else { 1 }).take(count as usize);
+    values.enumerate().find_map(|(i, v)| {
+        let v = if wide { u16::from_be_bytes([v[0], v[1]]) as u64 } else { v[0] as u64 };
+        (v > maxval).then(|| over(i as u64, v))
+    })
+}
+
+/// The next decimal number of a PNM header at `*pos`, skipping whitespace and `#` comments.
+fn pnm_number(b: &[u8], pos: &mut usize) -> Option<u64> {
+    loop {
+        match b.get(*pos)? {
+            c if c.is_ascii_whitespace() => *pos += 1,
+            b'#' => {
+                while *b.get(*pos)? != b'\n' {
+                    *pos += 1;
+                }
+            }
+            _ => break,
+        }
+    }
+    let start = *pos;
+    while b.get(*pos).is_some_and(|c| c.is_ascii_digit()) {
+        *pos += 1;
+    }
+    std::str::from_utf8(&b[start..*pos]).ok()?.parse().ok()
+}
+
 /// Splits a name into text and number runs so that `s2` < `s10`.
 fn natural_key(s: &str) -> Vec<(String, u64)> {
     let mut key = Vec::new();
@@ -288,5 +367,24 @@ mod tests {
         let opts = ImageOptions { drop_invalid: true, ..Default::default() };
         let (d, _) = load_images(dir.path(), "t", &opts, |_, _| true).unwrap();
         assert_eq!(d.len(), 2);
+    }
+
+    /// Issue 17 item 13: samples above maxval were scaled and clipped without a word.
+    #[test]
+    fn a_pgm_sample_above_its_maxval_is_refused_naming_the_pixel() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("1.pgm"), b"P5\n# a comment\n3 2\n15\n\x01\x02\x03\x04\x10\x06").unwrap();
+        let e = load_image_folder(dir.path(), "t", |_, _| true).unwrap_err().to_string();
+        assert!(
+            e.contains("1.pgm") && e.contains("sample 16 at row 2, column 2 is above the header's maxval 15"),
+            "{e}"
+        );
+        std::fs::write(dir.path().join("1.pgm"), b"P3\n2 1\n100\n1 2 3 4 101 6\n").unwrap();
+        let e = load_image_folder(dir.path(), "t", |_, _| true).unwrap_err().to_string();
+        assert!(e.contains("sample 101 at row 1, column 2, channel 2"), "{e}");
+        // Within range: loads, scaled to 0–255 by the decoder.
+        std::fs::write(dir.path().join("1.pgm"), b"P5\n3 2\n15\n\x00\x01\x02\x03\x04\x0f").unwrap();
+        let d = load_image_folder(dir.path(), "t", |_, _| true).unwrap();
+        assert_eq!(d.sample(0)[5], 255.0);
     }
 }

@@ -196,6 +196,7 @@ impl DatasetId {
                     "Unpack the AT&T/ORL face archive (s1 … s40 folders of PGM files) there, or set AUTOENCODERS_DATA.",
                 )?;
                 // Per person: the first 8 images train, the last 2 test.
+                check_orl_people(&dir)?;
                 image_folder::load_image_folder(&dir, &name, |_, k| (k < 8) == train)
             }
             DatasetId::Adbench(set) => {
@@ -294,6 +295,45 @@ fn adbench_file(root: &Path, set: &str) -> Result<PathBuf> {
             ),
         }),
     }
+}
+
+/// Every `sN` folder of the ORL archive holds exactly `1.pgm` … `10.pgm`: the split takes
+/// images 1–8 of each person for training and 9–10 for testing by position, so a missing or
+/// extra file would silently move images between the splits.
+fn check_orl_people(dir: &Path) -> Result<()> {
+    let expected: Vec<String> = (1..=10).map(|k| format!("{k}.pgm")).collect();
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let person = entry.map_err(|e| Error::io(dir, e))?.path();
+        if !person.is_dir() {
+            continue;
+        }
+        let mut names = Vec::new();
+        for f in std::fs::read_dir(&person).map_err(|e| Error::io(&person, e))? {
+            let f = f.map_err(|e| Error::io(&person, e))?.path();
+            let is_image = f
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| image_folder::EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
+            if f.is_file() && is_image {
+                names.push(f.file_name().unwrap_or_default().to_string_lossy().into_owned());
+            }
+        }
+        let missing: Vec<&str> = expected.iter().filter(|e| !names.contains(e)).map(|s| s.as_str()).collect();
+        let extra: Vec<&str> = names.iter().filter(|n| !expected.contains(n)).map(|s| s.as_str()).collect();
+        if !missing.is_empty() || !extra.is_empty() {
+            return Err(Error::format(
+                &person,
+                format!(
+                    "an ORL person folder holds exactly 1.pgm … 10.pgm (images 1–8 train, 9–10 test); \
+                     missing: [{}], unexpected: [{}]. Restore the archive's files, or train on the folder \
+                     as your own data (`--dataset PATH`), which splits per class at random",
+                    missing.join(", "),
+                    extra.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
