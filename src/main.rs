@@ -14,7 +14,8 @@ use autoencoders::nn::Activation;
 use autoencoders::pretrained::ModelSource;
 use autoencoders::train::{AdamConfig, InputNoise, LrSchedule, Noise, Progress, TrainConfig};
 use clap::builder::PossibleValue;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 /// Build, train, inspect and apply autoencoders.
 ///
@@ -270,8 +271,11 @@ fn model_dir(spec: &str, revision: Option<&str>) -> Result<(PathBuf, bool)> {
 
 fn main() -> Result<()> {
     autoencoders::nn::tune_allocator();
-    match Cli::parse().command {
-        Command::Train(a) => train(a),
+    // The matches are kept to tell flags the user gave from defaults (`--resume`).
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    match cli.command {
+        Command::Train(a) => train(a, matches.subcommand_matches("train").expect("the train subcommand")),
         Command::Eval { model, revision, input } => {
             let (dir, local) = model_dir(&model, revision.as_deref())?;
             let m = match &input {
@@ -328,13 +332,16 @@ fn main() -> Result<()> {
     }
 }
 
-fn train(a: TrainArgs) -> Result<()> {
+fn train(a: TrainArgs, given: &ArgMatches) -> Result<()> {
     let cfg = run_config(&a)?;
     let (dir, resume) = match (&a.out, &a.resume) {
         (_, Some(dir)) => (dir.clone(), true),
         (Some(dir), None) => (dir.clone(), false),
         (None, None) => bail!("give --out DIR (or --resume DIR)"),
     };
+    if resume {
+        refuse_changed_settings(&cfg, &dir, given)?;
+    }
     if !resume && !a.force && dir.join(autoencoders::model_dir::CONFIG).exists() {
         bail!(
             "{} already holds a model (config.json); --resume {} continues it, --force replaces it, or choose another --out",
@@ -348,6 +355,45 @@ fn train(a: TrainArgs) -> Result<()> {
     if let Some(best) = h.best() {
         let loss = autoencoders::train::score(best);
         eprintln!("best epoch {} (loss {loss:.5}); model in {}", best.epoch, dir.display());
+    }
+    Ok(())
+}
+
+/// A setting a resumed run takes from `config.json`: its flag's id, the flag, and its value.
+type Setting = (&'static str, &'static str, fn(&RunConfig) -> String);
+
+/// What `--resume` keeps from the saved run, so that it ends bit-identical to an
+/// uninterrupted one; only `--epochs` and `--patience` may change. (The model and dataset are
+/// checked by `apps::train` itself.)
+const KEPT_ON_RESUME: [Setting; 11] = [
+    ("batch_size", "--batch-size", |c| c.train.batch_size.to_string()),
+    ("lr", "--lr", |c| c.train.adam.lr.to_string()),
+    ("schedule", "--schedule", |c| format!("{:?}", c.train.schedule).to_lowercase()),
+    ("beta1", "--beta1", |c| c.train.adam.beta1.to_string()),
+    ("beta2", "--beta2", |c| c.train.adam.beta2.to_string()),
+    ("weight_decay", "--weight-decay", |c| c.train.adam.weight_decay.to_string()),
+    ("seed", "--seed", |c| c.train.seed.to_string()),
+    ("val_split", "--val-split", |c| c.train.val_split.to_string()),
+    ("test_split", "--test-split", |c| c.data.test_split.map_or("default".into(), |v| v.to_string())),
+    ("normalize", "--normalize", |c| format!("{:?}", c.data.normalize).to_lowercase()),
+    ("normal_class", "--normal-class", |c| c.data.normal_class.clone().unwrap_or("none".into())),
+];
+
+/// Refuses a flag given with `--resume` that would change a kept setting (it used to be
+/// ignored without a word).
+fn refuse_changed_settings(cfg: &RunConfig, dir: &Path, given: &ArgMatches) -> Result<()> {
+    let saved = RunConfig::load(dir).with_context(|| format!("resuming {}", dir.display()))?;
+    for (id, flag, value) in KEPT_ON_RESUME {
+        if given.value_source(id) == Some(ValueSource::CommandLine) && value(cfg) != value(&saved) {
+            bail!(
+                "{flag} {} differs from the {} that {} was trained with: a resumed run keeps its settings so \
+                 that it ends exactly as an uninterrupted run would (only --epochs and --patience may change). \
+                 Drop {flag}, or train a new model with --out NEW_DIR",
+                value(cfg),
+                value(&saved),
+                dir.display()
+            );
+        }
     }
     Ok(())
 }

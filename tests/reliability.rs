@@ -134,3 +134,21 @@ fn nan_weights_and_a_degenerate_normaliser_are_errors_not_null_metrics() {
     let (success, text) = run(bin(d).args(["eval", "m"]));
     assert!(!success && text.contains("min 0 and max 0 are not a range"), "{text}");
 }
+
+/// Issue 17 item 12: `--resume` with another `--lr`, `--batch-size` or `--seed` used to train on
+/// with the saved settings without a word. The saved value given again is accepted.
+#[test]
+fn resume_refuses_flags_that_would_change_the_saved_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(&mut train(d, "m", "1", &["--lr", "0.002", "--batch-size", "64"]));
+    for (flag, value, saved) in [("--lr", "0.01", "0.002"), ("--batch-size", "32", "64"), ("--seed", "7", "0")] {
+        let (success, text) = run(resume(d, "m", "2").args([flag, value]));
+        let said = format!("{flag} {value} differs from the {saved} that m was trained with");
+        assert!(!success && text.contains(&said) && text.contains("Drop"), "{flag}: {text}");
+    }
+    let history = || std::fs::read_to_string(d.join("m/history.csv")).unwrap().lines().count();
+    assert_eq!(history(), 2, "a refused resume trained");
+    ok(resume(d, "m", "2").args(["--lr", "0.002", "--batch-size", "64"]));
+    assert_eq!(history(), 3);
+}
