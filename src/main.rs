@@ -271,6 +271,14 @@ fn model_dir(spec: &str, revision: Option<&str>) -> Result<(PathBuf, bool)> {
 
 fn main() -> Result<()> {
     autoencoders::nn::tune_allocator();
+    // A file-size limit (`ulimit -f`) would kill the process with SIGXFSZ in the middle of a
+    // checkpoint write, without a word; ignored, the write fails with EFBIG instead and the
+    // error names the file (and the temporary file is removed).
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to SIG_IGN before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     // The matches are kept to tell flags the user gave from defaults (`--resume`).
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());

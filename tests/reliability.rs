@@ -152,3 +152,45 @@ fn resume_refuses_flags_that_would_change_the_saved_settings() {
     ok(resume(d, "m", "2").args(["--lr", "0.002", "--batch-size", "64"]));
     assert_eq!(history(), 3);
 }
+
+/// Issue 17 item 14: under `ulimit -f` the process was killed by SIGXFSZ in the middle of a
+/// checkpoint write, without a message, leaving a temporary file; a resumed run had already
+/// rewritten config.json with epochs it never reached.
+#[cfg(unix)]
+#[test]
+fn a_file_size_limit_is_an_error_naming_the_file_and_leaves_the_directory_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // 256 hidden units: ~130 KB of weights, over a 16-block limit (8 or 16 KB: a block is 512
+    // or 1024 bytes depending on the shell); config.json and history.csv fit.
+    let wide = |epochs: &str, dir_flag: &str, model: &str| {
+        let mut c = bin(d);
+        c.args(["train", "--dataset", "digits", "--hidden", "256", "--code", "4", "--epochs", epochs, "--quiet"]);
+        c.args(["--patience", "0", dir_flag, model]);
+        c
+    };
+    let limited = |c: Command| {
+        let args: Vec<String> = std::iter::once(c.get_program())
+            .chain(c.get_args())
+            .map(|a| format!("'{}'", a.to_string_lossy()))
+            .collect();
+        let mut sh = Command::new("sh");
+        sh.current_dir(d).env_remove("RUST_BACKTRACE");
+        sh.arg("-c").arg(format!("ulimit -f 16; exec {}", args.join(" ")));
+        sh
+    };
+    let leftovers = |m: &str| {
+        let names = std::fs::read_dir(d.join(m)).unwrap().map(|e| e.unwrap().file_name());
+        names.filter(|n| n.to_string_lossy().starts_with(".tmp-")).count()
+    };
+    let (success, text) = run(&mut limited(wide("2", "--out", "m")));
+    assert!(!success && text.contains("model.safetensors") && text.contains("File too large"), "{text}");
+    assert_eq!(leftovers("m"), 0);
+
+    ok(&mut wide("1", "--out", "r"));
+    let config = bytes(&d.join("r/config.json"));
+    let (success, text) = run(&mut limited(wide("3", "--resume", "r")));
+    assert!(!success && text.contains("File too large"), "{text}");
+    assert_eq!(bytes(&d.join("r/config.json")), config, "config.json was rewritten by a run that failed");
+    assert_eq!(leftovers("r"), 0);
+}

@@ -54,13 +54,21 @@ fn write_and_fit(
     // Metrics of an earlier model in this directory no longer describe it (nor may `export`
     // put them in a model card): `eval` writes them again.
     remove_if_present(&dir.join(METRICS))?;
-    cfg.save(dir)?;
+    if !resume {
+        cfg.save(dir)?;
+    }
     let mut trainer = Trainer::new(&cfg.train).checkpoints(dir).resume(resume).progress(progress);
     if let Some(noise) = &cfg.train.noise {
         trainer = trainer.corruption(noise);
     }
     let dev = Dev::seed_from_u64(cfg.train.seed);
-    cfg.model.build(&dev, Fit { trainer, train, val })
+    let history = cfg.model.build(&dev, Fit { trainer, train, val })?;
+    if resume {
+        // Only once the resumed run has ended: one that fails or is killed part-way leaves the
+        // config of the last run that finished, not the new --epochs it did not reach.
+        cfg.save(dir)?;
+    }
+    Ok(history)
 }
 
 /// [`train`] for a table streamed from disk: normalisation fitted in one pass over the training
