@@ -288,13 +288,17 @@ fn main() -> Result<()> {
             let (dir, local) = model_dir(&model, revision.as_deref())?;
             let m = match &input {
                 Some(src) => apps::input_metrics(&dir, src),
-                None if local => apps::evaluate(&dir),
                 None => apps::test_metrics(&dir),
             }
             .with_context(|| format!("evaluating {model}"))?;
             println!("{}", serde_json::to_string_pretty(&m)?);
             if local && input.is_none() {
-                eprintln!("wrote {}", dir.join("metrics.json").display());
+                // A model folder the user may not write to (read-only media, someone else's)
+                // still gets its metrics printed; only the saved copy is skipped.
+                match autoencoders::model_dir::write_metrics(&dir, &m) {
+                    Ok(()) => eprintln!("wrote {}", dir.join("metrics.json").display()),
+                    Err(e) => eprintln!("warning: metrics not saved ({e}); the figures above are complete"),
+                }
             }
             Ok(())
         }

@@ -194,3 +194,24 @@ fn a_file_size_limit_is_an_error_naming_the_file_and_leaves_the_directory_as_it_
     assert_eq!(bytes(&d.join("r/config.json")), config, "config.json was rewritten by a run that failed");
     assert_eq!(leftovers("r"), 0);
 }
+
+/// Issue 17 item 17: `eval` of a model folder it cannot write to failed instead of printing
+/// the metrics. (As root a read-only mode does not stop writes, so the unwritable
+/// `metrics.json` is also made a non-empty folder, which no rename can replace.)
+#[test]
+fn eval_of_a_folder_it_cannot_write_prints_the_metrics_and_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(&mut train(d, "m", "1", &[]));
+    std::fs::create_dir_all(d.join("m/metrics.json/x")).unwrap();
+    #[cfg(unix)]
+    std::fs::set_permissions(d.join("m"), std::os::unix::fs::PermissionsExt::from_mode(0o555)).unwrap();
+    let out = bin(d).args(["eval", "m"]).output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    #[cfg(unix)]
+    std::fs::set_permissions(d.join("m"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    assert!(out.status.success(), "{stderr}");
+    let m: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(m["test_mse"].as_f64().unwrap().is_finite(), "{stdout}");
+    assert!(stderr.contains("warning: metrics not saved"), "{stderr}");
+}
