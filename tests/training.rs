@@ -166,7 +166,7 @@ fn divergence_is_reported_not_silent() {
     });
     cfg.train.adam.lr = 1e30;
     let e = apps::train(&cfg, dir.path(), false, Progress::Quiet).unwrap_err().to_string();
-    assert!(e.contains("training diverged") && e.contains("lower the learning rate"), "{e}");
+    assert!(e.contains("training diverged") && e.contains("smaller --lr"), "{e}");
 }
 
 /// Sets every input value to zero: the model sees nothing, the target stays the clean batch.
@@ -313,4 +313,34 @@ fn retraining_removes_the_old_metrics() {
     assert!(dir.path().join("metrics.json").exists());
     apps::train(&digits_cfg(2), dir.path(), true, Progress::Quiet).unwrap();
     assert!(!dir.path().join("metrics.json").exists(), "metrics of the 1-epoch model survived its resume");
+}
+
+/// Issue 17: `--lr 1000` used to train on to a loss of 8.6e7 and save it as the best model.
+/// Now the run stops at the first batch past the divergence bound, naming epoch and batch,
+/// and the directory keeps the epochs that ended well.
+#[test]
+fn a_diverging_run_stops_at_the_bound_and_keeps_the_last_good_checkpoint() {
+    let data = autoencoders::data::prepare(&DatasetId::Digits, None).unwrap();
+    let (train, val) = data.train.split(0.1, 0).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let dev = Dev::seed_from_u64(0);
+    let mut model = Dense1::new(&dev, &DenseConfig::shallow(64, 8).with_hidden(&[32])).unwrap();
+    let good = TrainConfig { epochs: 2, batch_size: 64, patience: None, ..Default::default() };
+    Trainer::new(&good).checkpoints(dir.path()).fit(&mut model, &train, &val).unwrap();
+    let saved = std::fs::read(dir.path().join("model.safetensors")).unwrap();
+
+    let wild = TrainConfig { epochs: 4, adam: AdamConfig { lr: 1000.0, ..Default::default() }, ..good.clone() };
+    let e = Trainer::new(&wild).checkpoints(dir.path()).resume(true).fit(&mut model, &train, &val).unwrap_err();
+    let e = e.to_string();
+    assert!(e.contains("epoch 3, batch ") && e.contains("reconstruction loss"), "{e}");
+    assert!(e.contains(&format!("over {}× the first batch's", autoencoders::train::DIVERGENCE_FACTOR)), "{e}");
+    assert!(e.contains("keeps the best model of epochs 1–2") && e.contains("smaller --lr (now 1000)"), "{e}");
+    assert_eq!(std::fs::read(dir.path().join("model.safetensors")).unwrap(), saved);
+    let history = History::load_csv(&dir.path().join("history.csv")).unwrap();
+    assert_eq!(history.records.len(), 2);
+
+    // A healthy run never comes near the bound.
+    let mut fresh = Dense1::new(&dev, &DenseConfig::shallow(64, 8).with_hidden(&[32])).unwrap();
+    let fast = TrainConfig { epochs: 20, adam: AdamConfig { lr: 0.01, ..Default::default() }, ..good };
+    Trainer::new(&fast).fit(&mut fresh, &train, &val).unwrap();
 }

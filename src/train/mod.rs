@@ -18,4 +18,4 @@ pub use eval::{
 pub use history::{score, EpochRecord, History};
 pub use noise::{InputNoise, Noise};
 pub use step::{Corruption, LossValues, PlainStep, StepBatch, TrainStep};
-pub use trainer::{fit, LrSchedule, Progress, TrainConfig, Trainer};
+pub use trainer::{fit, LrSchedule, Progress, TrainConfig, Trainer, DIVERGENCE_FACTOR};

@@ -45,6 +45,13 @@ pub trait TrainStep<M: Autoencoder> {
         "loss"
     }
 
+    /// The quantity the divergence check watches, and its name: by default the
+    /// reconstruction part, which neither a regulariser's warm-up (a VAE's KL) nor an
+    /// adversary's game moves; see [`DIVERGENCE_FACTOR`](super::DIVERGENCE_FACTOR).
+    fn monitored(&self, loss: &LossValues) -> (f32, &'static str) {
+        (loss.recon, "reconstruction loss")
+    }
+
     /// Trains on one batch at learning rate `lr`; returns the batch's loss before the update.
     fn train_batch(&mut self, model: &mut M, batch: StepBatch<M>, lr: f64) -> Result<LossValues>;
 
