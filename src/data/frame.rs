@@ -83,6 +83,10 @@ pub fn frame_to_dataset(df: &DataFrame, opts: &FrameOptions, name: &str, origin:
     let values: Vec<Vec<Option<f64>>> =
         columns.iter().map(|c| column_values(df.column(c).unwrap(), &row_name, origin)).collect::<Result<_>>()?;
     let (n, d) = (df.height(), columns.len());
+    // A damaged parquet file can decode to columns shorter than the frame says it is.
+    if let Some((c, v)) = columns.iter().zip(&values).find(|(_, v)| v.len() != n) {
+        return Err(err(format!("column `{c}` holds {} values for {n} rows; the file is damaged", v.len())));
+    }
     let mut keep = vec![true; n];
     for (j, col) in values.iter().enumerate() {
         for (row, v) in col.iter().enumerate() {

@@ -34,7 +34,9 @@ pub fn read_image_parquet(path: &Path, name: &str, class_names: Vec<String>) -> 
 /// One parquet file as a data frame; an error names the file.
 pub fn read_frame(path: &Path) -> Result<DataFrame> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    ParquetReader::new(file).finish().map_err(|e| Error::format(path, format!("not a readable parquet file ({e})")))
+    super::guarded(path, || {
+        ParquetReader::new(file).finish().map_err(|e| Error::format(path, format!("not a readable parquet file ({e})")))
+    })
 }
 
 /// What a table of samples turned into: the samples, the feature columns (tables) and the

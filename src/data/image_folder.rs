@@ -104,7 +104,7 @@ impl ImageStack {
                 format!("{}: {e}; remove or re-export it, or pass --drop-invalid", what()),
             ));
         }
-        match image::load_from_memory(bytes) {
+        match decode(bytes) {
             Ok(img) => self.push(img, what, origin).map(|_| true),
             Err(_) if self.opts.drop_invalid => {
                 self.dropped += 1;
@@ -246,6 +246,19 @@ fn sorted_entries(dir: &Path, pred: impl Fn(&Path) -> bool) -> Result<Vec<PathBu
     }
     out.sort_by_key(|p| natural_key(&p.file_name().unwrap_or_default().to_string_lossy()));
     Ok(out)
+}
+
+/// Decodes an image, allocating no more than its size can justify: 16 MiB, plus 4,400 bytes
+/// per byte of file (deflate's 1,100:1 at most, times 4 bytes per pixel), up to the `image`
+/// crate's default of 512 MiB — which a 60-byte PNG header claiming 30,000 × 30,000 pixels
+/// would otherwise be allowed to reach.
+fn decode(bytes: &[u8]) -> image::ImageResult<DynamicImage> {
+    let mut reader = image::io::Reader::new(std::io::Cursor::new(bytes)).with_guessed_format()?;
+    let mut limits = image::io::Limits::default();
+    let budget = (16u64 << 20).saturating_add((bytes.len() as u64).saturating_mul(4 * super::MAX_DEFLATE_RATIO));
+    limits.max_alloc = Some(budget.min(512 << 20));
+    reader.limits(limits);
+    reader.decode()
 }
 
 /// The first sample of a PGM/PPM (P2, P3, P5, P6) above the header's maxval, described.

@@ -24,6 +24,25 @@ pub mod windows;
 /// Sizes a compressed file claims beyond this are refused before anything is allocated.
 pub(crate) const MAX_DEFLATE_RATIO: u64 = 1100;
 
+/// Runs a third-party reader on `path`, turning a panic inside it into an error naming the
+/// file: polars' parquet decoder asserts on some damaged files (found by fuzzing: "offset +
+/// length <= self.length" in a dictionary page) instead of returning an error.
+pub(crate) fn guarded<T>(path: &std::path::Path, read: impl FnOnce() -> crate::Result<T>) -> crate::Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|panic| {
+        let msg = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("no message");
+        Err(crate::Error::format(
+            path,
+            format!(
+                "the reader failed on this file ({msg}); the file is damaged, or uses a feature it does not support"
+            ),
+        ))
+    })
+}
+
 pub use batch_source::BatchSource;
 pub use dataset::{Batch, Batches, Dataset};
 pub use image_folder::ImageSize;

@@ -337,13 +337,15 @@ fn load_path(path: &Path, opts: &SourceOptions, label_optional: bool, name: &str
         FileKind::Csv(sep) => {
             table_only("a table")?;
             let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-            let df = CsvReadOptions::default()
-                .with_has_header(!opts.no_header)
-                .with_infer_schema_length(None)
-                .map_parse_options(|o| o.with_separator(sep).with_truncate_ragged_lines(false))
-                .into_reader_with_file_handle(std::io::Cursor::new(&bytes))
-                .finish()
-                .map_err(|e| csv_error(path, &bytes, sep, e))?;
+            let df = super::guarded(path, || {
+                CsvReadOptions::default()
+                    .with_has_header(!opts.no_header)
+                    .with_infer_schema_length(None)
+                    .map_parse_options(|o| o.with_separator(sep).with_truncate_ragged_lines(false))
+                    .into_reader_with_file_handle(std::io::Cursor::new(&bytes))
+                    .finish()
+                    .map_err(|e| csv_error(path, &bytes, sep, e))
+            })?;
             let frame =
                 FrameOptions { first_line: Some(if opts.no_header { 1 } else { 2 }), ..opts.frame(label_optional) };
             let t = frame_to_dataset(&df, &frame, name, path)?;

@@ -115,13 +115,15 @@ impl ParquetStream {
             let file = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
             let mut reader = ParquetReader::new(file);
             let bad = |e: PolarsError| Error::format(p, format!("not a readable parquet file ({e})"));
-            let schema = reader.schema().map_err(bad)?;
+            let (schema, metadata) = super::guarded(p, || {
+                let schema = reader.schema().map_err(bad)?;
+                Ok((schema, reader.get_metadata().map_err(bad)?.clone()))
+            })?;
             let have: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
             let want = names.get_or_insert_with(|| have.clone());
             if let Some(missing) = want.iter().find(|c| !have.contains(c)) {
                 return Err(Error::format(p, format!("no column `{missing}`; the file has {}", have.join(", "))));
             }
-            let metadata = reader.get_metadata().map_err(bad)?.clone();
             let mut chunks = Vec::new();
             let mut start = 0usize;
             for rg in &metadata.row_groups {
@@ -263,7 +265,9 @@ fn read_chunk(
         .with_slice(Some((start, len)))
         .read_parallel(ParallelStrategy::Columns);
     reader.set_metadata(file.metadata.clone());
-    let df = reader.finish().map_err(|e| Error::format(&file.path, format!("rows {start}…{}: {e}", start + len)))?;
+    let df = super::guarded(&file.path, || {
+        reader.finish().map_err(|e| Error::format(&file.path, format!("rows {start}…{}: {e}", start + len)))
+    })?;
     let d = columns.len();
     let keep: Vec<bool> = (0..len).map(|r| split.keeps(part, file.first_row + (start + r) as u64)).collect();
     let kept: Vec<usize> = (0..len).filter(|&r| keep[r]).collect();

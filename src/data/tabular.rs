@@ -38,13 +38,15 @@ pub fn load_table(path: &Path, format: TableFormat, name: &str) -> Result<Datase
 
 /// Like [`load_table`] on bytes already in memory; `origin` names them in errors.
 pub fn parse_table(bytes: &[u8], format: TableFormat, name: &str, origin: &Path) -> Result<Dataset> {
-    let df = CsvReadOptions::default()
-        .with_has_header(format.has_header)
-        .with_infer_schema_length(None)
-        .map_parse_options(|o| o.with_separator(format.separator))
-        .into_reader_with_file_handle(Cursor::new(bytes))
-        .finish()
-        .map_err(|e| Error::format(origin, format!("not a valid table: {e}")))?;
+    let df = super::guarded(origin, || {
+        CsvReadOptions::default()
+            .with_has_header(format.has_header)
+            .with_infer_schema_length(None)
+            .map_parse_options(|o| o.with_separator(format.separator))
+            .into_reader_with_file_handle(Cursor::new(bytes))
+            .finish()
+            .map_err(|e| Error::format(origin, format!("not a valid table: {e}")))
+    })?;
     let first_line = if format.has_header { 2 } else { 1 };
     let columns = df.columns();
     let n = df.height();
