@@ -35,6 +35,7 @@ echo "model flags: ${flags[*]}"
 rate() { grep -o '[0-9]* samples/s' "$1" | tail -1 | cut -d' ' -f1; }
 rss() { grep -o 'peak RSS [0-9]* KB' "$1" | tail -1; }
 
+rm -rf "$work/small-model" "$work/loaded" "$work/big-model"   # fresh models on every run
 /usr/bin/time -f 'peak RSS %M KB' "$bin" train --dataset "$work/small.parquet" "${flags[@]}" --epochs 1 \
     --out "$work/small-model" --quiet 2> "$work/small.log" || { cat "$work/small.log"; exit 1; }
 echo "in memory, 1M rows:       $(rate "$work/small.log") rows/s, $(rss "$work/small.log")"

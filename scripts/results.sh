@@ -18,6 +18,7 @@ mkdir -p "$out"
 rows=()
 for name in shallow deep; do
   dir="$out/mnist-$name"
+  rm -rf "$dir"   # a fresh model each time (train refuses an --out that holds one)
   start=$(date +%s)
   $bin train "${common[@]}" --code 32 --hidden "${hidden[$name]}" --out "$dir" 2>"$dir.log" || { cat "$dir.log"; exit 1; }
   secs=$(( $(date +%s) - start ))

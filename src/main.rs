@@ -245,9 +245,9 @@ struct TrainArgs {
     /// Print one line per epoch instead of a progress bar.
     #[arg(long)]
     quiet: bool,
-    /// Replace the model already in --out (without it, an --out holding a config.json is
-    /// refused: use --resume to continue it).
-    #[arg(long, conflicts_with = "resume")]
+    /// Write into an --out that is not empty: replace the model it holds, or add one beside
+    /// other files (without it such an --out is refused; --resume continues a model).
+    #[arg(long, alias = "overwrite", conflicts_with = "resume")]
     force: bool,
 }
 
@@ -354,12 +354,8 @@ fn train(a: TrainArgs, given: &ArgMatches) -> Result<()> {
     if resume {
         refuse_changed_settings(&cfg, &dir, given)?;
     }
-    if !resume && !a.force && dir.join(autoencoders::model_dir::CONFIG).exists() {
-        bail!(
-            "{} already holds a model (config.json); --resume {} continues it, --force replaces it, or choose another --out",
-            dir.display(),
-            dir.display()
-        );
+    if !resume && !a.force {
+        refuse_occupied(&dir)?;
     }
     eprintln!("training {} on {}", cfg.model.describe(), cfg.data.dataset);
     let progress = if a.quiet { Progress::Lines } else { Progress::Bar };
@@ -367,6 +363,34 @@ fn train(a: TrainArgs, given: &ArgMatches) -> Result<()> {
     if let Some(best) = h.best() {
         let loss = autoencoders::train::score(best);
         eprintln!("best epoch {} (loss {loss:.5}); model in {}", best.epoch, dir.display());
+    }
+    Ok(())
+}
+
+/// Refuses an `--out` that holds a model, or files of the user's: only what a run killed before
+/// writing `config.json` leaves (its lock, temporary files) may be there.
+fn refuse_occupied(dir: &Path) -> Result<()> {
+    if dir.join(autoencoders::model_dir::CONFIG).exists() {
+        bail!(
+            "{} already holds a model (config.json); --resume {} continues it, --force replaces it, or choose another --out",
+            dir.display(),
+            dir.display()
+        );
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
+    let mut others: Vec<String> = entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != ".lock" && !n.starts_with(".tmp-"))
+        .collect();
+    if !others.is_empty() {
+        others.sort();
+        let more = if others.len() > 3 { format!(" and {} more", others.len() - 3) } else { String::new() };
+        bail!(
+            "{} is not empty (it holds {}{more}); choose a new --out, or pass --force to write the model among those files",
+            dir.display(),
+            others.iter().take(3).map(String::as_str).collect::<Vec<_>>().join(", ")
+        );
     }
     Ok(())
 }

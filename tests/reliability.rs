@@ -64,6 +64,19 @@ fn a_second_writer_and_an_accidental_overwrite_are_refused() {
     assert!(!success && text.contains("m is being written by another process"), "{text}");
     drop(_held);
     ok(&mut train(dir.path(), "m", "1", &["--force"]));
+
+    // A folder of the user's own files is not taken over without --force (or its alias
+    // --overwrite); a folder a run left before its config.json (only its lock) is.
+    std::fs::create_dir(dir.path().join("docs")).unwrap();
+    std::fs::write(dir.path().join("docs/notes.txt"), "mine").unwrap();
+    let (success, text) = run(&mut train(dir.path(), "docs", "1", &[]));
+    assert!(!success && text.contains("docs is not empty (it holds notes.txt)") && text.contains("--force"), "{text}");
+    assert!(!dir.path().join("docs/config.json").exists());
+    ok(&mut train(dir.path(), "docs", "1", &["--overwrite"]));
+    assert_eq!(std::fs::read_to_string(dir.path().join("docs/notes.txt")).unwrap(), "mine");
+    std::fs::create_dir(dir.path().join("early")).unwrap();
+    std::fs::write(dir.path().join("early/.lock"), "").unwrap();
+    ok(&mut train(dir.path(), "early", "1", &[]));
 }
 
 #[test]
