@@ -392,6 +392,75 @@ fn a_hub_dataset_is_read_from_its_parquet_files_by_split_and_config() {
     );
 }
 
+/// Encoded images of `dir/<class>/*` as a frame: column `image` = struct {`bytes`, `path`} (the
+/// hub's layout) or, with `binary`, column `png` of raw bytes; classes in `label` (integers) or
+/// `kind` (text).
+fn image_frame(dir: &Path, binary: bool) -> DataFrame {
+    let (mut bytes, mut paths, mut labels, mut kinds) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (c, class) in ["cats", "dogs"].iter().enumerate() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join(class)).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        for f in files {
+            bytes.push(std::fs::read(&f).unwrap());
+            paths.push(f.file_name().unwrap().to_string_lossy().into_owned());
+            labels.push(c as i64);
+            kinds.push(class.to_string());
+        }
+    }
+    let n = bytes.len();
+    let raw = Series::new("bytes".into(), bytes.iter().map(|b| b.as_slice()).collect::<Vec<&[u8]>>());
+    if binary {
+        let cols = vec![raw.with_name("png".into()).into(), Column::new("kind".into(), kinds)];
+        return DataFrame::new(n, cols).unwrap();
+    }
+    let path = Series::new("path".into(), paths);
+    let image = StructChunked::from_series("image".into(), n, [raw, path].iter()).unwrap().into_series();
+    DataFrame::new(n, vec![image.into(), Column::new("label".into(), labels)]).unwrap()
+}
+
+/// Issue 16: the generic image-column path of hub (and local) parquet files, which only the
+/// built-in MNIST copies had exercised.
+#[test]
+fn parquet_files_with_an_image_column_train_a_conv_model_from_the_hub_and_from_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    image_folder(&dir.path().join("pets"), true);
+    let df = image_frame(&dir.path().join("pets"), false);
+    let repo = dir.path().join("served/datasets/someone/pets");
+    write_parquet(&mut df.slice(0, 9), &repo.join("data/train-00000-of-00001.parquet"));
+    write_parquet(&mut df.slice(9, 3), &repo.join("data/test-00000-of-00001.parquet"));
+    let server = common::hub_server::HubServer::start(&dir.path().join("served"));
+    let hub = |c: &mut Command| {
+        c.env("HF_ENDPOINT", &server.endpoint).env("HF_HOME", dir.path().join("hf"));
+    };
+    let mut c = bin(dir.path());
+    hub(&mut c);
+    c.args(["train", "--dataset", "hf:someone/pets", "--image-size", "32x32", "--channels", "3", "--model", "conv"]);
+    ok(c.args(["--code", "8", "--epochs", "1", "--quiet", "--out", "m"]));
+    let cfg = std::fs::read_to_string(dir.path().join("m/config.json")).unwrap();
+    assert!(cfg.contains("\"channels\": 3") && cfg.contains("\"height\": 32"), "{cfg}");
+    let mut c = bin(dir.path());
+    hub(&mut c);
+    let m = metrics(&ok(c.args(["eval", "m"])));
+    assert_eq!(m["n_test"], 3);
+
+    // A local file whose images are a plain binary column, labels as text by name: each
+    // sample is the decoded image, pixel for pixel.
+    let path = dir.path().join("pets.parquet");
+    write_parquet(&mut image_frame(&dir.path().join("pets"), true), &path);
+    let opts = SourceOptions {
+        label_column: Some("kind".into()),
+        image_size: Some("24x24".parse::<ImageSize>().unwrap()),
+        channels: Some(1),
+        ..Default::default()
+    };
+    let t = DataSource::Path(path).load(Split::Train, &opts).unwrap();
+    assert_eq!((t.data.len(), t.data.shape.clone()), (12, vec![1, 24, 24]));
+    assert_eq!(t.data.class_names, vec!["cats", "dogs"]);
+    let first = image::open(dir.path().join("pets/cats/0.png")).unwrap();
+    let want = first.resize_exact(24, 24, image::imageops::FilterType::Triangle).into_luma8();
+    assert_eq!(t.data.sample(0), want.as_raw().iter().map(|&p| p as f32).collect::<Vec<f32>>().as_slice());
+}
+
 #[test]
 fn built_in_names_take_a_split_and_digits_with_wrong_columns_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
