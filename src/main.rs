@@ -242,6 +242,10 @@ struct TrainArgs {
     /// Continue training the model directory DIR up to --epochs (same model and dataset).
     #[arg(long, value_name = "DIR", conflicts_with = "out")]
     resume: Option<PathBuf>,
+    /// Also checkpoint every N batches within an epoch, so a killed run continues from there
+    /// [default: 10000 with --stream (about 13 s at 100,000 rows/s), else at epoch ends only].
+    #[arg(long, value_name = "N")]
+    checkpoint_every: Option<usize>,
     /// Print one line per epoch instead of a progress bar.
     #[arg(long)]
     quiet: bool,
@@ -395,13 +399,16 @@ fn refuse_occupied(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Batches between checkpoints within a streamed epoch, unless `--checkpoint-every` says.
+const STREAM_CHECKPOINT_BATCHES: usize = 10_000;
+
 /// A setting a resumed run takes from `config.json`: its flag's id, the flag, and its value.
 type Setting = (&'static str, &'static str, fn(&RunConfig) -> String);
 
 /// What `--resume` keeps from the saved run, so that it ends bit-identical to an
 /// uninterrupted one; only `--epochs` and `--patience` may change. (The model and dataset are
 /// checked by `apps::train` itself.)
-const KEPT_ON_RESUME: [Setting; 11] = [
+const KEPT_ON_RESUME: [Setting; 12] = [
     ("batch_size", "--batch-size", |c| c.train.batch_size.to_string()),
     ("lr", "--lr", |c| c.train.adam.lr.to_string()),
     ("schedule", "--schedule", |c| format!("{:?}", c.train.schedule).to_lowercase()),
@@ -410,6 +417,7 @@ const KEPT_ON_RESUME: [Setting; 11] = [
     ("weight_decay", "--weight-decay", |c| c.train.adam.weight_decay.to_string()),
     ("seed", "--seed", |c| c.train.seed.to_string()),
     ("val_split", "--val-split", |c| c.train.val_split.to_string()),
+    ("checkpoint_every", "--checkpoint-every", |c| c.train.checkpoint_every.map_or("none".into(), |k| k.to_string())),
     ("test_split", "--test-split", |c| c.data.test_split.map_or("default".into(), |v| v.to_string())),
     ("normalize", "--normalize", |c| format!("{:?}", c.data.normalize).to_lowercase()),
     ("normal_class", "--normal-class", |c| c.data.normal_class.clone().unwrap_or("none".into())),
@@ -515,6 +523,7 @@ fn train_config(a: &TrainArgs) -> TrainConfig {
         patience: (a.patience > 0).then_some(a.patience),
         schedule: a.schedule,
         noise: a.noise.map(InputNoise::new),
+        checkpoint_every: a.checkpoint_every.or(a.stream.then_some(STREAM_CHECKPOINT_BATCHES)),
     }
 }
 

@@ -584,6 +584,46 @@ fn a_streamed_table_is_split_by_hash_and_every_training_row_comes_once_per_epoch
     assert_eq!(sorted, want);
 }
 
+/// Issue 16: a streamed run stopped in the middle of an epoch resumes from its last checkpoint
+/// within the epoch and ends bit-identical to the uninterrupted run.
+#[test]
+fn a_streamed_run_stopped_within_an_epoch_resumes_bit_identically() {
+    use autoencoders::data::stream::{ParquetStream, Part, PartSplit};
+    use autoencoders::data::NormalizeKind;
+    use autoencoders::models::dense::{Dense1, DenseConfig};
+    use autoencoders::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    numbers(&dir.path().join("t.parquet"), 6_000, 1_000);
+    let split = PartSplit { test: 0.2, val: 0.1, seed: 3 };
+    let raw = ParquetStream::open(&dir.path().join("t.parquet"), None, split, Part::Train).unwrap();
+    let normalizer = raw.fit_normalizer(NormalizeKind::Standard).unwrap();
+    let train = raw.normalized(normalizer);
+    let val = train.with_part(Part::Val).head(1_000).unwrap();
+    let cfg =
+        TrainConfig { epochs: 2, batch_size: 50, patience: None, checkpoint_every: Some(7), ..Default::default() };
+    let config =
+        DenseConfig { loss: ReconLoss::Mse, output_activation: Activation::Identity, ..DenseConfig::shallow(4, 2) };
+    let model = |seed| Dense1::new(&Dev::seed_from_u64(seed), &config.clone().with_hidden(&[8])).unwrap();
+    let (whole, parts) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    Trainer::new(&cfg).checkpoints(whole.path()).fit(&mut model(1), &train, &val).unwrap();
+    let failing = common::FailingAt { source: &train, epoch: 2, at: 30 };
+    assert!(Trainer::new(&cfg).checkpoints(parts.path()).fit(&mut model(1), &failing, &val).is_err());
+    Trainer::new(&cfg).checkpoints(parts.path()).resume(true).fit(&mut model(2), &train, &val).unwrap();
+    let tensors = |d: &Path, f: &str| {
+        let (tensors, _) = autoencoders::train::checkpoint::read_safetensors(&d.join(f)).unwrap();
+        tensors.into_iter().map(|t| (t.name, t.values)).collect::<std::collections::BTreeMap<_, _>>()
+    };
+    for f in ["resume.safetensors", "model.safetensors"] {
+        assert_eq!(tensors(whole.path(), f), tensors(parts.path(), f), "{f}");
+    }
+    // Every column of the history but the epoch's seconds.
+    let history = |d: &Path| {
+        let text = std::fs::read_to_string(d.join("history.csv")).unwrap();
+        text.lines().map(|l| l.rsplit_once(',').unwrap().0.to_string()).collect::<Vec<_>>()
+    };
+    assert_eq!(history(whole.path()), history(parts.path()));
+}
+
 #[test]
 fn training_on_a_streamed_table_evaluates_and_encodes_it_a_chunk_at_a_time() {
     let dir = tempfile::tempdir().unwrap();

@@ -344,3 +344,37 @@ fn a_diverging_run_stops_at_the_bound_and_keeps_the_last_good_checkpoint() {
     let fast = TrainConfig { epochs: 20, adam: AdamConfig { lr: 0.01, ..Default::default() }, ..good };
     Trainer::new(&fast).fit(&mut fresh, &train, &val).unwrap();
 }
+
+/// Issue 16: a run stopped in the middle of an epoch (a streamed epoch can take hours) resumes
+/// from its last checkpoint within the epoch — not from the epoch's start — and ends
+/// bit-identical to the uninterrupted run, input noise included.
+#[test]
+fn a_run_stopped_within_an_epoch_resumes_from_its_last_batch_checkpoint() {
+    use autoencoders::train::{InputNoise, Noise};
+    let data = autoencoders::data::prepare(&DatasetId::Digits, None).unwrap();
+    let (train, val) = data.train.split(0.1, 0).unwrap();
+    let noise = InputNoise { range: Some([0.0, 1.0]), ..InputNoise::new(Noise::Gaussian { sigma: 0.2 }) };
+    let cfg =
+        TrainConfig { epochs: 3, batch_size: 64, patience: None, checkpoint_every: Some(4), ..Default::default() };
+    let model = || Dense1::new(&Dev::seed_from_u64(3), &DenseConfig::shallow(64, 8).with_hidden(&[32])).unwrap();
+    let (whole, parts) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let trainer = |dir| Trainer::new(&cfg).checkpoints(dir).corruption(&noise);
+    trainer(whole.path()).fit(&mut model(), &train, &val).unwrap();
+
+    let failing = common::FailingAt { source: &train, epoch: 2, at: 10 };
+    let e = trainer(parts.path()).fit(&mut model(), &failing, &val).unwrap_err().to_string();
+    assert!(e.contains("read failed"), "{e}");
+    let (_, meta) = checkpoint::read_safetensors(&parts.path().join("resume.safetensors")).unwrap();
+    assert_eq!((meta["epochs_done"].as_str(), meta["batches_done"].as_str()), ("1", "8"), "{meta:?}");
+
+    let mut resumed = Dense1::new(&Dev::seed_from_u64(99), &DenseConfig::shallow(64, 8).with_hidden(&[32])).unwrap();
+    trainer(parts.path()).resume(true).fit(&mut resumed, &train, &val).unwrap();
+    for f in ["resume.safetensors", "model.safetensors"] {
+        assert_eq!(weights(whole.path(), f), weights(parts.path(), f), "{f}");
+    }
+    let losses = |d: &Path| {
+        let h = History::load_csv(&d.join("history.csv")).unwrap();
+        h.records.iter().map(|r| (r.train_loss, r.train_recon, r.val_loss)).collect::<Vec<_>>()
+    };
+    assert_eq!(losses(whole.path()), losses(parts.path()), "epoch 2's record sums the batches of both runs");
+}

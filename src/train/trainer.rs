@@ -41,6 +41,11 @@ pub struct TrainConfig {
     /// fitted on the training split when training starts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noise: Option<InputNoise>,
+    /// Also write the resume state after every this many batches of an epoch, so that a run
+    /// killed in the middle of a long (streamed) epoch continues from there, bit-identically,
+    /// instead of redoing the epoch. `None`: at epoch ends only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_every: Option<usize>,
 }
 
 impl TrainConfig {
@@ -72,6 +77,9 @@ impl TrainConfig {
         }
         if let Some(n) = &self.noise {
             n.noise.validate()?;
+        }
+        if self.checkpoint_every == Some(0) {
+            return Err(Error::config("checkpoint_every", "checkpoints every 0 batches: give at least 1"));
         }
         Ok(())
     }
@@ -110,6 +118,7 @@ impl Default for TrainConfig {
             patience: Some(5),
             schedule: LrSchedule::Constant,
             noise: None,
+            checkpoint_every: None,
         }
     }
 }
@@ -139,6 +148,10 @@ struct Counters {
     bad_epochs: usize,
     /// The monitored loss of the run's first batch, the divergence bound's reference.
     reference: Option<f64>,
+    /// Batches of epoch `epochs_done + 1` already trained on (a checkpoint within an epoch),
+    /// and their loss sums.
+    batches_done: usize,
+    partial: LossSums,
 }
 
 /// Trains models: the loop around a [`TrainStep`], with validation, early stopping,
@@ -220,7 +233,7 @@ impl<'a> Trainer<'a> {
                 self.say(&format!("early stop: no {} improvement for {} epochs", step.watched(), c.bad_epochs));
                 break;
             }
-            let record = self.epoch(model, step, train, val, c.epochs_done + 1, &mut c.reference)?;
+            let record = self.epoch(model, step, train, val, &mut c)?;
             let improved = score(&record) < c.best;
             if improved {
                 c.best = score(&record);
@@ -248,7 +261,14 @@ impl<'a> Trainer<'a> {
 
     /// The counters and history to start from: fresh, or the checkpoint's when resuming.
     fn start<M: Autoencoder, S: TrainStep<M>>(&self, model: &mut M, step: &mut S) -> Result<(Counters, History)> {
-        let fresh = Counters { epochs_done: 0, best: f64::INFINITY, bad_epochs: 0, reference: None };
+        let fresh = Counters {
+            epochs_done: 0,
+            best: f64::INFINITY,
+            bad_epochs: 0,
+            reference: None,
+            batches_done: 0,
+            partial: LossSums::default(),
+        };
         if !self.resume {
             return Ok((fresh, History::default()));
         }
@@ -283,24 +303,41 @@ impl<'a> Trainer<'a> {
         step: &mut S,
         train: &dyn BatchSource,
         val: &Dataset,
-        epoch: usize,
-        reference: &mut Option<f64>,
+        c: &mut Counters,
     ) -> Result<EpochRecord> {
         let cfg = self.cfg;
+        let epoch = c.epochs_done + 1;
         let start = Instant::now();
         let steps_per_epoch = train.len().div_ceil(cfg.batch_size);
         let total_steps = (steps_per_epoch * cfg.epochs) as u64;
         let bar = make_bar(self.progress, train.len(), epoch, cfg.epochs);
         let mut rng = StdRng::seed_from_u64(cfg.seed ^ (epoch as u64).wrapping_mul(0xD1B5_4A32_D192_ED03));
-        let mut sums = LossSums::default();
+        // Resuming within the epoch: its first batches are read again (the order is a
+        // function of seed and epoch) but not trained on; their corruption draws are repeated
+        // so the rest of the epoch gets the same noise.
+        let skip = std::mem::take(&mut c.batches_done);
+        let mut sums = std::mem::take(&mut c.partial);
         for (b, clean) in train.epoch_batches(epoch, cfg.batch_size, cfg.seed).enumerate() {
             let clean = clean?;
             let n = clean.len() / train.sample_len();
+            if b < skip {
+                if self.corruption.is_some() {
+                    self.batch(model, clean, &mut rng);
+                }
+                if let Some(bar) = &bar {
+                    bar.inc(n as u64);
+                }
+                continue;
+            }
             let batch = self.batch(model, clean, &mut rng);
             let global = ((epoch - 1) * steps_per_epoch + b) as u64;
             let loss = step.train_batch(model, batch, cfg.schedule.lr(cfg.adam.lr, global, total_steps))?;
-            self.check_divergence(step, &loss, reference, (epoch, b + 1))?;
+            self.check_divergence(step, &loss, &mut c.reference, (epoch, b + 1))?;
             sums.add(loss, n);
+            let within = cfg.checkpoint_every.is_some_and(|k| (b + 1) % k == 0) && b + 1 < steps_per_epoch;
+            if let (Some(dir), true) = (self.dir, within) {
+                save_resume(model, step, Counters { batches_done: b + 1, partial: sums, ..*c }, dir)?;
+            }
             if let Some(bar) = &bar {
                 bar.inc(n as u64);
                 let rate = sums.n as f64 / start.elapsed().as_secs_f64().max(1e-9);
@@ -406,7 +443,7 @@ impl<'a> Trainer<'a> {
 }
 
 /// Sample-weighted sums of batch losses.
-#[derive(Default)]
+#[derive(Debug, Default, Clone, Copy)]
 struct LossSums {
     total: f64,
     recon: f64,
@@ -466,6 +503,18 @@ fn save_resume<M: Autoencoder, S: TrainStep<M>>(model: &M, step: &S, c: Counters
     if let Some(r) = c.reference {
         meta.insert("divergence_reference".to_string(), r.to_string());
     }
+    if c.batches_done > 0 {
+        // Within an epoch: how far it got, and its loss sums so far (Rust prints an f64 so
+        // that it parses back to the same bits).
+        let p = c.partial;
+        meta.extend(BTreeMap::from([
+            ("batches_done".to_string(), c.batches_done.to_string()),
+            ("partial_total".to_string(), p.total.to_string()),
+            ("partial_recon".to_string(), p.recon.to_string()),
+            ("partial_reg".to_string(), p.reg.to_string()),
+            ("partial_n".to_string(), p.n.to_string()),
+        ]));
+    }
     crate::fs::write_atomic(&dir.join(RESUME), &checkpoint::to_safetensors(&tensors, meta)?)
 }
 
@@ -476,13 +525,25 @@ fn load_resume<M: Autoencoder, S: TrainStep<M>>(model: &mut M, step: &mut S, dir
         Error::format(&path, format!("resume state lacks `{what}`; it was not written by `autoencoders train`"))
     };
     let get = |k: &str| meta.get(k).ok_or_else(|| bad(k));
-    let c = Counters {
+    let mut c = Counters {
         epochs_done: get("epochs_done")?.parse().map_err(|_| bad("epochs_done"))?,
         best: get("best")?.parse().map_err(|_| bad("best"))?,
         bad_epochs: get("bad_epochs")?.parse().map_err(|_| bad("bad_epochs"))?,
         // Absent in resume files of earlier releases: the resumed run's first batch then.
         reference: meta.get("divergence_reference").and_then(|r| r.parse().ok()),
+        batches_done: 0,
+        partial: LossSums::default(),
     };
+    if let Some(k) = meta.get("batches_done") {
+        let num = |key: &str| get(key)?.parse::<f64>().map_err(|_| bad(key));
+        c.batches_done = k.parse().map_err(|_| bad("batches_done"))?;
+        c.partial = LossSums {
+            total: num("partial_total")?,
+            recon: num("partial_recon")?,
+            reg: num("partial_reg")?,
+            n: get("partial_n")?.parse().map_err(|_| bad("partial_n"))?,
+        };
+    }
     step.restore(&tensors, &meta).ok_or_else(|| bad("optimiser state"))?;
     checkpoint::assign_checked(model, tensors, "model.", &path)?;
     Ok(c)

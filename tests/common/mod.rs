@@ -58,3 +58,35 @@ pub fn ok(c: &mut std::process::Command) -> String {
     assert!(success, "{c:?} failed:\n{text}");
     text
 }
+
+/// A batch source that fails, as a disk read might, at batch `at` (from 0) of epoch `epoch`;
+/// the batches before are `source`'s.
+pub struct FailingAt<'a> {
+    pub source: &'a dyn autoencoders::data::BatchSource,
+    pub epoch: usize,
+    pub at: usize,
+}
+
+impl autoencoders::data::BatchSource for FailingAt<'_> {
+    fn len(&self) -> usize {
+        self.source.len()
+    }
+    fn sample_len(&self) -> usize {
+        self.source.sample_len()
+    }
+    fn epoch_batches(
+        &self,
+        epoch: usize,
+        size: usize,
+        seed: u64,
+    ) -> Box<dyn Iterator<Item = autoencoders::Result<Vec<f32>>> + '_> {
+        let (fail_epoch, at) = (self.epoch, self.at);
+        Box::new(self.source.epoch_batches(epoch, size, seed).enumerate().map(move |(b, batch)| {
+            if epoch == fail_epoch && b == at {
+                Err(autoencoders::Error::config("disk", "read failed"))
+            } else {
+                batch
+            }
+        }))
+    }
+}
