@@ -8,6 +8,10 @@
 #   cargo install cargo-afl           # once: builds AFL++ with the C compiler (needs make, cc)
 #   scripts/fuzz.sh [SECONDS] [TARGET ...]
 #
+# The harness lets a panic that our code catches (a third-party reader's, turned into an
+# error) pass; one that escapes aborts: a crash. Triage runs every saved crash and hang through
+# the test harness (no panic, no hang, memory within budget):
+#   FUZZ_REPLAY=fuzz/out cargo test --test fuzz_parsers
 # Every crash found becomes a file in tests/fixtures/fuzz/ and a case of
 # tests/fuzz_parsers.rs::what_fuzzing_found_stays_fixed.
 set -euo pipefail

@@ -6,7 +6,9 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use autoencoders::apps;
 use autoencoders::data::stream::Part;
-use autoencoders::data::{DataConfig, DataSource, ImageSize, NormalizeKind, SourceOptions, Split, Window};
+use autoencoders::data::{
+    prepare_data, DataConfig, DataSource, ImageSize, NormalizeKind, Prepared, SourceOptions, Split, Window,
+};
 use autoencoders::hub::Hub;
 use autoencoders::model_dir::RunConfig;
 use autoencoders::models::{BuildOptions, ModelConfig, ReconLoss, FAMILIES};
@@ -349,7 +351,7 @@ fn main() -> Result<()> {
 }
 
 fn train(a: TrainArgs, given: &ArgMatches) -> Result<()> {
-    let cfg = run_config(&a)?;
+    let (cfg, prepared) = run_config(&a)?;
     let (dir, resume) = match (&a.out, &a.resume) {
         (_, Some(dir)) => (dir.clone(), true),
         (Some(dir), None) => (dir.clone(), false),
@@ -363,7 +365,10 @@ fn train(a: TrainArgs, given: &ArgMatches) -> Result<()> {
     }
     eprintln!("training {} on {}", cfg.model.describe(), cfg.data.dataset);
     let progress = if a.quiet { Progress::Lines } else { Progress::Bar };
-    let h = apps::train(&cfg, &dir, resume, progress)?;
+    let h = match prepared {
+        Some(data) => apps::train_prepared(&cfg, data, &dir, progress)?,
+        None => apps::train(&cfg, &dir, resume, progress)?,
+    };
     if let Some(best) = h.best() {
         let loss = autoencoders::train::score(best);
         eprintln!("best epoch {} (loss {loss:.5}); model in {}", best.epoch, dir.display());
@@ -442,8 +447,8 @@ fn refuse_changed_settings(cfg: &RunConfig, dir: &Path, given: &ArgMatches) -> R
     Ok(())
 }
 
-/// The config.json that `train`'s options describe.
-fn run_config(a: &TrainArgs) -> Result<RunConfig> {
+/// The config.json that `train`'s options describe, and the data of a new in-memory run.
+fn run_config(a: &TrainArgs) -> Result<(RunConfig, Option<Prepared>)> {
     let source = SourceOptions {
         columns: a.columns.clone(),
         label_column: a.label_column.clone(),
@@ -462,9 +467,17 @@ fn run_config(a: &TrainArgs) -> Result<RunConfig> {
         normal_class: a.normal_class.clone(),
         ..DataConfig::new(a.dataset.clone())
     };
-    let model = model_config(a, &data)?;
+    // A new in-memory run reads its data once: the model's input shape comes from the copy it
+    // then trains on. A streamed or resumed run only probes a sample.
+    let prepared = if a.stream || a.resume.is_some() { None } else { Some(prepare_data(&data)?) };
+    let shape = match &prepared {
+        Some(p) => p.train.shape.clone(),
+        None if data.source.stream => data.open_stream(Part::Test, 0.0)?.head(1)?.shape,
+        None => data.load_raw(Split::Test)?.data.shape,
+    };
+    let model = model_config(a, &data, &shape)?;
     let command = command_line(std::env::args().skip(1));
-    Ok(RunConfig { command, ..RunConfig::new(model, data, train_config(a)) })
+    Ok((RunConfig { command, ..RunConfig::new(model, data, train_config(a)) }, prepared))
 }
 
 /// The command as a user would type it: `autoencoders` and the arguments, quoted where the
@@ -482,21 +495,20 @@ fn command_line(args: impl Iterator<Item = String>) -> String {
 }
 
 /// The model options, with the defaults that depend on the data (images: sigmoid and BCE).
-fn model_config(a: &TrainArgs, data: &DataConfig) -> Result<ModelConfig> {
-    let sample =
-        if data.source.stream { data.open_stream(Part::Test, 0.0)?.head(1)? } else { data.load_raw(Split::Test)?.data };
+/// `shape`: one sample's.
+fn model_config(a: &TrainArgs, data: &DataConfig, shape: &[usize]) -> Result<ModelConfig> {
     let fits_unit_range = match data.normalize {
         NormalizeKind::Auto => match &data.dataset {
             DataSource::Builtin { id, .. } => id.is_image(),
-            _ => sample.shape.len() == 3,
+            _ => shape.len() == 3,
         },
         NormalizeKind::Minmax => true,
         _ => false,
     };
-    let image = fits_unit_range && sample.shape.len() == 3;
+    let image = fits_unit_range && shape.len() == 3;
     let opts = BuildOptions {
-        input: sample.sample_len(),
-        shape: sample.shape.clone(),
+        input: shape.iter().product(),
+        shape: shape.to_vec(),
         code: a.code,
         hidden: a.hidden.0.clone(),
         activation: a.activation,

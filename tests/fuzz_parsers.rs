@@ -3,7 +3,8 @@
 //! campaign with AFL++ (`scripts/fuzz.sh`) runs the same targets for minutes; this run keeps
 //! what it found fixed, in the time `cargo test` can spend.
 //!
-//! `FUZZ_ITERATIONS=N` runs N inputs per target instead of the default.
+//! `FUZZ_ITERATIONS=N` runs N inputs per target instead of the default; `FUZZ_REPLAY=fuzz/out`
+//! also runs every input AFL++ saved as a crash or hang (see [`replayed`]).
 
 mod common;
 
@@ -175,8 +176,9 @@ fn fuzz(name: &str, iterations: usize) {
     if data.is_none() {
         eprintln!("fuzz `{name}`: AUTOENCODERS_DATA not set — fuzzing from the synthetic seeds only");
     }
-    let seeds = targets::seeds(name, data.as_deref());
+    let mut seeds = targets::seeds(name, data.as_deref());
     assert!(!seeds.is_empty(), "no seeds for `{name}`");
+    seeds.extend(replayed(name));
     let scratch = tempfile::tempdir().unwrap();
     let iterations = std::env::var("FUZZ_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(iterations);
     let mut rng = Rng(0xF022 ^ name.bytes().fold(0u64, |h, c| h.wrapping_mul(31).wrapping_add(c as u64)));
@@ -209,6 +211,23 @@ fn fuzz(name: &str, iterations: usize) {
         100.0 * worst
     );
     assert!(failures.is_empty(), "fuzz target `{name}` ({}):\n{}", target.about, failures.join("\n"));
+}
+
+/// With `FUZZ_REPLAY=fuzz/out` (an AFL++ output folder of `scripts/fuzz.sh`), the crashes and
+/// hangs AFL++ saved for the target are run once each, as seeds: the triage of a campaign.
+fn replayed(name: &str) -> Vec<Vec<u8>> {
+    let Some(root) = std::env::var_os("FUZZ_REPLAY") else { return Vec::new() };
+    let mut out = Vec::new();
+    for kind in ["crashes", "hangs"] {
+        let dir = std::path::Path::new(&root).join(name).join("default").join(kind);
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if entry.file_name().to_string_lossy().starts_with("id:") {
+                out.push(std::fs::read(entry.path()).unwrap());
+            }
+        }
+    }
+    eprintln!("fuzz `{name}`: replaying {} saved input(s) from {}", out.len(), root.to_string_lossy());
+    out
 }
 
 #[test]
@@ -269,6 +288,7 @@ fn every_target_has_a_test_and_seeds() {
 /// error that names the file and says what is wrong.
 #[test]
 fn what_fuzzing_found_stays_fixed() {
+    use autoencoders::data::tabular::{parse_table, TableFormat};
     use autoencoders::data::{DataSource, SourceOptions, Split};
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz");
     let cases = [
@@ -277,6 +297,16 @@ fn what_fuzzing_found_stays_fixed() {
         // A column decoded shorter than the frame's height: our row loop indexed past it.
         ("parquet-short-column.parquet", "column `label` holds 0 values for 3 rows; the file is damaged"),
     ];
+    // polars' CSV reader sliced a one-byte quoted field as if it had both quotes
+    // (polars-io 0.55.2, csv/read/builder.rs:141); found by AFL++ in the UCR target.
+    let ucr = dir.join("ucr-quoted-field.tsv");
+    let bytes = std::fs::read(&ucr).unwrap();
+    let e = std::panic::catch_unwind(|| parse_table(&bytes, TableFormat::UCR_TSV, "x", &ucr))
+        .unwrap_or_else(|_| panic!("ucr-quoted-field.tsv: panicked"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("ucr-quoted-field.tsv") && e.contains("the reader failed on this file"), "{e}");
     for (file, says) in cases {
         let path = dir.join(file);
         let e =

@@ -16,7 +16,7 @@ pub use demo::demo_config;
 pub use encode::{codes_table, encode, encode_input, encode_to_parquet, write_parquet};
 pub use evaluate::{check_model, evaluate, input_metrics, test_metrics};
 pub use figures::{figures, FigureOptions, Figures};
-pub use train::train;
+pub use train::{train, train_prepared};
 
 use std::path::Path;
 

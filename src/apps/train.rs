@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::data::stream::{Part, MAX_VAL_ROWS};
-use crate::data::{prepare_data, BatchSource, Dataset};
+use crate::data::{prepare_data, BatchSource, Dataset, Prepared};
 use crate::model_dir::{remove_orphans, DirLock, RunConfig, METRICS};
 use crate::models::{Autoencoder, ModelConfig, ModelVisitor};
 use crate::nn::Dev;
@@ -18,13 +18,30 @@ use crate::{Error, Result};
 /// The directory is locked while it is written ([`DirLock`]): a second `train` into it fails
 /// at once. Temporary files a killed run left behind are removed first.
 pub fn train(cfg: &RunConfig, dir: &Path, resume: bool, progress: Progress) -> Result<History> {
-    let mut cfg = if resume { resumed_config(cfg, dir)? } else { cfg.clone() };
+    let cfg = if resume { resumed_config(cfg, dir)? } else { cfg.clone() };
     cfg.model.validate()?;
     cfg.train.validate()?;
     if cfg.data.source.stream {
         return train_streamed(cfg, dir, resume, progress);
     }
     let data = prepare_data(&cfg.data)?;
+    fit_prepared(cfg, data, dir, resume, progress)
+}
+
+/// [`train`] of a new model (no resume) on `data`, prepared from `cfg.data` by the caller —
+/// the CLI reads the data once to learn the model's input shape and trains on that copy
+/// (reading a large table twice doubled its loading time and memory).
+pub fn train_prepared(cfg: &RunConfig, data: Prepared, dir: &Path, progress: Progress) -> Result<History> {
+    cfg.model.validate()?;
+    cfg.train.validate()?;
+    if cfg.data.source.stream {
+        return Err(Error::config("stream", "a streamed table is not prepared in memory; use `train`"));
+    }
+    fit_prepared(cfg.clone(), data, dir, false, progress)
+}
+
+/// Fills in what the data decided, checks the model fits it, splits off validation, trains.
+fn fit_prepared(mut cfg: RunConfig, data: Prepared, dir: &Path, resume: bool, progress: Progress) -> Result<History> {
     cfg.data = data.config.clone();
     if let Some(noise) = &mut cfg.train.noise {
         noise.range.get_or_insert_with(|| {
