@@ -26,7 +26,7 @@ bin=target/debug/fuzz
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <("$bin" list | cut -f1)
 rm -rf seeds && "$bin" seeds seeds && mkdir -p out
-jobs=$(nproc)
+jobs=${FUZZ_JOBS:-$(nproc)}   # targets at once
 run_one() {
   local t=$1
   rm -rf "out/$t"

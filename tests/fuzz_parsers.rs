@@ -292,8 +292,15 @@ fn what_fuzzing_found_stays_fixed() {
     use autoencoders::data::{DataSource, SourceOptions, Split};
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz");
     let cases = [
-        // polars' dictionary-page decoder asserted ("offset + length <= self.length").
-        ("parquet-dictionary-page.parquet", "the reader failed on this file"),
+        // polars' dictionary-page decoder asserted ("offset + length <= self.length"); now our
+        // check of the page headers refuses it first.
+        ("parquet-dictionary-page.parquet", "declares 7 values in a row group of 3 rows"),
+        // polars allocated 2^61 bytes (an abort) for a bogus length in a page header or in the
+        // footer; found by AFL++ (`scripts/fuzz.sh`), refused by `data::parquet_check`.
+        ("parquet-alloc-page-1.parquet", "page at byte 4 declares a negative size or count"),
+        ("parquet-alloc-page-2.parquet", "page at byte 4 declares a negative size or count"),
+        ("parquet-alloc-page-3.parquet", "page at byte 313 declares a negative size or count"),
+        ("parquet-alloc-footer.parquet", "footer: a varint overflows 64 bits"),
         // A column decoded shorter than the frame's height: our row loop indexed past it.
         ("parquet-short-column.parquet", "column `label` holds 0 values for 3 rows; the file is damaged"),
     ];
@@ -307,6 +314,13 @@ fn what_fuzzing_found_stays_fixed() {
         .unwrap()
         .to_string();
     assert!(e.contains("ucr-quoted-field.tsv") && e.contains("the reader failed on this file"), "{e}");
+    // npyz's header parser backtracked exponentially on nested brackets: 2 s for this file's
+    // eleven `{`, hours for a few more (an AFL++ hang in the NPY target).
+    let started = std::time::Instant::now();
+    let path = dir.join("npy-nested-header.npy");
+    let e = DataSource::Path(path).load(Split::Train, &SourceOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("npy-nested-header.npy") && e.contains("nests brackets 12 deep"), "{e}");
+    assert!(started.elapsed() < std::time::Duration::from_millis(500), "{:?}", started.elapsed());
     for (file, says) in cases {
         let path = dir.join(file);
         let e =

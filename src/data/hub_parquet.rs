@@ -33,6 +33,7 @@ pub fn read_image_parquet(path: &Path, name: &str, class_names: Vec<String>) -> 
 
 /// One parquet file as a data frame; an error names the file.
 pub fn read_frame(path: &Path) -> Result<DataFrame> {
+    super::parquet_check::check_parquet(path)?;
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     super::guarded(path, || {
         ParquetReader::new(file).finish().map_err(|e| Error::format(path, format!("not a readable parquet file ({e})")))

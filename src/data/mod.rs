@@ -13,6 +13,7 @@ pub mod idx;
 pub mod image_folder;
 mod normalize;
 pub mod npz;
+mod parquet_check;
 mod prepare;
 mod registry;
 pub mod source;

@@ -149,6 +149,15 @@ fn read_array(mut r: impl Read, limit: u64, path: &Path, key: &str) -> Result<(V
     }
     let mut text = Vec::new();
     (&mut r).take(header_len).read_to_end(&mut text).map_err(|e| bad(e.to_string()))?;
+    // npyz's parser of the header's Python literal backtracks exponentially in the nesting of
+    // brackets: eleven `{` took 2 s, and a few more would take hours (found by AFL++). A NumPy
+    // header is a dict holding a tuple (a structured dtype adds a list of tuples).
+    let depth = nesting(&text);
+    if depth > MAX_HEADER_NESTING {
+        return Err(bad(format!(
+            "its header nests brackets {depth} deep (a .npy header is a flat dict: at most {MAX_HEADER_NESTING})"
+        )));
+    }
     let shape =
         header_shape(&String::from_utf8_lossy(&text)).ok_or_else(|| bad("no readable `shape` in its header".into()))?;
     // Every value takes at least one byte.
@@ -179,6 +188,26 @@ fn read_array(mut r: impl Read, limit: u64, path: &Path, key: &str) -> Result<(V
         other => return Err(bad(format!("dtype {other} is not a number type"))),
     };
     Ok((shape.clone(), to_c_order(values, &shape, order)))
+}
+
+/// The deepest bracket nesting a `.npy` header may have: `{'descr': [('a', '<f4', (2,))], …}`.
+const MAX_HEADER_NESTING: usize = 4;
+
+/// How deep `(`, `[` and `{` nest in `text` (quotes ignored: a bracket in a name counts too,
+/// which only makes the limit stricter).
+fn nesting(text: &[u8]) -> usize {
+    let (mut depth, mut most) = (0usize, 0usize);
+    for &c in text {
+        match c {
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                most = most.max(depth);
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    most
 }
 
 /// The `'shape': (a, b, …)` tuple of a `.npy` header dict.

@@ -112,6 +112,7 @@ impl ParquetStream {
         let mut first_row = 0u64;
         let mut names: Option<Vec<String>> = columns.map(<[String]>::to_vec);
         for p in &paths {
+            super::parquet_check::check_parquet(p)?;
             let file = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
             let mut reader = ParquetReader::new(file);
             let bad = |e: PolarsError| Error::format(p, format!("not a readable parquet file ({e})"));
