@@ -170,17 +170,23 @@ fn corrupted_ecg_tsv_names_line_and_column() {
     assert!(e.contains("ECG_bad.tsv") && e.contains("line 5") && e.contains("is not a number"), "{e}");
 }
 
-#[test]
-fn bad_pgm_header_in_a_face_folder() {
-    let root = require_data!();
-    let dir = tempfile::tempdir().unwrap();
-    let faces = dir.path().join("orl-faces");
+/// An `orl-faces` folder under `dir` holding the first two people of the real one.
+fn two_faces(root: &std::path::Path, dir: &std::path::Path) -> std::path::PathBuf {
+    let faces = dir.join("orl-faces");
     for s in ["s1", "s2"] {
         std::fs::create_dir_all(faces.join(s)).unwrap();
         for k in 1..=10 {
             std::fs::copy(root.join(format!("orl-faces/{s}/{k}.pgm")), faces.join(format!("{s}/{k}.pgm"))).unwrap();
         }
     }
+    faces
+}
+
+#[test]
+fn bad_pgm_header_in_a_face_folder() {
+    let root = require_data!();
+    let dir = tempfile::tempdir().unwrap();
+    let faces = two_faces(&root, dir.path());
     assert_eq!(DatasetId::OrlFaces.load_from(dir.path(), Split::Train).unwrap().len(), 16);
     let mut bytes = std::fs::read(faces.join("s2/3.pgm")).unwrap();
     bytes[1] = b'9'; // "P9": no such PNM type
@@ -194,13 +200,7 @@ fn bad_pgm_header_in_a_face_folder() {
 fn a_face_folder_with_a_missing_or_extra_image_is_refused() {
     let root = require_data!();
     let dir = tempfile::tempdir().unwrap();
-    let faces = dir.path().join("orl-faces");
-    for s in ["s1", "s2"] {
-        std::fs::create_dir_all(faces.join(s)).unwrap();
-        for k in 1..=10 {
-            std::fs::copy(root.join(format!("orl-faces/{s}/{k}.pgm")), faces.join(format!("{s}/{k}.pgm"))).unwrap();
-        }
-    }
+    let faces = two_faces(&root, dir.path());
     std::fs::remove_file(faces.join("s2/4.pgm")).unwrap();
     let e = DatasetId::OrlFaces.load_from(dir.path(), Split::Test).unwrap_err().to_string();
     assert!(e.contains("s2") && e.contains("missing: [4.pgm]"), "{e}");
