@@ -11,7 +11,7 @@ use autoencoders::data::{
 };
 use autoencoders::hub::Hub;
 use autoencoders::model_dir::RunConfig;
-use autoencoders::models::{BuildOptions, ModelConfig, ReconLoss, FAMILIES};
+use autoencoders::models::{BuildOptions, Contractive, ModelConfig, ReconLoss, Sparsity, FAMILIES};
 use autoencoders::nn::Activation;
 use autoencoders::pretrained::ModelSource;
 use autoencoders::train::{AdamConfig, InputNoise, LrSchedule, Noise, Progress, TrainConfig};
@@ -233,6 +233,18 @@ struct TrainArgs {
     /// the corrupted test split and reports the noisy input's PSNR beside the reconstruction's.
     #[arg(long, value_name = "KIND:STRENGTH")]
     noise: Option<Noise>,
+    /// Train a sparse autoencoder: l1:WEIGHT adds WEIGHT · Σ|code| per sample (the Keras
+    /// blog's activity regulariser; try l1:1e-5 with --code-activation relu), kl:RHO:WEIGHT
+    /// pulls each code unit's mean activation toward RHO (needs --code-activation sigmoid).
+    /// `eval` reports the code's mean |activation|, its zero fraction and Hoyer sparsity.
+    #[arg(long, value_name = "l1:W|kl:RHO:W")]
+    sparsity: Option<Sparsity>,
+    /// Train a contractive autoencoder: add WEIGHT · ‖J‖²_F, the encoder's Jacobian's squared
+    /// norm (Rifai et al. 2011) — exact for a one-layer dense encoder, else Hutchinson's
+    /// estimator (force one with WEIGHT:exact or WEIGHT:hutchinson). Dense and conv models.
+    /// `eval` reports the mean ‖J‖_F and the relative code sensitivity to small noise.
+    #[arg(long, value_name = "WEIGHT[:METHOD]")]
+    contractive: Option<Contractive>,
     /// Train on this class only (by name, e.g. 1 for ECG5000's normal beats, 7 for MNIST
     /// sevens): `eval` then also reports test_auroc, how well reconstruction error tells the
     /// other classes (anomalies) from it on the test split.
@@ -413,7 +425,7 @@ type Setting = (&'static str, &'static str, fn(&RunConfig) -> String);
 /// What `--resume` keeps from the saved run, so that it ends bit-identical to an
 /// uninterrupted one; only `--epochs` and `--patience` may change. (The model and dataset are
 /// checked by `apps::train` itself.)
-const KEPT_ON_RESUME: [Setting; 12] = [
+const KEPT_ON_RESUME: [Setting; 14] = [
     ("batch_size", "--batch-size", |c| c.train.batch_size.to_string()),
     ("lr", "--lr", |c| c.train.adam.lr.to_string()),
     ("schedule", "--schedule", |c| format!("{:?}", c.train.schedule).to_lowercase()),
@@ -426,6 +438,8 @@ const KEPT_ON_RESUME: [Setting; 12] = [
     ("test_split", "--test-split", |c| c.data.test_split.map_or("default".into(), |v| v.to_string())),
     ("normalize", "--normalize", |c| format!("{:?}", c.data.normalize).to_lowercase()),
     ("normal_class", "--normal-class", |c| c.data.normal_class.clone().unwrap_or("none".into())),
+    ("sparsity", "--sparsity", |c| c.train.sparsity.map_or("none".into(), |s| s.to_string())),
+    ("contractive", "--contractive", |c| c.train.contractive.map_or("none".into(), |s| s.to_string())),
 ];
 
 /// Refuses a flag given with `--resume` that would change a kept setting (it used to be
@@ -535,6 +549,8 @@ fn train_config(a: &TrainArgs) -> TrainConfig {
         patience: (a.patience > 0).then_some(a.patience),
         schedule: a.schedule,
         noise: a.noise.map(InputNoise::new),
+        sparsity: a.sparsity,
+        contractive: a.contractive,
         checkpoint_every: a.checkpoint_every.or(a.stream.then_some(STREAM_CHECKPOINT_BATCHES)),
     }
 }

@@ -77,7 +77,7 @@ fn resume_refuses_a_different_model() {
     let mut noisy = digits_cfg(2);
     noisy.train.noise = Some(autoencoders::train::InputNoise::new("mask:0.2".parse().unwrap()));
     let e = apps::train(&noisy, dir.path(), true, Progress::Quiet).unwrap_err().to_string();
-    assert!(e.contains("trained with no noise, not --noise mask:0.2"), "{e}");
+    assert!(e.contains("trained with no noise or regulariser, not --noise mask:0.2"), "{e}");
 }
 
 #[test]

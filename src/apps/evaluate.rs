@@ -9,7 +9,10 @@ use crate::models::{Autoencoder, ModelVisitor};
 use rand::{rngs::StdRng, SeedableRng};
 
 use crate::data::stream::{ParquetStream, Part};
-use crate::train::{evaluate_loss_of, reconstruct_all, Corruption, InputNoise, MetricSums, Metrics};
+use crate::train::{
+    code_stats, encode_all, evaluate_loss_of, jacobian_stats, quality, reconstruct_all, Corruption, InputNoise,
+    MetricSums, Metrics,
+};
 use crate::Result;
 
 /// Evaluates the model in `dir` on its dataset's test split and writes `dir/metrics.json`.
@@ -87,9 +90,18 @@ pub fn corrupted(data: &Dataset, noise: &InputNoise, seed: u64) -> Dataset {
     out
 }
 
+/// Test samples the Jacobian statistics are measured on: one reverse-mode pass per code unit
+/// each, a few seconds for the conv model.
+pub const JACOBIAN_SAMPLES: usize = 1000;
+
+/// The σ of the noise of the code-sensitivity measure: 5 % of a [0, 1] pixel range, small
+/// enough to probe the encoder locally.
+pub const SENSITIVITY_SIGMA: f32 = 0.05;
+
 /// Reconstruction metrics of `model` on `test`, reading `noisy` (a corrupted copy of `test`,
 /// for a denoising model) when given; with `normal` (a class index), also the AUROC of
-/// reconstruction error as a detector of the other classes.
+/// reconstruction error as a detector of the other classes. Also the code's sparsity and the
+/// encoder's Jacobian statistics, and for denoised images SSIM and the median-filter baseline.
 pub fn metrics_of<M: Autoencoder>(
     model: &M,
     test: &Dataset,
@@ -103,11 +115,32 @@ pub fn metrics_of<M: Autoencoder>(
     if let Some(k) = normal {
         metrics.test_auroc = normal_vs_rest_auroc(&recon, test, k);
     }
+    metrics.code = Some(code_stats(&encode_all(model, test, 512), model.code_len()));
+    metrics.jacobian = Some(jacobian_stats(model, test, JACOBIAN_SAMPLES, SENSITIVITY_SIGMA, 0x5E45_171E));
     if let Some(noisy) = noisy {
-        metrics.test_psnr_input =
-            Some(Metrics::from_reconstructions(&test.samples, &noisy.samples, test.len(), f64::NAN).test_psnr);
+        denoising_metrics(&mut metrics, test, noisy, &recon);
     }
     Ok(metrics)
+}
+
+/// PSNR and SSIM of the corrupted inputs, of their 3×3 median filter and (SSIM) of the
+/// reconstructions; the SSIMs for images only.
+fn denoising_metrics(m: &mut Metrics, test: &Dataset, noisy: &Dataset, recon: &[f32]) {
+    let psnr = |pred: &[f32]| Metrics::from_reconstructions(&test.samples, pred, test.len(), f64::NAN).test_psnr;
+    m.test_psnr_input = Some(psnr(&noisy.samples));
+    let [c, h, w] = match test.shape.as_slice() {
+        &[c, h, w] => [c, h, w],
+        _ => return,
+    };
+    let range = if test.value_range().0 >= 0.0 && test.value_range().1 <= 1.0 {
+        1.0
+    } else {
+        (test.value_range().1 - test.value_range().0) as f64
+    };
+    let median = quality::median_all(&noisy.samples, [c, h, w]);
+    m.test_psnr_median = Some(psnr(&median));
+    let ssim = |pred: &[f32]| quality::mean_ssim(&test.samples, pred, [c, h, w], range);
+    (m.test_ssim, m.test_ssim_input, m.test_ssim_median) = (ssim(recon), ssim(&noisy.samples), ssim(&median));
 }
 
 struct TestMetrics<'a> {

@@ -19,8 +19,7 @@ use crate::{Error, Result};
 /// at once. Temporary files a killed run left behind are removed first.
 pub fn train(cfg: &RunConfig, dir: &Path, resume: bool, progress: Progress) -> Result<History> {
     let cfg = if resume { resumed_config(cfg, dir)? } else { cfg.clone() };
-    cfg.model.validate()?;
-    cfg.train.validate()?;
+    check(&cfg)?;
     if cfg.data.source.stream {
         return train_streamed(cfg, dir, resume, progress);
     }
@@ -32,12 +31,18 @@ pub fn train(cfg: &RunConfig, dir: &Path, resume: bool, progress: Progress) -> R
 /// the CLI reads the data once to learn the model's input shape and trains on that copy
 /// (reading a large table twice doubled its loading time and memory).
 pub fn train_prepared(cfg: &RunConfig, data: Prepared, dir: &Path, progress: Progress) -> Result<History> {
-    cfg.model.validate()?;
-    cfg.train.validate()?;
+    check(cfg)?;
     if cfg.data.source.stream {
         return Err(Error::config("stream", "a streamed table is not prepared in memory; use `train`"));
     }
     fit_prepared(cfg.clone(), data, dir, false, progress)
+}
+
+/// Checks the model, the training settings and that the model can take the regularisers.
+fn check(cfg: &RunConfig) -> Result<()> {
+    cfg.model.validate()?;
+    cfg.train.validate()?;
+    cfg.model.check_regularizers(cfg.train.sparsity.as_ref(), cfg.train.contractive.as_ref())
 }
 
 /// Fills in what the data decided, checks the model fits it, splits off validation, trains.
@@ -126,16 +131,28 @@ fn begin_writing(dir: &Path) -> Result<DirLock> {
 /// names another model or dataset.
 fn resumed_config(cfg: &RunConfig, dir: &Path) -> Result<RunConfig> {
     let saved = RunConfig::load(dir)?;
-    let noise = |c: &RunConfig| c.train.noise.map(|n| n.noise);
-    if noise(&saved) != noise(cfg) {
-        let said = |n: Option<crate::train::Noise>| n.map_or("no noise".to_string(), |n| format!("--noise {n}"));
+    let objective = |c: &RunConfig| {
+        let t = &c.train;
+        let flags = [
+            t.noise.map(|n| format!("--noise {}", n.noise)),
+            t.sparsity.map(|s| format!("--sparsity {s}")),
+            t.contractive.map(|s| format!("--contractive {s}")),
+        ];
+        let given: Vec<String> = flags.into_iter().flatten().collect();
+        if given.is_empty() {
+            "no noise or regulariser".to_string()
+        } else {
+            given.join(" ")
+        }
+    };
+    if objective(&saved) != objective(cfg) {
         return Err(Error::config(
             "resume",
             format!(
-                "{} was trained with {}, not {}; resume it with the same --noise",
+                "{} was trained with {}, not {}; resume it with the same --noise, --sparsity and --contractive",
                 dir.display(),
-                said(noise(&saved)),
-                said(noise(cfg))
+                objective(&saved),
+                objective(cfg)
             ),
         ));
     }

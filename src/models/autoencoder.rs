@@ -214,6 +214,32 @@ pub trait Autoencoder: Params {
         self.decode(self.encode(x))
     }
 
+    /// The code of `x` and its tangent along `u`: the Jacobian–vector product `J_f(x) u`,
+    /// carried forward through the encoder's layers, both on `x`'s tape (so a loss of the
+    /// tangent trains the encoder: the contractive penalty). `u` is a constant (no gradient);
+    /// `x` may get none either. `None` (the default) for a model without it.
+    fn encode_jvp<T: Tape<f32, Dev>>(
+        &self,
+        _x: Tensor<Self::Input, f32, Dev, T>,
+        _u: Tensor<Self::Input, f32, Dev>,
+    ) -> Option<(Tensor<Self::Code, f32, Dev, T>, Tensor<Self::Code, f32, Dev, T>)> {
+        None
+    }
+
+    /// Whether [`Autoencoder::encode_jacobian_sq`] gives the exact closed form.
+    fn has_exact_jacobian(&self) -> bool {
+        false
+    }
+
+    /// The code of `x` and the batch mean of the exact `‖J_f(x)‖²_F`, for encoders with a
+    /// closed form (one dense layer `act(W x + b)`: `Σⱼ act'(aⱼ)² ‖Wⱼ‖²`). `None` by default.
+    fn encode_jacobian_sq<T: Tape<f32, Dev>>(
+        &self,
+        _x: Tensor<Self::Input, f32, Dev, T>,
+    ) -> Option<(Tensor<Self::Code, f32, Dev, T>, Tensor<Rank0, f32, Dev, T>)> {
+        None
+    }
+
     /// The training loss of inputs `x` against clean `target` (the same data, unless a
     /// denoising variant corrupted `x`). Encodes with [`Autoencoder::encode_data`]: gradients
     /// reach the parameters, not necessarily `x`.

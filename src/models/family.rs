@@ -40,6 +40,16 @@ pub trait Family {
     fn num_params(_cfg: &Self::Config) -> u64 {
         0
     }
+    /// The activation of the code layer (a KL sparsity penalty needs a sigmoid code).
+    fn code_activation(_cfg: &Self::Config) -> Activation {
+        Activation::Identity
+    }
+    /// What the contractive penalty can use on a model of `cfg` (its type implements
+    /// [`Autoencoder::encode_jvp`], and [`Autoencoder::encode_jacobian_sq`] where `exact`), or
+    /// why it cannot be trained with one. By default: not at all.
+    fn jacobian(_cfg: &Self::Config) -> std::result::Result<JacobianSupport, String> {
+        Err(format!("the {} family has no Jacobian–vector products", Self::NAME))
+    }
     /// The config the command line's options describe; an error for options that do not apply.
     fn from_options(opts: &BuildOptions) -> Result<Self::Config>;
     /// What the export card says about a model of this family.
@@ -77,6 +87,13 @@ pub struct BuildOptions {
     pub output_activation: Activation,
     /// Reconstruction loss.
     pub loss: ReconLoss,
+}
+
+/// What a family offers the contractive penalty ([`Family::jacobian`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JacobianSupport {
+    /// The closed form of `‖J‖²_F` (else only Hutchinson's estimator).
+    pub exact: bool,
 }
 
 /// The parts of a model card that depend on the family.

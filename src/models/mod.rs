@@ -3,11 +3,13 @@
 
 mod autoencoder;
 mod family;
+mod regularizer;
 #[macro_use]
 mod registry;
 
 pub use autoencoder::{recon_loss, recon_loss_unfused, Autoencoder, LossParts, ReconLoss};
-pub use family::{BuildOptions, CardText, Family, FamilyModel, ModelVisitor};
+pub use family::{BuildOptions, CardText, Family, FamilyModel, JacobianSupport, ModelVisitor};
+pub use regularizer::{Contractive, JacobianMethod, Sparsity};
 
 // Every model family: its folder, its `Family` type and its variant of `ModelConfig`. Adding a
 // family is one line here (see `registry.rs` for what the line generates).

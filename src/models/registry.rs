@@ -49,6 +49,14 @@ macro_rules! families {
             pub fn num_params(&self) -> u64 {
                 match self { $(Self::$variant(c) => <$module::$family>::num_params(c)),+ }
             }
+            /// The activation of the code layer.
+            pub fn code_activation(&self) -> $crate::nn::Activation {
+                match self { $(Self::$variant(c) => <$module::$family>::code_activation(c)),+ }
+            }
+            /// What the contractive penalty can use on this model, or why it cannot.
+            pub fn jacobian(&self) -> std::result::Result<$crate::models::JacobianSupport, String> {
+                match self { $(Self::$variant(c) => <$module::$family>::jacobian(c)),+ }
+            }
             /// What the export card says about this model.
             pub fn card(&self) -> $crate::models::CardText {
                 match self { $(Self::$variant(c) => <$module::$family>::card(c)),+ }

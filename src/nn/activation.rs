@@ -52,6 +52,55 @@ impl Activation {
         out.put_tape(tape)
     }
 
+    /// Whether [`Activation::tangent`] handles it: every activation whose slope is a function
+    /// of its output (all but GELU).
+    pub fn has_output_slope(self) -> bool {
+        self != Activation::Gelu
+    }
+
+    /// The tangent of `y = act(a)` given the tangent `t` of `a`: `act'(a) ⊙ t`, with the slope
+    /// read from the output `y` (forward-mode differentiation, for Jacobian–vector products).
+    /// Differentiable in both: `dy` gets `g ⊙ t ⊙ ∂act'/∂y`, `dt` gets `g ⊙ act'`.
+    ///
+    /// # Panics
+    /// For GELU, whose slope is not a function of its output ([`Activation::has_output_slope`]).
+    pub fn tangent<S: Shape, T: Tape<f32, Dev>>(
+        self,
+        y: Tensor<S, f32, Dev, T>,
+        t: Tensor<S, f32, Dev, T>,
+    ) -> Tensor<S, f32, Dev, T> {
+        assert!(self.has_output_slope(), "tangent: {self} has no slope as a function of its output");
+        if self == Activation::Identity {
+            return t;
+        }
+        let shape = *t.shape();
+        let (y, y_tape) = y.contiguous().split_tape();
+        let (t, t_tape) = t.contiguous().split_tape();
+        let mut tape = y_tape.merge(t_tape);
+        let (yv, tv) = (values(&y), values(&t));
+        // act'(y) and its derivative with respect to y, as functions of the output y.
+        let (slope, curve): (fn(f32) -> f32, fn(f32) -> f32) = match self {
+            Activation::Relu => (|y| if y > 0.0 { 1.0 } else { 0.0 }, |_| 0.0),
+            Activation::Tanh => (|y| 1.0 - y * y, |y| -2.0 * y),
+            _ => (|y| y * (1.0 - y), |y| 1.0 - 2.0 * y), // sigmoid
+        };
+        let out: Vec<f32> = yv.iter().zip(&tv).map(|(&y, &t)| slope(y) * t).collect();
+        let out = y.device().tensor_from_vec(out, shape);
+        let (y_g, t_g, out_g) = (y.ghost(), t.ghost(), out.ghost());
+        tape.add_backward_op(move |grads| {
+            let g = std::mem::take(&mut **grads.get_or_alloc_mut(&out_g)?);
+            let gt = grads.get_or_alloc_mut(&t_g)?;
+            gt.iter_mut().zip(&g).zip(&yv).for_each(|((gt, &g), &y)| *gt += g * slope(y));
+            if self != Activation::Relu {
+                let gy = grads.get_or_alloc_mut(&y_g)?;
+                gy.iter_mut().zip(&g).zip(yv.iter().zip(&tv)).for_each(|((gy, &g), (&y, &t))| *gy += g * t * curve(y));
+            }
+            **grads.get_or_alloc_mut(&out_g)? = g;
+            Ok(())
+        });
+        out.put_tape(tape)
+    }
+
     /// The same through dfdx's element-wise ops, for comparison.
     pub fn apply_unfused<S: Shape, T: Tape<f32, Dev>>(self, x: Tensor<S, f32, Dev, T>) -> Tensor<S, f32, Dev, T> {
         match self {

@@ -102,7 +102,7 @@ impl<const CI: usize, const CO: usize, const K: usize, const S: usize, const P: 
         &self,
         x: Tensor<Image<CI, H, W>, f32, Dev, T>,
     ) -> Tensor<Image<CO, OH, OW>, f32, Dev, T> {
-        self.run(x, true)
+        self.run(x, true, true)
     }
 
     /// [`Conv2d::forward`] for a layer fed data, whose gradient nobody reads: the backward pass
@@ -111,13 +111,24 @@ impl<const CI: usize, const CO: usize, const K: usize, const S: usize, const P: 
         &self,
         x: Tensor<Image<CI, H, W>, f32, Dev, T>,
     ) -> Tensor<Image<CO, OH, OW>, f32, Dev, T> {
-        self.run(x, false)
+        self.run(x, false, true)
+    }
+
+    /// The convolution without its bias: the layer's linear part, which carries tangents
+    /// (Jacobian–vector products). Without `input_grad`, `x` gets no gradient.
+    pub fn forward_linear<const H: usize, const W: usize, const OH: usize, const OW: usize, T: Tape<f32, Dev>>(
+        &self,
+        x: Tensor<Image<CI, H, W>, f32, Dev, T>,
+        input_grad: bool,
+    ) -> Tensor<Image<CO, OH, OW>, f32, Dev, T> {
+        self.run(x, input_grad, false)
     }
 
     fn run<const H: usize, const W: usize, const OH: usize, const OW: usize, T: Tape<f32, Dev>>(
         &self,
         x: Tensor<Image<CI, H, W>, f32, Dev, T>,
         input_grad: bool,
+        with_bias: bool,
     ) -> Tensor<Image<CO, OH, OW>, f32, Dev, T> {
         const {
             assert!(H + 2 * P >= K && W + 2 * P >= K, "Conv2d: the kernel is larger than the padded input");
@@ -131,14 +142,17 @@ impl<const CI: usize, const CO: usize, const K: usize, const S: usize, const P: 
         let w = values(&self.weight); // (CO, CI·K·K)
         let mut yt = Scratch::new(CO * g.cols()); // (CO, b·OH·OW), overwritten by the gemm
         kernels::gemm(CO, g.cols(), g.rows(), &mut yt, false, Mat::rows(&w, g.rows()), Mat::rows(&cols, g.cols()));
-        let y = kernels::from_channel_major(&yt, b, CO, OH * OW, Some(&values(&self.bias)));
+        let bias = with_bias.then(|| values(&self.bias));
+        let y = kernels::from_channel_major(&yt, b, CO, OH * OW, bias.as_deref());
         let out = x.device().tensor_from_vec(y, (b, Const, Const, Const));
 
         let (x_g, w_g, b_g, out_g) = (x.ghost(), self.weight.ghost(), self.bias.ghost(), out.ghost());
         tape.add_backward_op(move |grads| {
             let gy = take_grad!(grads, out_g); // (b, CO, OH·OW)
             let gt = kernels::to_channel_major(&gy, b, CO, OH * OW);
-            kernels::channel_sums_add(&gy, b, CO, OH * OW, grads.get_or_alloc_mut(&b_g)?);
+            if with_bias {
+                kernels::channel_sums_add(&gy, b, CO, OH * OW, grads.get_or_alloc_mut(&b_g)?);
+            }
             put_grad!(grads, out_g, gy);
             // dW (CO × CI·K·K) += gy (CO × N) · colsᵀ (N × CI·K·K)
             let dw = grads.get_or_alloc_mut(&w_g)?;

@@ -65,7 +65,21 @@ impl<I: Dim, O: Dim> Dense<I, O> {
         x: Tensor<(B, I), f32, Dev, T>,
         act: Activation,
     ) -> Tensor<(B, O), f32, Dev, T> {
-        self.fused(x, act, true)
+        self.fused(x, act, true, true)
+    }
+
+    /// `x Wᵀ`, the layer without its bias: its linear part, which carries tangents
+    /// (Jacobian–vector products: the tangent of `act(x Wᵀ + b)` along `t` is
+    /// `act'(…) ⊙ t Wᵀ`). Without `input_grad`, `x` gets no gradient (a constant probe).
+    ///
+    /// # Shapes
+    /// `x`: (batch, in) → (batch, out)
+    pub fn forward_linear<B: Dim, T: Tape<f32, Dev>>(
+        &self,
+        x: Tensor<(B, I), f32, Dev, T>,
+        input_grad: bool,
+    ) -> Tensor<(B, O), f32, Dev, T> {
+        self.fused(x, Activation::Identity, input_grad, false)
     }
 
     /// [`Dense::forward_act`] for a layer fed data, whose gradient nobody reads: the backward
@@ -79,7 +93,7 @@ impl<I: Dim, O: Dim> Dense<I, O> {
         x: Tensor<(B, I), f32, Dev, T>,
         act: Activation,
     ) -> Tensor<(B, O), f32, Dev, T> {
-        self.fused(x, act, false)
+        self.fused(x, act, false, true)
     }
 
     fn fused<B: Dim, T: Tape<f32, Dev>>(
@@ -87,6 +101,7 @@ impl<I: Dim, O: Dim> Dense<I, O> {
         x: Tensor<(B, I), f32, Dev, T>,
         act: Activation,
         input_grad: bool,
+        with_bias: bool,
     ) -> Tensor<(B, O), f32, Dev, T> {
         if act == Activation::Gelu {
             return act.apply(self.forward(x));
@@ -98,7 +113,9 @@ impl<I: Dim, O: Dim> Dense<I, O> {
         let w = values(&self.weight); // (out, in)
         let mut y = vec![0.0; b * o]; // (b, out)
         kernels::gemm(b, o, i, &mut y, false, Mat::rows(&xv, i), Mat::t(&w, i));
-        bias_act(&mut y, &values(&self.bias), act);
+        if with_bias {
+            bias_act(&mut y, &values(&self.bias), act);
+        }
         // The backward pass (if any) needs the output only for a nonlinear activation.
         let saved = if T::OWNS_TAPE && act != Activation::Identity { y.clone() } else { Vec::new() };
         let out = x.device().tensor_from_vec(y, (batch, self.output()));
@@ -110,7 +127,9 @@ impl<I: Dim, O: Dim> Dense<I, O> {
             let gy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_g)?); // (b, out)
             let owned = act_grad(&gy, &saved, act);
             let gz = owned.as_deref().unwrap_or(&gy); // dL/d(x Wᵀ + b)
-            column_sums_add(gz, o, grads.get_or_alloc_mut(&b_g)?);
+            if with_bias {
+                column_sums_add(gz, o, grads.get_or_alloc_mut(&b_g)?);
+            }
             // dW (out × in) += gzᵀ (out × b) · x (b × in)
             kernels::gemm(o, i, b, grads.get_or_alloc_mut(&w_g)?, true, Mat::t(gz, o), Mat::rows(&xv, i));
             if input_grad {

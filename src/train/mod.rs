@@ -6,16 +6,19 @@ pub mod checkpoint;
 mod eval;
 mod history;
 mod noise;
+pub mod quality;
+mod regularized;
 mod step;
 mod trainer;
 
 pub use crate::data::BatchSource;
 pub use adam::{Adam, AdamConfig};
 pub use eval::{
-    encode_all, evaluate_loss, evaluate_loss_of, per_sample_errors, reconstruct_all, reconstruction_errors, roc_auc,
-    roc_curve, MetricSums, Metrics,
+    code_stats, encode_all, evaluate_loss, evaluate_loss_of, jacobian_norms, jacobian_stats, per_sample_errors,
+    reconstruct_all, reconstruction_errors, roc_auc, roc_curve, CodeStats, JacobianStats, MetricSums, Metrics,
 };
 pub use history::{score, EpochRecord, History};
 pub use noise::{InputNoise, Noise};
+pub use regularized::RegularizedStep;
 pub use step::{Corruption, LossValues, PlainStep, StepBatch, TrainStep};
 pub use trainer::{fit, LrSchedule, Progress, TrainConfig, Trainer, DIVERGENCE_FACTOR};

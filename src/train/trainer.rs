@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 use super::checkpoint::{self, named_tensors, NamedTensor, RESUME, WEIGHTS};
 use super::history::score;
 use super::step::{Corruption, LossValues, PlainStep, StepBatch, TrainStep};
-use super::{AdamConfig, EpochRecord, History, InputNoise};
+use super::{AdamConfig, EpochRecord, History, InputNoise, RegularizedStep};
 use crate::data::BatchSource;
 use crate::data::Dataset;
-use crate::models::Autoencoder;
+use crate::models::{Autoencoder, Contractive, Sparsity};
 use crate::nn::Dev;
 use crate::{Error, Result};
 
@@ -41,6 +41,12 @@ pub struct TrainConfig {
     /// fitted on the training split when training starts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noise: Option<InputNoise>,
+    /// A sparsity penalty on the code (`--sparsity`): a sparse autoencoder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sparsity: Option<Sparsity>,
+    /// The contractive penalty on the encoder's Jacobian (`--contractive`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contractive: Option<Contractive>,
     /// Also write the resume state after every this many batches of an epoch, so that a run
     /// killed in the middle of a long (streamed) epoch continues from there, bit-identically,
     /// instead of redoing the epoch. `None`: at epoch ends only.
@@ -77,6 +83,12 @@ impl TrainConfig {
         }
         if let Some(n) = &self.noise {
             n.noise.validate()?;
+        }
+        if let Some(s) = &self.sparsity {
+            s.validate()?;
+        }
+        if let Some(c) = &self.contractive {
+            c.validate()?;
         }
         if self.checkpoint_every == Some(0) {
             return Err(Error::config("checkpoint_every", "checkpoints every 0 batches: give at least 1"));
@@ -118,6 +130,8 @@ impl Default for TrainConfig {
             patience: Some(5),
             schedule: LrSchedule::Constant,
             noise: None,
+            sparsity: None,
+            contractive: None,
             checkpoint_every: None,
         }
     }
@@ -202,9 +216,13 @@ impl<'a> Trainer<'a> {
         Self { corruption: Some(corruption), ..self }
     }
 
-    /// Trains `model` with the plain autoencoder step ([`PlainStep`], Adam) on `train`,
-    /// validating on `val` (may be empty) after each epoch.
+    /// Trains `model` on `train`, validating on `val` (may be empty) after each epoch, with the
+    /// plain autoencoder step ([`PlainStep`], Adam), or [`RegularizedStep`] when the config has
+    /// a sparsity or contractive penalty.
     pub fn fit<M: Autoencoder>(&self, model: &mut M, train: &dyn BatchSource, val: &Dataset) -> Result<History> {
+        if self.cfg.sparsity.is_some() || self.cfg.contractive.is_some() {
+            return self.fit_with(model, train, val, &mut RegularizedStep::new(self.cfg));
+        }
         self.fit_with(model, train, val, &mut PlainStep::new(self.cfg.adam))
     }
 

@@ -107,6 +107,15 @@ impl Metrics {
             ("test_auroc", self.test_auroc),
             ("test_point_auroc", self.test_point_auroc),
             ("test_psnr_input_db", self.test_psnr_input),
+            ("test_psnr_median_db", self.test_psnr_median),
+            ("test_ssim", self.test_ssim),
+            ("test_ssim_input", self.test_ssim_input),
+            ("test_ssim_median", self.test_ssim_median),
+            ("code_mean_abs", self.code.map(|c| c.mean_abs)),
+            ("code_zero_fraction", self.code.map(|c| c.zero_fraction)),
+            ("code_hoyer", self.code.map(|c| c.hoyer)),
+            ("jacobian_frobenius", self.jacobian.map(|j| j.mean_frobenius)),
+            ("code_sensitivity", self.jacobian.map(|j| j.sensitivity)),
         ];
         cols.extend(optional.into_iter().filter_map(|(name, v)| v.map(|v| Column::new(name.into(), [v]))));
         DataFrame::new_infer_height(cols).expect("columns have equal length")

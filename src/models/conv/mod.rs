@@ -13,7 +13,9 @@ pub use config::ConvConfig;
 
 use dfdx::prelude::*;
 
-use crate::models::{Autoencoder, BuildOptions, CardText, Family, FamilyModel, ModelVisitor, ReconLoss};
+use crate::models::{
+    Autoencoder, BuildOptions, CardText, Family, FamilyModel, JacobianSupport, ModelVisitor, ReconLoss,
+};
 use crate::nn::{join, Activation, Conv2d, ConvTranspose2d, Dense, Dev, Flatten, Image, Param, Params, Unflatten};
 use crate::Result;
 
@@ -153,6 +155,29 @@ impl<
         let flat: Tensor<(usize, C<FLAT>), f32, Dev, T> = Flatten.forward(h);
         e.fc.forward_act(flat, Activation::Identity)
     }
+
+    /// [`ConvNet::encode_with`] (no input gradient) and the code's tangent along `u`.
+    ///
+    /// # Shapes
+    /// as `encode_with`, for the values and their tangents alike
+    fn encode_tangent<T: Tape<f32, Dev>>(
+        &self,
+        x: Tensor<(usize, C<IN>), f32, Dev, T>,
+        u: Tensor<(usize, C<IN>), f32, Dev>,
+    ) -> (Tensor<(usize, usize), f32, Dev, T>, Tensor<(usize, usize), f32, Dev, T>) {
+        let (e, act) = (&self.encoder, self.config.activation);
+        let b = x.shape().0;
+        let img: Tensor<Image<CH, H, W>, f32, Dev, T> = x.reshape_like(&(b, Const, Const, Const));
+        let dir: Tensor<Image<CH, H, W>, f32, Dev, T> = u.reshape_like(&(b, Const, Const, Const)).put_tape(T::default());
+        // Each layer: y = act(conv(x) + bias), ẏ = act'(…) ⊙ conv(ẋ) (the bias drops out).
+        let h1: Tensor<Image<16, H2, W2>, f32, Dev, T> = act.apply(e.conv1.forward_data(img));
+        let t1 = act.tangent(h1.with_empty_tape(), e.conv1.forward_linear(dir, false));
+        let h2: Tensor<Image<32, H4, W4>, f32, Dev, T> = act.apply(e.conv2.forward(h1));
+        let t2 = act.tangent(h2.with_empty_tape(), e.conv2.forward_linear(t1, true));
+        let flat: Tensor<(usize, C<FLAT>), f32, Dev, T> = Flatten.forward(h2);
+        let t_flat: Tensor<(usize, C<FLAT>), f32, Dev, T> = Flatten.forward(t2);
+        (e.fc.forward_act(flat, Activation::Identity), e.fc.forward_linear(t_flat, true))
+    }
 }
 
 impl<
@@ -192,6 +217,14 @@ impl<
     /// As `encode`, without the input's gradient (the first convolution skips it).
     fn encode_data<T: Tape<f32, Dev>>(&self, x: Tensor<Self::Input, f32, Dev, T>) -> Tensor<Self::Code, f32, Dev, T> {
         self.encode_with(x, false)
+    }
+
+    fn encode_jvp<T: Tape<f32, Dev>>(
+        &self,
+        x: Tensor<Self::Input, f32, Dev, T>,
+        u: Tensor<Self::Input, f32, Dev>,
+    ) -> Option<(Tensor<Self::Code, f32, Dev, T>, Tensor<Self::Code, f32, Dev, T>)> {
+        Some(self.encode_tangent(x, u))
     }
 
     /// # Shapes
@@ -257,6 +290,12 @@ impl Family for ConvFamily {
     }
     fn validate(cfg: &ConvConfig) -> Result<()> {
         cfg.validate()
+    }
+    fn jacobian(cfg: &ConvConfig) -> std::result::Result<JacobianSupport, String> {
+        if !cfg.activation.has_output_slope() {
+            return Err(format!("the encoder's {} activation has no slope as a function of its output", cfg.activation));
+        }
+        Ok(JacobianSupport { exact: false })
     }
     fn describe(cfg: &ConvConfig) -> String {
         cfg.describe()

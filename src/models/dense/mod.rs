@@ -12,7 +12,9 @@ pub use stack::DenseStack;
 
 use dfdx::prelude::*;
 
-use crate::models::{Autoencoder, BuildOptions, CardText, Family, FamilyModel, ModelVisitor, ReconLoss};
+use crate::models::{
+    Autoencoder, BuildOptions, CardText, Family, FamilyModel, JacobianSupport, ModelVisitor, ReconLoss,
+};
 use crate::nn::{join, Activation, Dense, Dev, Param, Params};
 use crate::Result;
 
@@ -114,6 +116,25 @@ where
         self.encoder.forward_with(x, self.config.activation, self.config.code_activation, false)
     }
 
+    fn encode_jvp<T: Tape<f32, Dev>>(
+        &self,
+        x: Tensor<Self::Input, f32, Dev, T>,
+        u: Tensor<Self::Input, f32, Dev>,
+    ) -> Option<(Tensor<Self::Code, f32, Dev, T>, Tensor<Self::Code, f32, Dev, T>)> {
+        Some(self.encoder.forward_jvp(x, u, self.config.activation, self.config.code_activation))
+    }
+
+    fn has_exact_jacobian(&self) -> bool {
+        self.config.hidden.is_empty()
+    }
+
+    fn encode_jacobian_sq<T: Tape<f32, Dev>>(
+        &self,
+        x: Tensor<Self::Input, f32, Dev, T>,
+    ) -> Option<(Tensor<Self::Code, f32, Dev, T>, Tensor<Rank0, f32, Dev, T>)> {
+        self.encoder.forward_jacobian_sq(x, self.config.code_activation)
+    }
+
     /// # Shapes
     /// (batch, code) → …hidden → (batch, input), before the output activation
     fn decode_logits<T: Tape<f32, Dev>>(&self, z: Tensor<Self::Code, f32, Dev, T>) -> Tensor<Self::Input, f32, Dev, T> {
@@ -154,6 +175,17 @@ impl Family for DenseFamily {
     }
     fn code_len(cfg: &DenseConfig) -> usize {
         cfg.code
+    }
+    fn code_activation(cfg: &DenseConfig) -> Activation {
+        cfg.code_activation
+    }
+    fn jacobian(cfg: &DenseConfig) -> std::result::Result<JacobianSupport, String> {
+        for act in [cfg.activation, cfg.code_activation] {
+            if !act.has_output_slope() {
+                return Err(format!("the encoder's {act} activation has no slope as a function of its output"));
+            }
+        }
+        Ok(JacobianSupport { exact: cfg.hidden.is_empty() })
     }
     fn from_options(o: &BuildOptions) -> Result<DenseConfig> {
         let cfg = DenseConfig {

@@ -39,6 +39,40 @@ pub trait DenseStack: Params + Sized {
         last: Activation,
         input_grad: bool,
     ) -> Tensor<(B, Self::Out), f32, Dev, T>;
+
+    /// [`DenseStack::forward_with`] (no input gradient) and the output's tangent along `t`:
+    /// the Jacobian–vector product, layer by layer `ṫ = act'(a) ⊙ t Wᵀ`, on the same tape.
+    fn forward_jvp<B: Dim, T: Tape<f32, Dev>>(
+        &self,
+        x: Tensor<(B, Self::In), f32, Dev, T>,
+        t: Tensor<(B, Self::In), f32, Dev>,
+        between: Activation,
+        last: Activation,
+    ) -> (Tensor<(B, Self::Out), f32, Dev, T>, Tensor<(B, Self::Out), f32, Dev, T>);
+
+    /// For a one-layer stack `act(x Wᵀ + b)`: the output (no input gradient) and the batch mean
+    /// of `‖J‖²_F = Σⱼ act'(aⱼ)² ‖Wⱼ‖²` (Rifai et al. 2011, eq. 5). `None` for deeper stacks.
+    fn forward_jacobian_sq<B: Dim, T: Tape<f32, Dev>>(
+        &self,
+        _x: Tensor<(B, Self::In), f32, Dev, T>,
+        _last: Activation,
+    ) -> Option<(Tensor<(B, Self::Out), f32, Dev, T>, Tensor<Rank0, f32, Dev, T>)> {
+        None
+    }
+}
+
+/// One layer in tangent mode: `y = act(x Wᵀ + b)` and `ẏ = act'(…) ⊙ t Wᵀ`. The first layer's
+/// `x` is data and its `t` a constant probe: neither gets a gradient.
+fn layer_jvp<A: Dim, B: Dim, N: Dim, T: Tape<f32, Dev>>(
+    l: &Dense<A, B>,
+    x: Tensor<(N, A), f32, Dev, T>,
+    t: Tensor<(N, A), f32, Dev, T>,
+    act: Activation,
+    first: bool,
+) -> (Tensor<(N, B), f32, Dev, T>, Tensor<(N, B), f32, Dev, T>) {
+    let y = if first { l.forward_act_data(x, act) } else { l.forward_act(x, act) };
+    let t = act.tangent(y.with_empty_tape(), l.forward_linear(t, !first));
+    (y, t)
 }
 
 /// The first layer of a stack: its input's gradient only when asked for.
@@ -97,6 +131,32 @@ impl<A: Dim, B: Dim> DenseStack for (Dense<A, B>,) {
     ) -> Tensor<(N, B), f32, Dev, T> {
         first(&self.0, x, last, input_grad)
     }
+
+    fn forward_jvp<N: Dim, T: Tape<f32, Dev>>(
+        &self,
+        x: Tensor<(N, A), f32, Dev, T>,
+        t: Tensor<(N, A), f32, Dev>,
+        _: Activation,
+        last: Activation,
+    ) -> (Tensor<(N, B), f32, Dev, T>, Tensor<(N, B), f32, Dev, T>) {
+        layer_jvp(&self.0, x, t.put_tape(T::default()), last, true)
+    }
+
+    fn forward_jacobian_sq<N: Dim, T: Tape<f32, Dev>>(
+        &self,
+        x: Tensor<(N, A), f32, Dev, T>,
+        last: Activation,
+    ) -> Option<(Tensor<(N, B), f32, Dev, T>, Tensor<Rank0, f32, Dev, T>)> {
+        let batch = x.shape().0.size().max(1);
+        let y = self.0.forward_act_data(x, last); // (batch, out)
+        let shape = *y.shape();
+        // act'(a) from the output, on the tape: the tangent of a tangent of ones.
+        let slope = last.tangent(y.with_empty_tape(), y.device().ones_like(&shape).put_tape(T::default()));
+        let w = self.0.weight.retaped::<T>(); // (out, in)
+        let row_norms = w.square().sum::<(B,), Axis<1>>(); // ‖Wⱼ‖², (out,)
+        let per_unit = slope.square() * row_norms.broadcast_like(&shape); // (batch, out)
+        Some((y, per_unit.sum::<Rank0, _>() / batch as f32))
+    }
 }
 
 impl<A: Dim, B: Dim, C: Dim> DenseStack for (Dense<A, B>, Dense<B, C>) {
@@ -121,6 +181,17 @@ impl<A: Dim, B: Dim, C: Dim> DenseStack for (Dense<A, B>, Dense<B, C>) {
     ) -> Tensor<(N, C), f32, Dev, T> {
         let h = first(&self.0, x, act, input_grad); // (batch, hidden)
         self.1.forward_act(h, last) // (batch, out)
+    }
+
+    fn forward_jvp<N: Dim, T: Tape<f32, Dev>>(
+        &self,
+        x: Tensor<(N, A), f32, Dev, T>,
+        t: Tensor<(N, A), f32, Dev>,
+        act: Activation,
+        last: Activation,
+    ) -> (Tensor<(N, C), f32, Dev, T>, Tensor<(N, C), f32, Dev, T>) {
+        let (h, th) = layer_jvp(&self.0, x, t.put_tape(T::default()), act, true); // (batch, hidden)
+        layer_jvp(&self.1, h, th, last, false) // (batch, out)
     }
 }
 
@@ -147,5 +218,17 @@ impl<A: Dim, B: Dim, C: Dim, D: Dim> DenseStack for (Dense<A, B>, Dense<B, C>, D
         let h1 = first(&self.0, x, act, input_grad); // (batch, hidden 1)
         let h2 = self.1.forward_act(h1, act); // (batch, hidden 2)
         self.2.forward_act(h2, last) // (batch, out)
+    }
+
+    fn forward_jvp<N: Dim, T: Tape<f32, Dev>>(
+        &self,
+        x: Tensor<(N, A), f32, Dev, T>,
+        t: Tensor<(N, A), f32, Dev>,
+        act: Activation,
+        last: Activation,
+    ) -> (Tensor<(N, D), f32, Dev, T>, Tensor<(N, D), f32, Dev, T>) {
+        let (h1, t1) = layer_jvp(&self.0, x, t.put_tape(T::default()), act, true); // (batch, hidden 1)
+        let (h2, t2) = layer_jvp(&self.1, h1, t1, act, false); // (batch, hidden 2)
+        layer_jvp(&self.2, h2, t2, last, false) // (batch, out)
     }
 }
