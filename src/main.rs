@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use autoencoders::apps;
+use autoencoders::apps::sweep::Axis;
 use autoencoders::data::stream::Part;
 use autoencoders::data::{
     prepare_data, DataConfig, DataSource, ImageSize, NormalizeKind, Prepared, SourceOptions, Split, Window,
@@ -76,6 +77,16 @@ enum Command {
         #[arg(long)]
         license: Option<String>,
     },
+    /// Train every combination of a grid of `train` settings; gather one results table.
+    ///
+    /// Each --grid KEY=V1,V2,… names a train flag (without --) and its values: an empty value
+    /// leaves the flag at its default (`noise=,gaussian:0.5`: plain and denoising), a value
+    /// with commas is bracketed (`hidden=[128,64],[256]`). Every other train flag applies to all
+    /// cells. Each cell trains into OUT/KEY=VALUE_…; a finished cell is kept and an interrupted
+    /// one resumed, so running the same command again continues the sweep. Writes
+    /// OUT/results.parquet, OUT/results.csv and OUT/results.svg (--metric against the first
+    /// numeric axis).
+    Sweep(SweepArgs),
     /// Draw the loss curve, reconstructions and latent space of a model.
     Figures {
         /// A model directory or a hub repository `owner/name`.
@@ -269,6 +280,20 @@ struct TrainArgs {
     force: bool,
 }
 
+/// `autoencoders sweep`: the train flags every cell shares, and the grid.
+#[derive(Args)]
+struct SweepArgs {
+    #[command(flatten)]
+    train: TrainArgs,
+    /// One axis of the grid: a train flag and its values (repeat for more axes).
+    #[arg(long = "grid", value_name = "KEY=V1,V2,…", required = true)]
+    grid: Vec<Axis>,
+    /// The metric the plot shows (a metrics.json name; nested ones joined by _, as
+    /// code_hoyer or jacobian_sensitivity).
+    #[arg(long, default_value = "test_loss")]
+    metric: String,
+}
+
 /// Layer widths parsed from `128,64` (empty: none).
 #[derive(Clone)]
 struct Widths(Vec<usize>);
@@ -359,6 +384,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Demo { figures, model_dir } => demo(&figures, &model_dir),
+        Command::Sweep(a) => sweep(&a),
     }
 }
 
@@ -386,6 +412,73 @@ fn train(a: TrainArgs, given: &ArgMatches) -> Result<()> {
         eprintln!("best epoch {} (loss {loss:.5}); model in {}", best.epoch, dir.display());
     }
     Ok(())
+}
+
+/// The flags a sweep sets per cell, or itself: removed from the shared ones.
+const SWEEP_OWN: [(&str, bool); 6] = [
+    ("--grid", true),
+    ("--metric", true),
+    ("--out", true),
+    ("--quiet", false),
+    ("--force", false),
+    ("--overwrite", false),
+];
+
+fn sweep(a: &SweepArgs) -> Result<()> {
+    let out = a.train.out.clone().context("give --out DIR, the sweep's folder")?;
+    if a.train.resume.is_some() {
+        bail!("a sweep resumes its cells itself: run the same command again instead of --resume");
+    }
+    let shared = sweep_shared_args(std::env::args().skip(2).collect());
+    for axis in &a.grid {
+        let flag = format!("--{}", axis.key);
+        if shared.iter().any(|s| *s == flag || s.starts_with(&format!("{flag}="))) {
+            bail!("{flag} is both a flag and a --grid axis; give it once");
+        }
+    }
+    let rows = apps::sweep::sweep(&a.grid, &out, |cell, dir, resume| -> Result<()> {
+        let mut argv: Vec<String> = vec!["autoencoders".into(), "train".into()];
+        argv.extend(shared.iter().cloned());
+        for (k, v) in cell.iter().filter(|(_, v)| !v.is_empty()) {
+            argv.extend([format!("--{k}"), v.clone()]);
+        }
+        let dir = dir.display().to_string();
+        argv.extend(if resume { vec!["--resume".into(), dir] } else { vec!["--out".into(), dir, "--force".into()] });
+        argv.push("--quiet".into());
+        let matches = Cli::command().try_get_matches_from(&argv).map_err(|e| anyhow::anyhow!("{}", e.render()))?;
+        match Cli::from_arg_matches(&matches)?.command {
+            Command::Train(t) => train(t, matches.subcommand_matches("train").expect("the train subcommand")),
+            _ => unreachable!("built as a train command"),
+        }
+    })?;
+    let mut frame = apps::sweep::results_frame(&a.grid, &rows)?;
+    for p in apps::sweep::write_results(&mut frame, &out)? {
+        println!("{}", p.display());
+    }
+    let plot = apps::sweep::plot(&a.grid, &rows, &a.metric)?;
+    let svg = out.join("results.svg");
+    autoencoders::viz::Figure::save(&plot, &svg)?;
+    println!("{}", svg.display());
+    println!("{frame}");
+    Ok(())
+}
+
+/// The sweep's command line less the flags it sets itself (`--grid X`, `--out X`,
+/// `--metric X`, `--quiet`, `--force`, in either `--flag X` or `--flag=X` form).
+fn sweep_shared_args(args: Vec<String>) -> Vec<String> {
+    let mut shared = Vec::new();
+    let mut it = args.into_iter();
+    while let Some(arg) = it.next() {
+        let own = SWEEP_OWN.iter().find(|(f, _)| arg == *f || arg.starts_with(&format!("{f}=")));
+        match own {
+            Some((f, true)) if arg == *f => {
+                it.next();
+            }
+            Some(_) => {}
+            None => shared.push(arg),
+        }
+    }
+    shared
 }
 
 /// Refuses an `--out` that holds a model, or files of the user's: only what a run killed before

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod encode;
 pub mod evaluate;
 pub mod figures;
+pub mod sweep;
 pub mod train;
 
 pub use demo::demo_config;
