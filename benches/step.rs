@@ -5,42 +5,83 @@
 //!
 //!     cargo bench --bench step [-- ROUNDS] [FILTER]
 //!
-//! FILTER keeps the workloads whose name contains it (`dense`, `conv`, `lstm`).
+//! FILTER keeps the workloads whose name contains it (`dense`, `conv`, `lstm`, `+`).
+//!
+//! The regularised steps of the dense 784→256→64 model (`+ …` rows: denoising's corruption of
+//! the batch, the L1 and KL sparsity penalties, the contractive penalty by Hutchinson's
+//! estimator, and the exact one on the one-layer 784→64 model) print their extra cost against
+//! the plain step of the same model.
 
 use std::time::Instant;
 
-use autoencoders::dfdx::prelude::{Backward, Shape, Trace};
+use autoencoders::dfdx::prelude::Shape;
+use rand::{rngs::StdRng, SeedableRng};
 
 use autoencoders::models::conv::{ConvAutoencoder, ConvConfig};
-use autoencoders::models::dense::{Bench256, KerasDeep};
+use autoencoders::models::dense::{Bench256, Dense0, KerasDeep};
 use autoencoders::models::lstm::{LstmAutoencoder, LstmConfig};
 use autoencoders::prelude::*;
-use autoencoders::train::Adam;
+use autoencoders::train::{Corruption, InputNoise, PlainStep, RegularizedStep, StepBatch, TrainStep};
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
 
-/// Times `rounds` training steps and inference batches of `model` on a batch of `n` samples.
-fn bench<M: Autoencoder>(name: &str, model: &mut M, n: usize, rounds: usize) {
+/// What a workload trains with: the step, and a corruption of the input (denoising).
+struct Objective<S> {
+    step: S,
+    noise: Option<InputNoise>,
+}
+
+fn plain() -> Objective<PlainStep> {
+    Objective { step: PlainStep::new(AdamConfig::default()), noise: None }
+}
+
+fn regularized(sparsity: Option<&str>, contractive: Option<&str>) -> Objective<RegularizedStep> {
+    let cfg = TrainConfig {
+        sparsity: sparsity.map(|s| s.parse().unwrap()),
+        contractive: contractive.map(|s| s.parse().unwrap()),
+        ..Default::default()
+    };
+    Objective { step: RegularizedStep::new(&cfg), noise: None }
+}
+
+/// Times `rounds` training steps and inference batches of `model` on a batch of `n` samples;
+/// returns the median step in ms (`None` when FILTER skips it). With `base`, also prints the
+/// step's extra cost over that plain step.
+fn bench<M: Autoencoder, S: TrainStep<M>>(
+    name: &str,
+    model: &mut M,
+    mut obj: Objective<S>,
+    n: usize,
+    rounds: usize,
+    base: Option<f64>,
+) -> Option<f64> {
     let filter = std::env::args().skip(1).find(|a| a.parse::<usize>().is_err() && !a.starts_with('-'));
     if filter.is_some_and(|f| !name.contains(&f)) {
-        return;
+        return None;
     }
     let dev = Dev::seed_from_u64(1);
     let len = model.input_shape(n).num_elements();
     // Values in [0, 1]: valid targets for BCE and MSE alike.
     let data: Vec<f32> = (0..len).map(|i| ((i * 7919) % 1000) as f32 / 1000.0).collect();
-    let mut adam = Adam::new(AdamConfig::default());
+    let mut rng = StdRng::seed_from_u64(2);
     model.refresh_ids();
     let (mut train, mut infer) = (Vec::new(), Vec::new());
     for r in 0..rounds + 2 {
         let x = dev.tensor_from_vec(data.clone(), model.input_shape(n));
         let t = Instant::now();
-        let parts = model.loss(x.clone().traced(model.alloc_grads()), x.clone());
-        let mut grads = parts.total.backward();
-        adam.update(model, &mut grads);
+        // The corruption is part of a denoising step's cost (the trainer draws it per batch).
+        let input = match &obj.noise {
+            Some(noise) => {
+                let mut noisy = data.clone();
+                noise.corrupt(&mut noisy, len / n, &mut rng);
+                dev.tensor_from_vec(noisy, model.input_shape(n))
+            }
+            None => x.clone(),
+        };
+        obj.step.train_batch(model, StepBatch { input, target: x.clone() }, 1e-3).unwrap();
         let step = t.elapsed().as_secs_f64();
         let t = Instant::now();
         let y = model.reconstruct(x);
@@ -52,10 +93,57 @@ fn bench<M: Autoencoder>(name: &str, model: &mut M, n: usize, rounds: usize) {
             infer.push(fwd);
         }
     }
-    println!(
-        "{name:44} batch {n:3}: train step {:8.2} ms   inference {:7.2} ms",
-        median(train) * 1e3,
-        median(infer) * 1e3
+    let step = median(train) * 1e3;
+    let extra = base.map_or(String::new(), |b| format!("   {:+5.1} % over plain", (step / b - 1.0) * 100.0));
+    println!("{name:44} batch {n:3}: train step {step:8.2} ms   inference {:7.2} ms{extra}", median(infer) * 1e3);
+    Some(step)
+}
+
+/// The dense model's regularised steps against its plain one.
+fn regularisers(rounds: usize) {
+    let dev = Dev::seed_from_u64(0);
+    let cfg = DenseConfig::shallow(784, 64).with_hidden(&[256]);
+    let model = || Bench256::new(&dev, &cfg).unwrap();
+    let base = bench("dense 784→256→64 plain (reference)", &mut model(), plain(), 256, rounds, None);
+    let mut noise = InputNoise::new("gaussian:0.5".parse().unwrap());
+    noise.range = Some([0.0, 1.0]);
+    bench("  + denoising (gaussian:0.5)", &mut model(), Objective { noise: Some(noise), ..plain() }, 256, rounds, base);
+    bench("  + sparsity l1:1e-5", &mut model(), regularized(Some("l1:1e-5"), None), 256, rounds, base);
+    let sig = DenseConfig { code_activation: Activation::Sigmoid, ..cfg.clone() };
+    bench(
+        "  + sparsity kl:0.05:3 (sigmoid code)",
+        &mut Bench256::new(&dev, &sig).unwrap(),
+        regularized(Some("kl:0.05:3"), None),
+        256,
+        rounds,
+        base,
+    );
+    bench(
+        "  + contractive 1e-4:hutchinson",
+        &mut model(),
+        regularized(None, Some("1e-4:hutchinson")),
+        256,
+        rounds,
+        base,
+    );
+    let one = DenseConfig::shallow(784, 64);
+    let base =
+        bench("dense 784→64 plain (reference)", &mut Dense0::new(&dev, &one).unwrap(), plain(), 256, rounds, None);
+    bench(
+        "  + contractive 1e-4:exact",
+        &mut Dense0::new(&dev, &one).unwrap(),
+        regularized(None, Some("1e-4:exact")),
+        256,
+        rounds,
+        base,
+    );
+    bench(
+        "  + contractive 1e-4:hutchinson",
+        &mut Dense0::new(&dev, &one).unwrap(),
+        regularized(None, Some("1e-4:hutchinson")),
+        256,
+        rounds,
+        base,
     );
 }
 
@@ -64,11 +152,12 @@ fn main() {
     let rounds: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(20);
     let dev = Dev::seed_from_u64(0);
     let mut dense = Bench256::new(&dev, &DenseConfig::shallow(784, 64).with_hidden(&[256])).unwrap();
-    bench("dense 784→256→64→256→784", &mut dense, 256, rounds);
+    bench("dense 784→256→64→256→784", &mut dense, plain(), 256, rounds, None);
     let mut deep = KerasDeep::new(&dev, &DenseConfig::shallow(784, 32).with_hidden(&[128, 64])).unwrap();
-    bench("dense 784→128→64→32→64→128→784", &mut deep, 256, rounds);
+    bench("dense 784→128→64→32→64→128→784", &mut deep, plain(), 256, rounds, None);
     let mut conv = ConvAutoencoder::new(&dev, &ConvConfig::new(64)).unwrap();
-    bench("conv 1→16→32 (3×3, stride 2), code 64", &mut conv, 64, rounds);
+    bench("conv 1→16→32 (3×3, stride 2), code 64", &mut conv, plain(), 64, rounds, None);
     let mut lstm = LstmAutoencoder::new(&dev, &LstmConfig::new(140, 8)).unwrap();
-    bench("lstm 64 units, 140 steps, code 8", &mut lstm, 32, rounds.min(10));
+    bench("lstm 64 units, 140 steps, code 8", &mut lstm, plain(), 32, rounds.min(10), None);
+    regularisers(rounds);
 }

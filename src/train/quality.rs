@@ -136,6 +136,9 @@ mod tests {
         };
         let (s1, s2) = (ssim(&img, &noisy(0.05), shape, 1.0).unwrap(), ssim(&img, &noisy(0.2), shape, 1.0).unwrap());
         assert!(1.0 > s1 && s1 > s2 && s2 > 0.0, "{s1} {s2}");
+        // scikit-image 0.26's `structural_similarity(a, b, gaussian_weights=True, sigma=1.5,
+        // use_sample_covariance=False, data_range=1.0)` of the same pair, in float64.
+        assert!((s2 - 0.230_494_250_884_694_44).abs() < 1e-6, "{s2}");
         // A constant shift of the mean leaves contrast and structure: only the luminance term
         // drops, slightly.
         let shifted: Vec<f32> = img.iter().map(|v| v + 0.02).collect();

@@ -3,6 +3,7 @@
 //! (its `evcxr_display` method, which evcxr calls on a cell's final value).
 
 mod code_bars;
+mod histogram;
 mod latent;
 mod line_plot;
 mod loss_curve;
@@ -10,6 +11,7 @@ mod recon_grid;
 mod table;
 
 pub use code_bars::CodeBars;
+pub use histogram::Histogram;
 pub use latent::LatentScatter;
 pub use line_plot::LinePlot;
 pub use loss_curve::LossCurve;
@@ -120,7 +122,7 @@ macro_rules! evcxr_display {
         }
     )*};
 }
-evcxr_display!(LossCurve, ReconstructionGrid, LatentScatter, LinePlot, CodeBars);
+evcxr_display!(LossCurve, ReconstructionGrid, LatentScatter, LinePlot, CodeBars, Histogram);
 
 /// Ten distinguishable colours (matplotlib's `tab10`), for classes.
 pub const TAB10: [RGBColor; 10] = [
