@@ -5,9 +5,9 @@
 //!
 //!     cargo bench --bench step [-- ROUNDS] [FILTER]
 //!
-//! FILTER keeps the workloads whose name contains it (`dense`, `conv`, `lstm`, `+`).
+//! FILTER keeps the workloads whose name contains it (`dense`, `conv`, `lstm`, `reg:`).
 //!
-//! The regularised steps of the dense 784→256→64 model (`+ …` rows: denoising's corruption of
+//! The regularised steps of the dense 784→256→64 model (`reg:` rows: denoising's corruption of
 //! the batch, the L1 and KL sparsity penalties, the contractive penalty by Hutchinson's
 //! estimator, and the exact one on the one-layer 784→64 model) print their extra cost against
 //! the plain step of the same model.
@@ -47,20 +47,11 @@ fn regularized(sparsity: Option<&str>, contractive: Option<&str>) -> Objective<R
     Objective { step: RegularizedStep::new(&cfg), noise: None }
 }
 
-/// Times `rounds` training steps and inference batches of `model` on a batch of `n` samples;
-/// returns the median step in ms (`None` when FILTER skips it). With `base`, also prints the
-/// step's extra cost over that plain step.
-fn bench<M: Autoencoder, S: TrainStep<M>>(
-    name: &str,
-    model: &mut M,
-    mut obj: Objective<S>,
-    n: usize,
-    rounds: usize,
-    base: Option<f64>,
-) -> Option<f64> {
+/// Times `rounds` training steps and inference batches of `model` on a batch of `n` samples.
+fn bench<M: Autoencoder, S: TrainStep<M>>(name: &str, model: &mut M, mut obj: Objective<S>, n: usize, rounds: usize) {
     let filter = std::env::args().skip(1).find(|a| a.parse::<usize>().is_err() && !a.starts_with('-'));
     if filter.is_some_and(|f| !name.contains(&f)) {
-        return None;
+        return;
     }
     let dev = Dev::seed_from_u64(1);
     let len = model.input_shape(n).num_elements();
@@ -93,58 +84,103 @@ fn bench<M: Autoencoder, S: TrainStep<M>>(
             infer.push(fwd);
         }
     }
-    let step = median(train) * 1e3;
-    let extra = base.map_or(String::new(), |b| format!("   {:+5.1} % over plain", (step / b - 1.0) * 100.0));
-    println!("{name:44} batch {n:3}: train step {step:8.2} ms   inference {:7.2} ms{extra}", median(infer) * 1e3);
-    Some(step)
+    println!(
+        "{name:44} batch {n:3}: train step {:8.2} ms   inference {:7.2} ms",
+        median(train) * 1e3,
+        median(infer) * 1e3
+    );
 }
 
-/// The dense model's regularised steps against its plain one.
+/// A workload's training step, timed: each call runs one step and returns its seconds.
+type Timed = Box<dyn FnMut() -> f64>;
+
+/// `model` trained by `obj` on a fixed batch of `n` samples, one timed step per call.
+fn timed_step<M: Autoencoder + 'static, S: TrainStep<M> + 'static>(
+    mut model: M,
+    mut obj: Objective<S>,
+    n: usize,
+) -> Timed {
+    let dev = Dev::seed_from_u64(1);
+    let len = model.input_shape(n).num_elements();
+    let data: Vec<f32> = (0..len).map(|i| ((i * 7919) % 1000) as f32 / 1000.0).collect();
+    let mut rng = StdRng::seed_from_u64(2);
+    model.refresh_ids();
+    Box::new(move || {
+        let x = dev.tensor_from_vec(data.clone(), model.input_shape(n));
+        let t = Instant::now();
+        // The corruption is part of a denoising step's cost (the trainer draws it per batch).
+        let input = match &obj.noise {
+            Some(noise) => {
+                let mut noisy = data.clone();
+                noise.corrupt(&mut noisy, len / n, &mut rng);
+                dev.tensor_from_vec(noisy, model.input_shape(n))
+            }
+            None => x.clone(),
+        };
+        obj.step.train_batch(&mut model, StepBatch { input, target: x }, 1e-3).unwrap();
+        t.elapsed().as_secs_f64()
+    })
+}
+
+/// The dense models' regularised steps against their plain ones. The workloads take turns
+/// within every round (this machine's speed drifts by ±20 % over seconds, so blocks timed one
+/// after another compared badly); the extra cost is the median over rounds of each round's
+/// ratio to the plain step of the same round.
 fn regularisers(rounds: usize) {
+    let filter = std::env::args().skip(1).find(|a| a.parse::<usize>().is_err() && !a.starts_with('-'));
+    if filter.is_some_and(|f| !"reg: dense".contains(&f)) {
+        return;
+    }
     let dev = Dev::seed_from_u64(0);
     let cfg = DenseConfig::shallow(784, 64).with_hidden(&[256]);
-    let model = || Bench256::new(&dev, &cfg).unwrap();
-    let base = bench("dense 784→256→64 plain (reference)", &mut model(), plain(), 256, rounds, None);
+    let sig = DenseConfig { code_activation: Activation::Sigmoid, ..cfg.clone() };
+    let two = || Bench256::new(&dev, &cfg).unwrap();
+    let one = || Dense0::new(&dev, &DenseConfig::shallow(784, 64)).unwrap();
     let mut noise = InputNoise::new("gaussian:0.5".parse().unwrap());
     noise.range = Some([0.0, 1.0]);
-    bench("  + denoising (gaussian:0.5)", &mut model(), Objective { noise: Some(noise), ..plain() }, 256, rounds, base);
-    bench("  + sparsity l1:1e-5", &mut model(), regularized(Some("l1:1e-5"), None), 256, rounds, base);
-    let sig = DenseConfig { code_activation: Activation::Sigmoid, ..cfg.clone() };
-    bench(
-        "  + sparsity kl:0.05:3 (sigmoid code)",
-        &mut Bench256::new(&dev, &sig).unwrap(),
-        regularized(Some("kl:0.05:3"), None),
-        256,
-        rounds,
-        base,
-    );
-    bench(
-        "  + contractive 1e-4:hutchinson",
-        &mut model(),
-        regularized(None, Some("1e-4:hutchinson")),
-        256,
-        rounds,
-        base,
-    );
-    let one = DenseConfig::shallow(784, 64);
-    let base =
-        bench("dense 784→64 plain (reference)", &mut Dense0::new(&dev, &one).unwrap(), plain(), 256, rounds, None);
-    bench(
-        "  + contractive 1e-4:exact",
-        &mut Dense0::new(&dev, &one).unwrap(),
-        regularized(None, Some("1e-4:exact")),
-        256,
-        rounds,
-        base,
-    );
-    bench(
-        "  + contractive 1e-4:hutchinson",
-        &mut Dense0::new(&dev, &one).unwrap(),
-        regularized(None, Some("1e-4:hutchinson")),
-        256,
-        rounds,
-        base,
-    );
+    // Groups: the plain step first, then its regularised variants.
+    let mut groups: Vec<Vec<(&str, Timed)>> = vec![
+        vec![
+            ("reg: dense 784→256→64 plain (reference)", timed_step(two(), plain(), 256)),
+            ("reg:   + denoising (gaussian:0.5)", timed_step(two(), Objective { noise: Some(noise), ..plain() }, 256)),
+            ("reg:   + sparsity l1:1e-5", timed_step(two(), regularized(Some("l1:1e-5"), None), 256)),
+            (
+                "reg:   + sparsity kl:0.05:3 (sigmoid code)",
+                timed_step(Bench256::new(&dev, &sig).unwrap(), regularized(Some("kl:0.05:3"), None), 256),
+            ),
+            (
+                "reg:   + contractive 1e-4:hutchinson",
+                timed_step(two(), regularized(None, Some("1e-4:hutchinson")), 256),
+            ),
+        ],
+        vec![
+            ("reg: dense 784→64 plain (reference)", timed_step(one(), plain(), 256)),
+            ("reg:   + contractive 1e-4:exact", timed_step(one(), regularized(None, Some("1e-4:exact")), 256)),
+            (
+                "reg:   + contractive 1e-4:hutchinson",
+                timed_step(one(), regularized(None, Some("1e-4:hutchinson")), 256),
+            ),
+        ],
+    ];
+    let mut times: Vec<Vec<Vec<f64>>> = groups.iter().map(|g| vec![Vec::new(); g.len()]).collect();
+    for r in 0..rounds + 2 {
+        for (g, group) in groups.iter_mut().enumerate() {
+            for (w, (_, step)) in group.iter_mut().enumerate() {
+                let s = step();
+                if r >= 2 {
+                    times[g][w].push(s);
+                }
+            }
+        }
+    }
+    for (group, t) in groups.iter().zip(&times) {
+        for (w, (name, _)) in group.iter().enumerate() {
+            let ratios: Vec<f64> = t[w].iter().zip(&t[0]).map(|(a, b)| a / b).collect();
+            let extra =
+                if w == 0 { String::new() } else { format!("   {:+5.1} % over plain", (median(ratios) - 1.0) * 100.0) };
+            println!("{name:44} batch 256: train step {:8.2} ms{extra}", median(t[w].clone()) * 1e3);
+        }
+    }
 }
 
 fn main() {
@@ -152,12 +188,12 @@ fn main() {
     let rounds: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(20);
     let dev = Dev::seed_from_u64(0);
     let mut dense = Bench256::new(&dev, &DenseConfig::shallow(784, 64).with_hidden(&[256])).unwrap();
-    bench("dense 784→256→64→256→784", &mut dense, plain(), 256, rounds, None);
+    bench("dense 784→256→64→256→784", &mut dense, plain(), 256, rounds);
     let mut deep = KerasDeep::new(&dev, &DenseConfig::shallow(784, 32).with_hidden(&[128, 64])).unwrap();
-    bench("dense 784→128→64→32→64→128→784", &mut deep, plain(), 256, rounds, None);
+    bench("dense 784→128→64→32→64→128→784", &mut deep, plain(), 256, rounds);
     let mut conv = ConvAutoencoder::new(&dev, &ConvConfig::new(64)).unwrap();
-    bench("conv 1→16→32 (3×3, stride 2), code 64", &mut conv, plain(), 64, rounds, None);
+    bench("conv 1→16→32 (3×3, stride 2), code 64", &mut conv, plain(), 64, rounds);
     let mut lstm = LstmAutoencoder::new(&dev, &LstmConfig::new(140, 8)).unwrap();
-    bench("lstm 64 units, 140 steps, code 8", &mut lstm, plain(), 32, rounds.min(10), None);
+    bench("lstm 64 units, 140 steps, code 8", &mut lstm, plain(), 32, rounds.min(10));
     regularisers(rounds);
 }

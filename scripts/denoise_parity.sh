@@ -8,6 +8,7 @@
 #
 #   scripts/denoise_parity.sh [seeds=3] [epochs=10] [sigma=0.5]
 #   PROFILE=release scripts/denoise_parity.sh      # default: the `dev` profile (optimised)
+#   BIN=path/to/autoencoders scripts/denoise_parity.sh   # a binary built elsewhere
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -16,14 +17,15 @@ need_modules "pip install torch numpy (the PyTorch side of the comparison)" torc
 seeds=${1:-3} epochs=${2:-10} sigma=${3:-0.5} profile=${PROFILE:-dev}
 : "${AUTOENCODERS_DATA:?set AUTOENCODERS_DATA to the datasets folder}"
 dir=$([ "$profile" = dev ] && echo debug || echo "$profile")
-cargo build --profile "$profile" --bin autoencoders >&2
+bin=${BIN:-target/$dir/autoencoders}
+[ -n "${BIN:-}" ] || cargo build --profile "$profile" --bin autoencoders >&2
 log=$(mktemp) runs=$(mktemp -d)
 for s in $(seq 0 $((seeds - 1))); do
   start=$(date +%s)
-  target/$dir/autoencoders train --dataset mnist --model conv --code 32 --noise "gaussian:$sigma" --epochs "$epochs" \
+  "$bin" train --dataset mnist --model conv --code 32 --noise "gaussian:$sigma" --epochs "$epochs" \
     --batch-size 128 --val-split 0 --patience 0 --seed "$s" --quiet --out "$runs/s$s" >&2
   secs=$(( $(date +%s) - start ))
-  target/$dir/autoencoders eval "$runs/s$s" 2>/dev/null | python3 -c "
+  "$bin" eval "$runs/s$s" 2>/dev/null | python3 -c "
 import json, sys
 m = json.load(sys.stdin)
 print(json.dumps({'impl': 'autoencoders', 'seed': $s, 'epochs': $epochs, 'sigma': $sigma, 'psnr_noisy': m['test_psnr_input'],

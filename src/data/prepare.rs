@@ -223,6 +223,7 @@ fn relabel(data: &mut Dataset, names: &[String]) {
 }
 
 /// A dataset's train and test splits, normalised with statistics of the training split.
+#[derive(Clone)]
 pub struct Prepared {
     /// The training split (only `normal_class`, when one is set).
     pub train: Dataset,

@@ -58,6 +58,16 @@ impl Activation {
         self != Activation::Gelu
     }
 
+    /// `act'` and its derivative `∂act'/∂y`, both as functions of the output `y` (not for GELU).
+    pub(crate) fn slope_and_curve(self) -> (fn(f32) -> f32, fn(f32) -> f32) {
+        match self {
+            Activation::Relu => (|y| if y > 0.0 { 1.0 } else { 0.0 }, |_| 0.0),
+            Activation::Tanh => (|y| 1.0 - y * y, |y| -2.0 * y),
+            Activation::Sigmoid => (|y| y * (1.0 - y), |y| 1.0 - 2.0 * y),
+            Activation::Identity | Activation::Gelu => (|_| 1.0, |_| 0.0),
+        }
+    }
+
     /// The tangent of `y = act(a)` given the tangent `t` of `a`: `act'(a) ⊙ t`, with the slope
     /// read from the output `y` (forward-mode differentiation, for Jacobian–vector products).
     /// Differentiable in both: `dy` gets `g ⊙ t ⊙ ∂act'/∂y`, `dt` gets `g ⊙ act'`.
@@ -78,12 +88,7 @@ impl Activation {
         let (t, t_tape) = t.contiguous().split_tape();
         let mut tape = y_tape.merge(t_tape);
         let (yv, tv) = (values(&y), values(&t));
-        // act'(y) and its derivative with respect to y, as functions of the output y.
-        let (slope, curve): (fn(f32) -> f32, fn(f32) -> f32) = match self {
-            Activation::Relu => (|y| if y > 0.0 { 1.0 } else { 0.0 }, |_| 0.0),
-            Activation::Tanh => (|y| 1.0 - y * y, |y| -2.0 * y),
-            _ => (|y| y * (1.0 - y), |y| 1.0 - 2.0 * y), // sigmoid
-        };
+        let (slope, curve) = self.slope_and_curve();
         let out: Vec<f32> = yv.iter().zip(&tv).map(|(&y, &t)| slope(y) * t).collect();
         let out = y.device().tensor_from_vec(out, shape);
         let (y_g, t_g, out_g) = (y.ghost(), t.ghost(), out.ghost());

