@@ -47,8 +47,8 @@ fn regularized(sparsity: Option<&str>, contractive: Option<&str>) -> Objective<R
     Objective { step: RegularizedStep::new(&cfg), noise: None }
 }
 
-/// Times `rounds` training steps and inference batches of `model` on a batch of `n` samples.
-fn bench<M: Autoencoder, S: TrainStep<M>>(name: &str, model: &mut M, mut obj: Objective<S>, n: usize, rounds: usize) {
+/// Times `rounds` plain training steps and inference batches of `model` on a batch of `n` samples.
+fn bench<M: Autoencoder>(name: &str, model: &mut M, n: usize, rounds: usize) {
     let filter = std::env::args().skip(1).find(|a| a.parse::<usize>().is_err() && !a.starts_with('-'));
     if filter.is_some_and(|f| !name.contains(&f)) {
         return;
@@ -57,22 +57,13 @@ fn bench<M: Autoencoder, S: TrainStep<M>>(name: &str, model: &mut M, mut obj: Ob
     let len = model.input_shape(n).num_elements();
     // Values in [0, 1]: valid targets for BCE and MSE alike.
     let data: Vec<f32> = (0..len).map(|i| ((i * 7919) % 1000) as f32 / 1000.0).collect();
-    let mut rng = StdRng::seed_from_u64(2);
+    let mut step = PlainStep::new(AdamConfig::default());
     model.refresh_ids();
     let (mut train, mut infer) = (Vec::new(), Vec::new());
     for r in 0..rounds + 2 {
         let x = dev.tensor_from_vec(data.clone(), model.input_shape(n));
         let t = Instant::now();
-        // The corruption is part of a denoising step's cost (the trainer draws it per batch).
-        let input = match &obj.noise {
-            Some(noise) => {
-                let mut noisy = data.clone();
-                noise.corrupt(&mut noisy, len / n, &mut rng);
-                dev.tensor_from_vec(noisy, model.input_shape(n))
-            }
-            None => x.clone(),
-        };
-        obj.step.train_batch(model, StepBatch { input, target: x.clone() }, 1e-3).unwrap();
+        step.train_batch(model, StepBatch { input: x.clone(), target: x.clone() }, 1e-3).unwrap();
         let step = t.elapsed().as_secs_f64();
         let t = Instant::now();
         let y = model.reconstruct(x);
@@ -188,12 +179,12 @@ fn main() {
     let rounds: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(20);
     let dev = Dev::seed_from_u64(0);
     let mut dense = Bench256::new(&dev, &DenseConfig::shallow(784, 64).with_hidden(&[256])).unwrap();
-    bench("dense 784→256→64→256→784", &mut dense, plain(), 256, rounds);
+    bench("dense 784→256→64→256→784", &mut dense, 256, rounds);
     let mut deep = KerasDeep::new(&dev, &DenseConfig::shallow(784, 32).with_hidden(&[128, 64])).unwrap();
-    bench("dense 784→128→64→32→64→128→784", &mut deep, plain(), 256, rounds);
+    bench("dense 784→128→64→32→64→128→784", &mut deep, 256, rounds);
     let mut conv = ConvAutoencoder::new(&dev, &ConvConfig::new(64)).unwrap();
-    bench("conv 1→16→32 (3×3, stride 2), code 64", &mut conv, plain(), 64, rounds);
+    bench("conv 1→16→32 (3×3, stride 2), code 64", &mut conv, 64, rounds);
     let mut lstm = LstmAutoencoder::new(&dev, &LstmConfig::new(140, 8)).unwrap();
-    bench("lstm 64 units, 140 steps, code 8", &mut lstm, plain(), 32, rounds.min(10));
+    bench("lstm 64 units, 140 steps, code 8", &mut lstm, 32, rounds.min(10));
     regularisers(rounds);
 }

@@ -146,8 +146,9 @@ impl<I: Dim, O: Dim> Dense<I, O> {
 impl<I: Dim, O: Dim> Dense<I, O> {
     /// The batch mean of the squared Frobenius norm of this layer's Jacobian,
     /// `‖∂y/∂x‖²_F = Σⱼ act'(aⱼ)² ‖Wⱼ‖²` for `y = act(x Wᵀ + b)` (Rifai et al. 2011, eq. 5), from
-    /// the layer's output `y`: one operation on the tape (the same from dfdx's ops took 3–4
-    /// passes that each allocate: +24 % on a 784→64 training step, against +8 % for this).
+    /// the layer's output `y`: one operation on the tape, where dfdx's ops took four passes
+    /// that each allocate (+3 % on a 784→64 training step for this one, `cargo bench --bench
+    /// step`, 2-core Xeon).
     /// Gradients: `∂/∂Wⱼᵢ = 2 Wⱼᵢ · mean_b act'(a_bj)²`, `∂/∂y_bj = 2 ‖Wⱼ‖² act'(a_bj) ∂act'/∂y / B`.
     ///
     /// # Panics

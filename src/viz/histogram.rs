@@ -1,7 +1,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{err, DrawResult, Figure, FONT, TAB10};
+use super::{err, legend, DrawResult, Figure, FONT, TAB10};
 
 /// Overlaid histograms of named sets of values over shared bins, each bar the fraction of its
 /// set in the bin: code activations of a plain and a sparse model, say.
@@ -76,14 +76,7 @@ impl Figure for Histogram {
                 .label(name.as_str())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.mix(0.45).filled()));
         }
-        chart
-            .configure_series_labels()
-            .label_font((FONT, 13))
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-        Ok(())
+        legend(&mut chart)
     }
 }
 

@@ -1,7 +1,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{err, DrawResult, Figure, FONT, TAB10};
+use super::{err, legend, DrawResult, Figure, FONT, TAB10};
 
 /// Named series of (x, y) points, e.g. test error against code size for an autoencoder and
 /// PCA. The x axis can be logarithmic (code sizes 2, 8, 32, 64 spread evenly).
@@ -123,13 +123,6 @@ impl LinePlot {
                 chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled()))).map_err(err)?;
             }
         }
-        chart
-            .configure_series_labels()
-            .label_font((FONT, 13))
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-        Ok(())
+        legend(&mut chart)
     }
 }

@@ -138,6 +138,19 @@ pub const TAB10: [RGBColor; 10] = [
     RGBColor(23, 190, 207),
 ];
 
+/// The legend of a figure with named series: a translucent white box with a black border.
+fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+) -> DrawResult {
+    chart
+        .configure_series_labels()
+        .label_font((FONT, 13))
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)
+}
+
 /// Maps a plotters error to text.
 fn err<E: std::fmt::Debug>(e: E) -> String {
     format!("{e:?}")
