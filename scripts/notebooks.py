@@ -152,6 +152,11 @@ def run(write: bool) -> int:
         print(f"  {secs:.0f} s; slowest cell #{slowest[1]}: {slowest[0]:.0f} s", flush=True)
         for p in problems:
             print(f"  PROBLEM: {p}", flush=True)
+        if problems:  # kept to read, with every cell's timing in its metadata
+            kept = ROOT / "target" / "notebooks" / "failed" / path.name
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(nb, kept)
+            print(f"  the executed notebook: {kept.relative_to(ROOT)}", flush=True)
         failed |= bool(problems)
         if write and not problems and path in NOTEBOOKS:
             nb.metadata.setdefault("autoencoders", {})["fingerprint"] = fingerprint(nb)

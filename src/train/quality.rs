@@ -8,6 +8,8 @@
 //! TensorFlow's `tf.image.ssim` and the papers report, which this is: an 11×11 Gaussian window
 //! (σ = 1.5) over the valid region, K₁ = 0.01, K₂ = 0.03, averaged over positions and channels.
 
+use rayon::prelude::*;
+
 /// Values in one image of shape `[channels, height, width]`.
 fn plane_len(shape: [usize; 3]) -> usize {
     shape[1] * shape[2]
@@ -103,14 +105,14 @@ pub fn mean_ssim(a: &[f32], b: &[f32], shape: [usize; 3], data_range: f64) -> Op
         return None;
     }
     let per: Option<Vec<f64>> =
-        a.chunks_exact(n).zip(b.chunks_exact(n)).map(|(x, y)| ssim(x, y, shape, data_range)).collect();
+        a.par_chunks_exact(n).zip(b.par_chunks_exact(n)).map(|(x, y)| ssim(x, y, shape, data_range)).collect();
     per.map(|v| v.iter().sum::<f64>() / v.len() as f64)
 }
 
 /// The 3×3 median filter of every image of a set (flat, one image after another).
 pub fn median_all(images: &[f32], shape: [usize; 3]) -> Vec<f32> {
     let n = shape.iter().product::<usize>().max(1);
-    images.chunks_exact(n).flat_map(|im| median3x3(im, shape)).collect()
+    images.par_chunks_exact(n).flat_map_iter(|im| median3x3(im, shape)).collect()
 }
 
 #[cfg(test)]
