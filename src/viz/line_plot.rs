@@ -105,6 +105,9 @@ impl LinePlot {
             .x_label_formatter(&|x| match (x.fract() == 0.0, self.integer_x) {
                 (true, _) => format!("{x:.0}"),
                 (false, true) => String::new(),
+                // Small values (a log axis of weights: 1e-3 … 1e-1) in scientific notation,
+                // which `{:.1}` printed as 0.0.
+                (false, false) if x.abs() < 0.05 => format!("{x:.0e}"),
                 (false, false) => format!("{x:.1}"),
             })
             .label_style((FONT, 13))
