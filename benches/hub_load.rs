@@ -36,6 +36,7 @@ fn main() {
         train: TrainConfig::default(),
         command: "benches/hub.rs".into(),
         format_version: autoencoders::model_dir::FORMAT_VERSION,
+        variant: Default::default(),
     };
     cfg.save(&repo).unwrap();
     save_weights(&KerasShallow::new(&Dev::default(), &dense).unwrap(), &repo.join("model.safetensors")).unwrap();

@@ -2,7 +2,9 @@
 //! ECG5000), for the side-by-side benchmarks with PyTorch (`scripts/bench_epoch.sh`). Prints
 //! one JSON line per epoch: the model, seconds, ms per step, samples/s and the test loss.
 //!
-//! `cargo run --release --example epoch -- [--model dense|conv|lstm] [--hidden 256] [--code 64] [--batch 256] [--epochs 1]`
+//! `cargo run --release --example epoch -- [--model dense|conv|lstm] [--variant plain|vae] [--hidden 256] [--code 64] [--batch 256] [--epochs 1]`
+//!
+//! With `--variant vae` the test loss is the negative ELBO in nats per sample (one z per sample).
 
 use std::time::Instant;
 
@@ -31,9 +33,10 @@ fn main() -> anyhow::Result<()> {
         "lstm" => ModelConfig::Lstm(autoencoders::models::lstm::LstmConfig::new(140, code)),
         other => anyhow::bail!("--model {other}: expected dense, conv or lstm"),
     };
+    let variant = autoencoders::models::Variant::from_name(&arg("--variant", "plain"))?;
     let dev = Dev::seed_from_u64(0);
-    let describe = cfg.describe();
-    Ok(cfg.build(&dev, Epochs { data: &data, batch, epochs, describe })?)
+    let describe = variant.describe(&cfg);
+    Ok(variant.build(&cfg, &dev, Epochs { data: &data, batch, epochs, describe })?)
 }
 
 /// Times `epochs` epochs of whichever model type the config builds.

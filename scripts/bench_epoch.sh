@@ -7,12 +7,13 @@
 #   scripts/bench_epoch.sh conv 5 "" 64 64     # the convolutional autoencoder (MNIST)
 #   scripts/bench_epoch.sh lstm 5 "" 8 32      # the LSTM autoencoder (ECG5000, 500 beats)
 #   PROFILE=dev scripts/bench_epoch.sh dense 3   # the `dev` profile: no release rebuild of polars
+#   VARIANT=vae scripts/bench_epoch.sh dense 5 400 20 128   # PyTorch's VAE example
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 need cargo "install Rust with rustup (https://rustup.rs)"
 need_modules "pip install torch numpy (the PyTorch side of the comparison)" torch numpy
-model=${1:-dense} rounds=${2:-5} hidden=${3-256} code=${4:-64} batch=${5:-256}
+model=${1:-dense} rounds=${2:-5} hidden=${3-256} code=${4:-64} batch=${5:-256} variant=${VARIANT:-plain}
 : "${AUTOENCODERS_DATA:?set AUTOENCODERS_DATA to the datasets folder}"
 profile=${PROFILE:-release}
 dir=$([ "$profile" = dev ] && echo debug || echo "$profile")
@@ -28,8 +29,8 @@ timed() {
   fi
 }
 for r in $(seq "$rounds"); do
-  timed autoencoders target/$dir/examples/epoch --model "$model" --hidden "$hidden" --code "$code" --batch "$batch" --epochs 1 | tee -a "$log"
-  timed pytorch python3 scripts/pytorch_epoch.py --model "$model" --hidden "$hidden" --code "$code" --batch "$batch" --epochs 1 --threads 2 | tee -a "$log"
+  timed autoencoders target/$dir/examples/epoch --model "$model" --hidden "$hidden" --code "$code" --batch "$batch" --epochs 1 --variant "$variant" | tee -a "$log"
+  timed pytorch python3 scripts/pytorch_epoch.py --model "$model" --hidden "$hidden" --code "$code" --batch "$batch" --epochs 1 --threads 2 --variant "$variant" | tee -a "$log"
 done
 python3 - "$log" "$rss" <<'PY'
 import json, statistics, sys

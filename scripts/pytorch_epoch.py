@@ -6,7 +6,12 @@ code, transposed convs back; channels-last memory format, PyTorch's fastest on C
 sigmoid output trained through BCE-with-logits, same optimiser (Adam, lr 1e-3), same batch
 size. Prints one JSON line per epoch, like the Rust example.
 
+With --variant vae, the model of PyTorch's VAE example (examples/vae/main.py: fc1 784→400,
+fc21/fc22 400→20 for μ and log σ², fc3 20→400, fc4 400→784) and its loss, BCE summed over
+pixels plus the KL, z sampled in training and test alike; the test loss is per sample (nats).
+
     python3 scripts/pytorch_epoch.py --model dense --hidden 256 --code 64 --batch 256 --epochs 1 --threads 2
+    python3 scripts/pytorch_epoch.py --variant vae --hidden 400 --code 20 --batch 128 --epochs 10 --seed 0
 """
 import argparse, gzip, json, os, struct, time
 
@@ -52,6 +57,28 @@ class Conv(nn.Module):
         return self.decoder(self.encoder(img)).reshape(-1, 784)
 
 
+class Vae(nn.Module):
+    """PyTorch's VAE example, with the hidden width and code size as arguments."""
+
+    def __init__(self, hidden, code):
+        super().__init__()
+        self.fc1, self.fc21, self.fc22 = nn.Linear(784, hidden), nn.Linear(hidden, code), nn.Linear(hidden, code)
+        self.fc3, self.fc4 = nn.Linear(code, hidden), nn.Linear(hidden, 784)
+
+    def forward(self, x):
+        h = torch.relu(self.fc1(x))
+        mu, logvar = self.fc21(h), self.fc22(h)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return self.fc4(torch.relu(self.fc3(z))), mu, logvar
+
+
+def vae_loss(out, x):
+    """The example's loss summed over the batch: BCE over pixels plus KL(q(z|x) ‖ N(0, I))."""
+    logits, mu, logvar = out
+    bce = nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="sum")
+    return bce - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+
+
 class Lstm(nn.Module):
     """The crate's LstmAutoencoder: LSTM(1→64) final state → code → 64, repeated → LSTM(64→64) → 1 per step."""
 
@@ -80,9 +107,11 @@ def main():
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--variant", default="plain", choices=["plain", "vae"])
+    p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
+    torch.manual_seed(a.seed)
     hidden = [int(h) for h in a.hidden.split(",") if h]
     if a.model == "lstm":  # ECG5000's 500 training beats, MSE on the z-normalised values
         x, xt = ecg("ECG5000_TRAIN.tsv"), ecg("ECG5000_TEST.tsv")
@@ -94,6 +123,8 @@ def main():
         m = model(hidden, a.code) if a.model == "dense" else Conv(a.code).to(memory_format=torch.channels_last)
         loss_fn = nn.BCEWithLogitsLoss()
         desc = "→".join(map(str, [784, *hidden, a.code, *hidden[::-1], 784])) if a.model == "dense" else f"conv code {a.code}"
+        if a.variant == "vae":
+            m, loss_fn, desc = Vae(hidden[0], a.code), vae_loss, f"vae {desc}"
     opt = torch.optim.Adam(m.parameters(), lr=1e-3)
     for e in range(a.epochs):
         start = time.perf_counter()
@@ -106,7 +137,7 @@ def main():
             opt.step()
         secs = time.perf_counter() - start
         with torch.no_grad():
-            test = loss_fn(m(xt), xt).item()
+            test = loss_fn(m(xt), xt).item() / (len(xt) if a.variant == "vae" else 1)
         steps = -(-len(x) // a.batch)
         print(json.dumps({"impl": "pytorch", "model": desc, "epoch": e + 1, "seconds": round(secs, 4),
                           "ms_per_step": round(secs / steps * 1e3, 3),

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::apps::{self, figures::SaveDyn};
 use crate::fs::write_atomic;
 use crate::model_dir::{read_metrics, RunConfig, CONFIG, HISTORY, METRICS, WEIGHTS};
+use crate::models::Variant;
 use crate::train::{History, Metrics};
 use crate::{Error, Result};
 
@@ -120,6 +121,13 @@ fn metric_rows(m: &Metrics) -> Vec<(&'static str, &'static str, f64)> {
     if let Some(bce) = m.test_bce {
         rows.insert(1, ("bce", "Test BCE", bce));
     }
+    if let Some(v) = &m.variational {
+        rows.push(("neg_elbo", "Test −ELBO (nats per sample)", v.neg_elbo));
+        if let Some(lp) = v.iw_log_px {
+            rows.push(("log_likelihood", "Test log p(x), IWAE bound (nats)", lp));
+        }
+        rows.push(("active_units", "Active latent units", v.active_units as f64));
+    }
     rows
 }
 
@@ -134,6 +142,9 @@ fn card_metadata(input: &CardInput, metrics: &[(&str, &str, f64)], opts: &Export
         let _ = writeln!(s, "license: {}", yaml(l));
     }
     let _ = writeln!(s, "tags:\n- autoencoder\n- {}\n- dfdx\n- rust", cfg.model.card().tag);
+    if let Variant::Vae(_) = cfg.variant {
+        s += "- variational-autoencoder\n- generative\n";
+    }
     if let Some(d) = &hub_dataset {
         let _ = writeln!(s, "datasets:\n- {}", yaml(d));
     }
@@ -168,7 +179,10 @@ fn card_results(input: &CardInput, metrics: &[(&str, &str, f64)]) -> String {
     for (_, label, v) in metrics {
         let _ = writeln!(s, "| {label} | {v:.5} |");
     }
-    let loss = cfg.model.card().loss.name();
+    let loss = match cfg.variant {
+        Variant::Vae(_) => "−ELBO, nats".to_string(),
+        Variant::Plain => cfg.model.card().loss.name().to_string(),
+    };
     let _ = writeln!(s, "| training loss ({loss}) on test | {:.5} |\n", m.test_loss);
     s += "Values are in the model's normalised units (see `data.normalizer` in `config.json`).\n\n";
     s += "![Test images (top) and their reconstructions (bottom)](reconstructions.png)\n\n";
@@ -177,6 +191,9 @@ fn card_results(input: &CardInput, metrics: &[(&str, &str, f64)]) -> String {
 
 /// How to load it (Rust and CLI) and what each file holds.
 fn card_usage(cfg: &RunConfig, repo: &str) -> String {
+    if !cfg.variant.is_plain() {
+        return generative_usage(cfg, repo);
+    }
     let card = cfg.model.card();
     let (rust_type, module) = (&card.rust_type, card.module);
     let mut s = String::from("## Use\n\n```rust\n");
@@ -190,6 +207,32 @@ fn card_usage(cfg: &RunConfig, repo: &str) -> String {
     s += "- `config.json`: model, data (with the fitted normaliser) and training settings; needed to rebuild the model.\n";
     let _ = writeln!(s, "- `model.safetensors`: f32 weights: {}", card.weight_layout);
     s += "- `metrics.json`, `history.csv`: test metrics and the per-epoch losses.\n\n";
+    s
+}
+
+/// How to use a generative model (a VAE): through its directory, which every variant loads from.
+fn generative_usage(cfg: &RunConfig, repo: &str) -> String {
+    let card = cfg.model.card();
+    let mut s = String::from("## Use\n\n```rust\n");
+    s += "use autoencoders::{apps, hub::Hub, pretrained::ModelSource};\n\n";
+    let _ = writeln!(s, "let dir = ModelSource::parse({}, None)?.local_dir(&Hub::from_env())?;", yaml(repo));
+    s += "let samples = apps::generate::sample(&dir, 64, 0)?; // 64 decoded draws from the prior, seed 0\n";
+    s += "samples.grid().save(\"samples.png\".as_ref())?;\n```\n\n";
+    let _ = writeln!(
+        s,
+        "```sh\nautoencoders pull {repo}\nautoencoders eval {repo}\nautoencoders sample {repo} --n 64 --output samples.png\n\
+         autoencoders interpolate {repo} --from 0 --to 1 --output path.png\n```\n"
+    );
+    s += "## Files\n\n";
+    s += "- `config.json`: the backbone (`model`), the variant (`variant`: a VAE and its β), data and training settings.\n";
+    let _ = writeln!(
+        s,
+        "- `model.safetensors`: f32 weights: {} The encoder's last layer has 2 × code outputs: the means of q(z|x), then \
+         their log-variances.",
+        card.weight_layout
+    );
+    s += "- `metrics.json`, `history.csv`: test metrics (with `variational`: −ELBO, its parts, active units, the IWAE \
+          estimate of log p(x)) and the per-epoch losses.\n\n";
     s
 }
 

@@ -12,7 +12,9 @@ use autoencoders::data::{
 };
 use autoencoders::hub::Hub;
 use autoencoders::model_dir::RunConfig;
-use autoencoders::models::{BuildOptions, Contractive, ModelConfig, ReconLoss, Sparsity, FAMILIES};
+use autoencoders::models::{
+    BuildOptions, Contractive, ModelConfig, ReconLoss, Sparsity, VaeConfig, Variant, FAMILIES, VARIANTS,
+};
 use autoencoders::nn::Activation;
 use autoencoders::pretrained::ModelSource;
 use autoencoders::train::{AdamConfig, InputNoise, LrSchedule, Noise, Progress, TrainConfig};
@@ -48,6 +50,46 @@ enum Command {
         /// was (same columns by name, image size, normalisation); writes no metrics.json.
         #[arg(long, value_name = "SOURCE")]
         input: Option<DataSource>,
+        /// A VAE's importance draws per test sample for its IWAE estimate of log p(x) (0: skip
+        /// it; each draw is one more decoder pass over the test split).
+        #[arg(long, default_value_t = 100)]
+        iw_samples: usize,
+    },
+    /// Decode codes drawn from a generative model's prior (a VAE): a grid of new samples.
+    Sample {
+        /// A model directory or a hub repository `owner/name`.
+        dir: String,
+        /// How many samples.
+        #[arg(long, default_value_t = 64)]
+        n: usize,
+        /// Seed of the draws: the same seed gives the same samples.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// The figure to write (.png or .svg).
+        #[arg(long, short)]
+        output: PathBuf,
+        /// Also (or instead, with --n 0) decode a GRID×GRID grid over the first two code units
+        /// at the prior's quantiles: a 2-D VAE's whole latent space (Kingma & Welling's figure 4).
+        #[arg(long, value_name = "GRID")]
+        manifold: Option<usize>,
+    },
+    /// Decode the path between the codes of two test samples: spherical for a VAE (its codes
+    /// lie near a shell of the Gaussian prior), straight for a plain autoencoder.
+    Interpolate {
+        /// A model directory or a hub repository `owner/name`.
+        dir: String,
+        /// Index of the first test sample.
+        #[arg(long, default_value_t = 0)]
+        from: usize,
+        /// Index of the last test sample.
+        #[arg(long, default_value_t = 1)]
+        to: usize,
+        /// Decoded points along the path, both ends included.
+        #[arg(long, default_value_t = 10)]
+        steps: usize,
+        /// The figure to write (.png or .svg).
+        #[arg(long, short)]
+        output: PathBuf,
     },
     /// Download a model from the Hugging Face hub into its cache, check it, print its path.
     ///
@@ -128,6 +170,11 @@ enum SplitArg {
     Test,
 }
 
+/// `--variant`: the objectives, with their descriptions for `--help`.
+fn variant_names() -> Vec<PossibleValue> {
+    VARIANTS.iter().map(|(name, about)| PossibleValue::new(*name).help(*about)).collect()
+}
+
 /// `--model`: the registered model families, with their descriptions for `--help`.
 fn family_names() -> Vec<PossibleValue> {
     FAMILIES.iter().map(|(name, about)| PossibleValue::new(*name).help(*about)).collect()
@@ -190,6 +237,15 @@ struct TrainArgs {
     /// Model family.
     #[arg(long, default_value = "dense", value_parser = clap::builder::PossibleValuesParser::new(family_names()))]
     model: String,
+    /// What the model is trained as: a plain autoencoder or a VAE.
+    #[arg(long, default_value = "plain", value_parser = clap::builder::PossibleValuesParser::new(variant_names()))]
+    variant: String,
+    /// A VAE's KL weight: 1 trains on the ELBO, more pulls codes closer to the prior (β-VAE).
+    #[arg(long, default_value_t = 1.0)]
+    beta: f32,
+    /// Raise a VAE's KL weight linearly from 0 to --beta over this many epochs (batch by batch).
+    #[arg(long, value_name = "EPOCHS")]
+    kl_warmup: Option<f64>,
     /// Code (bottleneck) size: how many numbers each sample is squeezed into.
     #[arg(long, default_value_t = 32)]
     code: usize,
@@ -327,11 +383,11 @@ fn main() -> Result<()> {
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match cli.command {
         Command::Train(a) => train(a, matches.subcommand_matches("train").expect("the train subcommand")),
-        Command::Eval { model, revision, input } => {
+        Command::Eval { model, revision, input, iw_samples } => {
             let (dir, local) = model_dir(&model, revision.as_deref())?;
             let m = match &input {
                 Some(src) => apps::input_metrics(&dir, src),
-                None => apps::test_metrics(&dir),
+                None => apps::test_metrics_with(&dir, &apps::EvalOptions { iw_samples }),
             }
             .with_context(|| format!("evaluating {model}"))?;
             println!("{}", serde_json::to_string_pretty(&m)?);
@@ -383,9 +439,51 @@ fn main() -> Result<()> {
             eprintln!("wrote {} ({rows} rows)", output.display());
             Ok(())
         }
+        Command::Sample { dir: model, n, seed, output, manifold } => {
+            let (dir, _) = model_dir(&model, None)?;
+            let mut written = Vec::new();
+            if n > 0 {
+                let samples = apps::generate::sample(&dir, n, seed).with_context(|| format!("sampling {model}"))?;
+                save_figure(&samples.grid(), &output)?;
+                written.push(output.clone());
+            }
+            if let Some(side) = manifold {
+                let grid = apps::generate::manifold(&dir, side).with_context(|| format!("sampling {model}"))?;
+                let path = if n > 0 { suffixed(&output, "-manifold") } else { output.clone() };
+                save_figure(&grid.grid(), &path)?;
+                written.push(path);
+            }
+            for p in written {
+                println!("{}", p.display());
+            }
+            Ok(())
+        }
+        Command::Interpolate { dir: model, from, to, steps, output } => {
+            let (dir, _) = model_dir(&model, None)?;
+            let path = apps::generate::interpolate(&dir, &[(from, to)], steps.max(2))
+                .with_context(|| format!("interpolating with {model}"))?;
+            save_figure(&path.grid(), &output)?;
+            println!("{}", output.display());
+            Ok(())
+        }
         Command::Demo { figures, model_dir } => demo(&figures, &model_dir),
         Command::Sweep(a) => sweep(&a),
     }
+}
+
+/// Writes a figure, creating its folder.
+fn save_figure(figure: &impl autoencoders::viz::Figure, path: &Path) -> Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    figure.save(path).with_context(|| format!("writing {}", path.display()))
+}
+
+/// `samples.png` → `samples-manifold.png`.
+fn suffixed(path: &Path, suffix: &str) -> PathBuf {
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let ext = path.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+    path.with_file_name(format!("{stem}{suffix}{ext}"))
 }
 
 fn train(a: TrainArgs, given: &ArgMatches) -> Result<()> {
@@ -401,7 +499,7 @@ fn train(a: TrainArgs, given: &ArgMatches) -> Result<()> {
     if !resume && !a.force {
         refuse_occupied(&dir)?;
     }
-    eprintln!("training {} on {}", cfg.model.describe(), cfg.data.dataset);
+    eprintln!("training {} on {}", cfg.describe(), cfg.data.dataset);
     let progress = if a.quiet { Progress::Lines } else { Progress::Bar };
     let h = match prepared {
         Some(data) => apps::train_prepared(&cfg, data, &dir, progress)?,
@@ -518,7 +616,7 @@ type Setting = (&'static str, &'static str, fn(&RunConfig) -> String);
 /// What `--resume` keeps from the saved run, so that it ends bit-identical to an
 /// uninterrupted one; only `--epochs` and `--patience` may change. (The model and dataset are
 /// checked by `apps::train` itself.)
-const KEPT_ON_RESUME: [Setting; 14] = [
+const KEPT_ON_RESUME: [Setting; 15] = [
     ("batch_size", "--batch-size", |c| c.train.batch_size.to_string()),
     ("lr", "--lr", |c| c.train.adam.lr.to_string()),
     ("schedule", "--schedule", |c| format!("{:?}", c.train.schedule).to_lowercase()),
@@ -533,6 +631,7 @@ const KEPT_ON_RESUME: [Setting; 14] = [
     ("normal_class", "--normal-class", |c| c.data.normal_class.clone().unwrap_or("none".into())),
     ("sparsity", "--sparsity", |c| c.train.sparsity.map_or("none".into(), |s| s.to_string())),
     ("contractive", "--contractive", |c| c.train.contractive.map_or("none".into(), |s| s.to_string())),
+    ("kl_warmup", "--kl-warmup", |c| c.train.kl_warmup.map_or("none".into(), |w| w.to_string())),
 ];
 
 /// Refuses a flag given with `--resume` that would change a kept setting (it used to be
@@ -583,8 +682,16 @@ fn run_config(a: &TrainArgs) -> Result<(RunConfig, Option<Prepared>)> {
         None => data.load_raw(Split::Test)?.data.shape,
     };
     let model = model_config(a, &data, &shape)?;
+    let variant = match Variant::from_name(&a.variant)? {
+        Variant::Vae(_) => Variant::Vae(VaeConfig { beta: a.beta }),
+        v => v,
+    };
+    if variant.is_plain() && a.beta != 1.0 {
+        bail!("--beta weighs a VAE's KL term; add --variant vae");
+    }
     let command = command_line(std::env::args().skip(1));
-    Ok((RunConfig { command, ..RunConfig::new(model, data, train_config(a)) }, prepared))
+    let cfg = RunConfig { command, ..RunConfig::new(model, data, train_config(a)) }.with_variant(variant);
+    Ok((cfg, prepared))
 }
 
 /// The command as a user would type it: `autoencoders` and the arguments, quoted where the
@@ -644,13 +751,14 @@ fn train_config(a: &TrainArgs) -> TrainConfig {
         noise: a.noise.map(InputNoise::new),
         sparsity: a.sparsity,
         contractive: a.contractive,
+        kl_warmup: a.kl_warmup,
         checkpoint_every: a.checkpoint_every.or(a.stream.then_some(STREAM_CHECKPOINT_BATCHES)),
     }
 }
 
 fn demo(figures: &Path, model_dir: &Path) -> Result<()> {
     let start = Instant::now();
-    eprintln!("demo: training {} on the embedded 8×8 digits", apps::demo_config().model.describe());
+    eprintln!("demo: training {} on the embedded 8×8 digits", apps::demo_config().describe());
     let (m, written) = apps::demo::run_demo(figures, model_dir)?;
     println!(
         "test MSE {:.4}, BCE {:.4}, PSNR {:.1} dB on {} test digits",

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::DataConfig;
 use crate::fs::write_atomic;
-use crate::models::{Autoencoder, Family, FamilyModel, ModelConfig, ModelVisitor};
+use crate::models::{Autoencoder, Family, FamilyModel, ModelConfig, ModelVisitor, Variant};
 use crate::nn::Dev;
 use crate::train::checkpoint::load_weights;
 use crate::train::{Metrics, TrainConfig};
@@ -91,8 +91,9 @@ pub fn remove_orphans(dir: &Path) -> Result<usize> {
 }
 
 /// The `config.json` format this release writes. Version 0 is the format before the field
-/// existed (read as is); a higher version than this is refused with a request to upgrade.
-pub const FORMAT_VERSION: u32 = 1;
+/// existed (read as is); 2 added `variant` (absent: a plain autoencoder); a higher version
+/// than this is refused with a request to upgrade.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Everything needed to rebuild, retrain or evaluate a model: `config.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -101,8 +102,11 @@ pub struct RunConfig {
     /// The version of this schema the file was written in (0 when absent: before versions).
     #[serde(default)]
     pub format_version: u32,
-    /// The model and its hyperparameters.
+    /// The model's backbone (its layers) and their hyperparameters.
     pub model: ModelConfig,
+    /// What the backbone is trained as (`--variant`); omitted for a plain autoencoder.
+    #[serde(default, skip_serializing_if = "Variant::is_plain")]
+    pub variant: Variant,
     /// The data it trains on, and the normalisation fitted on the training split.
     pub data: DataConfig,
     /// The optimiser and loop settings.
@@ -115,7 +119,28 @@ pub struct RunConfig {
 impl RunConfig {
     /// A config in the current format, with no command recorded.
     pub fn new(model: ModelConfig, data: DataConfig, train: TrainConfig) -> Self {
-        Self { format_version: FORMAT_VERSION, model, data, train, command: String::new() }
+        Self { format_version: FORMAT_VERSION, model, variant: Variant::Plain, data, train, command: String::new() }
+    }
+
+    /// This config with the backbone trained as `variant`.
+    pub fn with_variant(self, variant: Variant) -> Self {
+        Self { variant, ..self }
+    }
+
+    /// Checks the model and its variant without building anything.
+    pub fn validate_model(&self) -> Result<()> {
+        self.model.validate()?;
+        self.variant.validate(&self.model)
+    }
+
+    /// A one-line summary of the model: the backbone's, with the variant's.
+    pub fn describe(&self) -> String {
+        self.variant.describe(&self.model)
+    }
+
+    /// Builds the model (freshly initialised from `dev`'s seed) and runs `visitor` on it.
+    pub fn build<V: ModelVisitor>(&self, dev: &Dev, visitor: V) -> Result<V::Output> {
+        self.variant.build(&self.model, dev, visitor)
     }
 
     /// Reads `dir/config.json`; unknown fields, bad values and newer formats are errors
@@ -125,7 +150,7 @@ impl RunConfig {
         let text = read_config_text(&path)?;
         let cfg: Self = serde_json::from_str(&text).map_err(|e| Error::format(&path, e.to_string()))?;
         check_version(&path, cfg.format_version)?;
-        cfg.model.validate().map_err(|e| Error::format(&path, e.to_string()))?;
+        cfg.validate_model().map_err(|e| Error::format(&path, e.to_string()))?;
         Ok(cfg)
     }
 
@@ -142,7 +167,8 @@ impl RunConfig {
         let path = dir.join(WEIGHTS);
         // Checked before anything is built: an edited config (`"input": 1099511627776`)
         // would otherwise ask for terabytes and abort the process.
-        let params = self.model.num_params();
+        let extra = self.variant.extra_params(&self.model).unwrap_or(0);
+        let params = self.model.num_params().saturating_add(extra);
         let bytes = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
         if params.saturating_mul(4) > bytes {
             return Err(Error::format(
@@ -150,13 +176,13 @@ impl RunConfig {
                 format!(
                     "describes `{}` with {params} parameters ({} bytes as f32), but {} holds {bytes} bytes; the config \
                      does not belong to these weights",
-                    self.model.describe(),
+                    self.describe(),
                     params.saturating_mul(4),
                     path.display()
                 ),
             ));
         }
-        self.model.build(&Dev::default(), WithWeights { path: &path, then: visitor })
+        self.build(&Dev::default(), WithWeights { path: &path, then: visitor })
     }
 }
 
@@ -214,6 +240,18 @@ pub fn read_model_config<F: Family>(path: &Path) -> Result<F::Config> {
     let mut root: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::format(path, e.to_string()))?;
     let version = root.get("format_version").and_then(|v| v.as_u64()).unwrap_or(0);
     check_version(path, u32::try_from(version).unwrap_or(u32::MAX))?;
+    if let Some(variant) = root.get("variant").and_then(|v| v.get("kind")).and_then(|k| k.as_str()) {
+        if variant != "plain" {
+            return Err(Error::format(
+                path,
+                format!(
+                    "it describes a `{variant}` model on a `{}` backbone, not a plain one; load it with \
+                     `RunConfig::load_model` (any variant)",
+                    F::NAME
+                ),
+            ));
+        }
+    }
     let mut model = root
         .get_mut("model")
         .map(serde_json::Value::take)

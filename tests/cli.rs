@@ -128,12 +128,46 @@ fn every_subcommand_explains_its_flags() {
         ("figures", vec!["--out"]),
         ("encode", vec!["--output", "--split"]),
         ("demo", vec!["--figures", "--model-dir"]),
+        ("sample", vec!["--n", "--seed", "--output", "--manifold"]),
+        ("interpolate", vec!["--from", "--to", "--steps", "--output"]),
     ] {
         let help = ok(bin().args([sub, "--help"]));
         for f in flags {
             assert!(help.contains(f), "{sub} --help lacks {f}:\n{help}");
         }
     }
+}
+
+#[test]
+fn a_vae_trains_samples_interpolates_and_exports_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (vae, plain) = (dir.path().join("vae"), dir.path().join("plain"));
+    let train = ["train", "--dataset", "digits", "--code", "2", "--hidden", "32", "--epochs", "3", "--quiet"];
+    ok(bin().args(train).args(["--variant", "vae", "--beta", "2", "--kl-warmup", "1", "--out"]).arg(&vae));
+    ok(bin().args(train).arg("--out").arg(&plain));
+    ok(bin().arg("eval").arg(&vae).args(["--iw-samples", "10"]));
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(vae.join("metrics.json")).unwrap()).unwrap();
+    assert!(m["variational"]["iw_log_px"].as_f64().unwrap() < 0.0 && m["variational"]["iw_samples"] == 10, "{m}");
+    let png = dir.path().join("out/samples.png");
+    ok(bin().arg("sample").arg(&vae).args(["--n", "16", "--manifold", "6", "--output"]).arg(&png));
+    assert!(is_png(&png) && is_png(&dir.path().join("out/samples-manifold.png")));
+    let path = dir.path().join("path.svg");
+    ok(bin().arg("interpolate").arg(&plain).args(["--from", "3", "--to", "4", "--output"]).arg(&path));
+    assert!(std::fs::read_to_string(&path).unwrap().contains("3 → 4 (linear)"));
+    // A plain autoencoder cannot sample: the error says why and which models can.
+    let refused = bin().arg("sample").arg(&plain).arg("--output").arg(dir.path().join("x.png")).output().unwrap();
+    let e = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && e.contains("no known distribution") && e.contains("--variant vae"), "{e}");
+    assert!(!e.contains("panicked"), "{e}");
+    // --beta without a VAE is refused.
+    let beta = bin().args(train).args(["--beta", "2", "--out"]).arg(dir.path().join("b")).output().unwrap();
+    assert!(String::from_utf8_lossy(&beta.stderr).contains("add --variant vae"));
+    // The card says what it is and how to sample it.
+    let card = dir.path().join("card");
+    ok(bin().arg("export").arg(&vae).arg("--to").arg(&card));
+    let readme = std::fs::read_to_string(card.join("README.md")).unwrap();
+    assert!(readme.contains("- variational-autoencoder") && readme.contains("autoencoders sample"), "{readme}");
+    assert!(readme.contains("vae (β 2, Bernoulli decoder)") && readme.contains("Test −ELBO"), "{readme}");
 }
 
 /// `examples/custom_model.rs`: a family defined outside the crate trains, saves, reloads and

@@ -16,6 +16,7 @@ fn quick(dataset: DatasetId, model: DenseConfig, dir: &std::path::Path) {
         train: TrainConfig { epochs: 2, batch_size: 64, ..Default::default() },
         command: String::new(),
         format_version: autoencoders::model_dir::FORMAT_VERSION,
+        variant: Default::default(),
     };
     apps::train(&cfg, dir, false, Progress::Quiet).unwrap();
 }

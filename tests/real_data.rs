@@ -84,6 +84,7 @@ fn conv_autoencoder_learns_mnist_and_reloads_identically() {
         train: cfg,
         command: String::new(),
         format_version: autoencoders::model_dir::FORMAT_VERSION,
+        variant: Default::default(),
     };
     rc.save(dir.path()).unwrap();
     autoencoders::train::checkpoint::save_weights(&model, &dir.path().join("model.safetensors")).unwrap();
@@ -107,6 +108,7 @@ fn a_model_of_normal_ecg_beats_flags_the_abnormal_ones() {
         train: TrainConfig { epochs: 100, batch_size: 32, val_split: 0.1, patience: None, ..Default::default() },
         command: String::new(),
         format_version: autoencoders::model_dir::FORMAT_VERSION,
+        variant: Default::default(),
     };
     apps::train(&cfg, dir.path(), false, Progress::Quiet).unwrap();
     let m = apps::evaluate(dir.path()).unwrap();
@@ -134,6 +136,7 @@ fn lstm_autoencoder_of_normal_beats_separates_abnormal_ones_and_reloads() {
         train: TrainConfig { epochs: 8, batch_size: 32, val_split: 0.1, patience: None, ..Default::default() },
         command: String::new(),
         format_version: autoencoders::model_dir::FORMAT_VERSION,
+        variant: Default::default(),
     };
     let h = apps::train(&cfg, dir.path(), false, Progress::Quiet).unwrap();
     let m = apps::evaluate(dir.path()).unwrap();

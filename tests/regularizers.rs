@@ -19,7 +19,7 @@ use rand::{Rng, SeedableRng};
 
 /// The step's total loss of `x` (the same probes every call: a fixed generator seed).
 fn total<M: Autoencoder>(step: &RegularizedStep, model: &M, x: &Tensor<M::Input, f32, Dev>) -> f64 {
-    let (_, v) = step.loss(model, x.clone(), x.clone(), &mut StdRng::seed_from_u64(11)).unwrap();
+    let (_, v) = step.loss(model, x.clone(), x.clone(), &mut StdRng::seed_from_u64(11), 1.0).unwrap();
     v.total as f64
 }
 
@@ -27,8 +27,9 @@ fn total<M: Autoencoder>(step: &RegularizedStep, model: &M, x: &Tensor<M::Input,
 /// central finite difference along a random direction in that tensor (directional derivatives:
 /// well above f32 round-off, unlike single entries).
 fn check_gradients<M: Autoencoder>(what: &str, step: &RegularizedStep, model: &mut M, x: Tensor<M::Input, f32, Dev>) {
-    let (loss, _) =
-        step.loss(model, x.clone().traced(model.alloc_grads()), x.clone(), &mut StdRng::seed_from_u64(11)).unwrap();
+    let (loss, _) = step
+        .loss(model, x.clone().traced(model.alloc_grads()), x.clone(), &mut StdRng::seed_from_u64(11), 1.0)
+        .unwrap();
     let grads = loss.backward();
     let mut named = Vec::new();
     model.visit("", &mut |name, p| named.push((name, p.values(), p.grad(&grads))));

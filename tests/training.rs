@@ -20,6 +20,7 @@ fn digits_cfg(epochs: usize) -> RunConfig {
         train: TrainConfig { epochs, batch_size: 64, seed: 7, val_split: 0.1, patience: None, ..Default::default() },
         command: String::new(),
         format_version: autoencoders::model_dir::FORMAT_VERSION,
+        variant: Default::default(),
     }
 }
 

@@ -10,14 +10,34 @@ use rand::{rngs::StdRng, SeedableRng};
 
 use crate::data::stream::{ParquetStream, Part};
 use crate::train::{
-    code_stats, encode_all, evaluate_loss_of, jacobian_stats, quality, reconstruct_all, Corruption, InputNoise,
-    MetricSums, Metrics,
+    code_stats, encode_all, evaluate_loss_of, jacobian_stats, quality, reconstruct_all, variational_stats, Corruption,
+    InputNoise, MetricSums, Metrics,
 };
 use crate::Result;
 
+/// What `eval` computes beyond the reconstruction metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EvalOptions {
+    /// Importance draws per test sample of a VAE's IWAE estimate of `log p(x)` (`--iw-samples`;
+    /// 0: none). Its cost is that many decoder passes per sample.
+    pub iw_samples: usize,
+}
+
+impl Default for EvalOptions {
+    /// 100 draws, as in Burda et al.'s and the VAE literature's tables.
+    fn default() -> Self {
+        Self { iw_samples: 100 }
+    }
+}
+
 /// Evaluates the model in `dir` on its dataset's test split and writes `dir/metrics.json`.
 pub fn evaluate(dir: &Path) -> Result<Metrics> {
-    let metrics = test_metrics(dir)?;
+    evaluate_with(dir, &EvalOptions::default())
+}
+
+/// [`evaluate`] with options.
+pub fn evaluate_with(dir: &Path, opts: &EvalOptions) -> Result<Metrics> {
+    let metrics = test_metrics_with(dir, opts)?;
     write_metrics(dir, &metrics)?;
     Ok(metrics)
 }
@@ -25,12 +45,17 @@ pub fn evaluate(dir: &Path) -> Result<Metrics> {
 /// The model in `dir` evaluated on its dataset's test split, writing nothing (for models in
 /// the hub cache, which must stay as downloaded).
 pub fn test_metrics(dir: &Path) -> Result<Metrics> {
-    let m = unchecked_test_metrics(dir)?;
+    test_metrics_with(dir, &EvalOptions::default())
+}
+
+/// [`test_metrics`] with options.
+pub fn test_metrics_with(dir: &Path, opts: &EvalOptions) -> Result<Metrics> {
+    let m = unchecked_test_metrics(dir, opts)?;
     finite(&m, dir)?;
     Ok(m)
 }
 
-fn unchecked_test_metrics(dir: &Path) -> Result<Metrics> {
+fn unchecked_test_metrics(dir: &Path, opts: &EvalOptions) -> Result<Metrics> {
     let cfg = RunConfig::load(dir)?;
     if cfg.data.source.stream {
         let test = cfg.data.open_stream(Part::Test, cfg.train.val_split)?;
@@ -39,7 +64,7 @@ fn unchecked_test_metrics(dir: &Path) -> Result<Metrics> {
     let test = super::load_checked_split(&cfg, dir, Split::Test)?;
     let normal = cfg.data.normal_class.as_deref().map(|name| class_index(&test, name)).transpose()?;
     let noisy = cfg.train.noise.map(|n| corrupted(&test, &n, cfg.train.seed));
-    let (m, recon) = cfg.load_model(dir, TestMetrics { test: &test, noisy: noisy.as_ref(), normal })?;
+    let (m, recon) = cfg.load_model(dir, TestMetrics { test: &test, noisy: noisy.as_ref(), normal, opts: *opts })?;
     with_point_auroc(&cfg, m, &recon, &test, Split::Test)
 }
 
@@ -76,7 +101,8 @@ pub fn input_metrics(dir: &Path, input: &DataSource) -> Result<Metrics> {
     let labelled = cfg.data.normal_class.as_deref().filter(|_| test.labels.is_some());
     let normal = labelled.map(|name| class_index(&test, name)).transpose()?;
     let noisy = cfg.train.noise.map(|n| corrupted(&test, &n, cfg.train.seed));
-    let m = cfg.load_model(dir, TestMetrics { test: &test, noisy: noisy.as_ref(), normal })?.0;
+    let opts = EvalOptions::default();
+    let m = cfg.load_model(dir, TestMetrics { test: &test, noisy: noisy.as_ref(), normal, opts })?.0;
     finite(&m, dir)?;
     Ok(m)
 }
@@ -108,6 +134,18 @@ pub fn metrics_of<M: Autoencoder>(
     noisy: Option<&Dataset>,
     normal: Option<u32>,
 ) -> Result<Metrics> {
+    metrics_with(model, test, noisy, normal, &EvalOptions::default())
+}
+
+/// [`metrics_of`] with options; a latent-variable model (VAE) also gets its bounds on the
+/// clean test data ([`VariationalStats`](crate::train::VariationalStats)).
+pub fn metrics_with<M: Autoencoder>(
+    model: &M,
+    test: &Dataset,
+    noisy: Option<&Dataset>,
+    normal: Option<u32>,
+    opts: &EvalOptions,
+) -> Result<Metrics> {
     let input = noisy.unwrap_or(test);
     let recon = reconstruct_all(model, input, 512);
     let (test_loss, _, _) = evaluate_loss_of(model, input, test, 512)?;
@@ -117,6 +155,7 @@ pub fn metrics_of<M: Autoencoder>(
     }
     metrics.code = Some(code_stats(&encode_all(model, test, 512), model.code_len()));
     metrics.jacobian = Some(jacobian_stats(model, test, JACOBIAN_SAMPLES, SENSITIVITY_SIGMA, 0x5E45_171E));
+    metrics.variational = variational_stats(model, test, opts.iw_samples, 512, 0x1_4AE5);
     if let Some(noisy) = noisy {
         denoising_metrics(&mut metrics, test, noisy, &recon);
     }
@@ -147,12 +186,13 @@ struct TestMetrics<'a> {
     test: &'a Dataset,
     noisy: Option<&'a Dataset>,
     normal: Option<u32>,
+    opts: EvalOptions,
 }
 
 impl ModelVisitor for TestMetrics<'_> {
     type Output = (Metrics, Vec<f32>);
     fn visit<M: Autoencoder>(self, model: M) -> Result<(Metrics, Vec<f32>)> {
-        let m = metrics_of(&model, self.test, self.noisy, self.normal)?;
+        let m = metrics_with(&model, self.test, self.noisy, self.normal, &self.opts)?;
         Ok((m, reconstruct_all(&model, self.noisy.unwrap_or(self.test), 512)))
     }
 }
@@ -185,7 +225,7 @@ impl ModelVisitor for StreamedMetrics<'_> {
 pub fn check_model(dir: &Path) -> Result<String> {
     let cfg = RunConfig::load(dir)?;
     let n = cfg.load_model(dir, CountParams)?;
-    Ok(format!("{} ({n} parameters), trained on {}", cfg.model.describe(), cfg.data.dataset))
+    Ok(format!("{} ({n} parameters), trained on {}", cfg.describe(), cfg.data.dataset))
 }
 
 struct CountParams;

@@ -24,7 +24,7 @@ pub fn figures(dir: &Path) -> Result<Figures> {
     let cfg = RunConfig::load(dir)?;
     let history = History::load_csv(&dir.join(HISTORY))?;
     let test = super::load_checked_split(&cfg, dir, Split::Test)?.take(2000);
-    let (dataset, model) = (cfg.data.dataset.to_string(), cfg.model.describe());
+    let (dataset, model) = (cfg.data.dataset.to_string(), cfg.describe());
     let range = cfg.data.is_image().then_some((0.0, 1.0));
     // A denoising model is shown what `eval` measures it on: the corrupted test inputs.
     let noisy = cfg.train.noise.map(|n| super::evaluate::corrupted(&test, &n, cfg.train.seed));

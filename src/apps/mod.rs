@@ -10,12 +10,13 @@ pub mod demo;
 pub mod encode;
 pub mod evaluate;
 pub mod figures;
+pub mod generate;
 pub mod sweep;
 pub mod train;
 
 pub use demo::demo_config;
 pub use encode::{codes_table, encode, encode_input, encode_to_parquet, write_parquet};
-pub use evaluate::{check_model, evaluate, input_metrics, test_metrics};
+pub use evaluate::{check_model, evaluate, evaluate_with, input_metrics, test_metrics, test_metrics_with, EvalOptions};
 pub use figures::{figures, FigureOptions, Figures};
 pub use train::{train, train_prepared};
 

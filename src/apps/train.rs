@@ -40,9 +40,28 @@ pub fn train_prepared(cfg: &RunConfig, data: Prepared, dir: &Path, progress: Pro
 
 /// Checks the model, the training settings and that the model can take the regularisers.
 fn check(cfg: &RunConfig) -> Result<()> {
-    cfg.model.validate()?;
+    cfg.validate_model()?;
     cfg.train.validate()?;
-    cfg.model.check_regularizers(cfg.train.sparsity.as_ref(), cfg.train.contractive.as_ref())
+    let t = &cfg.train;
+    if !cfg.variant.is_plain() && (t.sparsity.is_some() || t.contractive.is_some()) {
+        return Err(Error::config(
+            "variant",
+            format!(
+                "--sparsity and --contractive regularise a plain autoencoder; a {} has its own regulariser (the KL \
+                 term, weighted by --beta)",
+                cfg.variant.name()
+            ),
+        ));
+    }
+    if let Some(w) = t.kl_warmup {
+        if !matches!(cfg.variant, crate::models::Variant::Vae(_)) {
+            return Err(Error::config("kl_warmup", "--kl-warmup warms up a VAE's KL term; add --variant vae"));
+        }
+        if !(w.is_finite() && w >= 0.0) {
+            return Err(Error::config("kl_warmup", format!("{w} epochs: give a number of epochs ≥ 0")));
+        }
+    }
+    cfg.model.check_regularizers(t.sparsity.as_ref(), t.contractive.as_ref())
 }
 
 /// Fills in what the data decided, checks the model fits it, splits off validation, trains.
@@ -84,7 +103,7 @@ fn write_and_fit(
         trainer = trainer.corruption(noise);
     }
     let dev = Dev::seed_from_u64(cfg.train.seed);
-    let history = cfg.model.build(&dev, Fit { trainer, train, val })?;
+    let history = cfg.build(&dev, Fit { trainer, train, val })?;
     if resume {
         // Only once the resumed run has ended: one that fails or is killed part-way leaves the
         // config of the last run that finished, not the new --epochs it did not reach.
@@ -157,13 +176,13 @@ fn resumed_config(cfg: &RunConfig, dir: &Path) -> Result<RunConfig> {
         ));
     }
     let same_data = |a: &RunConfig, b: &RunConfig| (&a.data.dataset, &a.data.test) == (&b.data.dataset, &b.data.test);
-    if saved.model != cfg.model || !same_data(&saved, cfg) {
+    if saved.model != cfg.model || saved.variant != cfg.variant || !same_data(&saved, cfg) {
         return Err(Error::config(
             "resume",
             format!(
                 "{} was trained as `{}` on {}; resume it with the same model and dataset",
                 dir.display(),
-                saved.model.describe(),
+                saved.describe(),
                 saved.data.dataset
             ),
         ));

@@ -1,6 +1,7 @@
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use rand::rngs::StdRng;
 use rayon::prelude::*;
 
 use crate::nn::activation::{with_function, with_slope};
@@ -34,6 +35,58 @@ impl ReconLoss {
             ReconLoss::Mse => "mse",
             ReconLoss::Bce => "bce",
         }
+    }
+}
+
+/// One sample's terms of a latent-variable model's bound ([`Autoencoder::latent_bounds`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LatentBound {
+    /// `−log p(x|z)` for one `z ~ q(z|x)`, in nats.
+    pub recon: f64,
+    /// `KL(q(z|x) ‖ p(z))`, in nats (closed form).
+    pub kl: f64,
+    /// The importance-weighted bound on `log p(x)` (NaN when not asked for).
+    pub log_px: f64,
+}
+
+/// A distribution of codes to generate from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Prior {
+    /// The standard normal `N(0, I)` in `dim` dimensions.
+    StandardNormal {
+        /// Code units.
+        dim: usize,
+    },
+}
+
+impl Prior {
+    /// Code units.
+    pub fn dim(&self) -> usize {
+        match *self {
+            Prior::StandardNormal { dim } => dim,
+        }
+    }
+
+    /// `n` codes drawn from the prior (row after row), the same for the same generator state.
+    pub fn sample(&self, n: usize, rng: &mut StdRng) -> Vec<f32> {
+        use rand_distr::{Distribution, StandardNormal};
+        match *self {
+            Prior::StandardNormal { dim } => (0..n * dim).map(|_| StandardNormal.sample(rng)).collect(),
+        }
+    }
+
+    /// The prior's quantile `q` ∈ (0, 1) along each axis (for a grid over the latent space,
+    /// as in Kingma & Welling's figure 4).
+    pub fn quantile(&self, q: f64) -> f64 {
+        match self {
+            Prior::StandardNormal { .. } => math::normal_quantile(q),
+        }
+    }
+
+    /// Whether its mass sits on a shell (a high-dimensional Gaussian: paths between codes are
+    /// then better spherical than straight).
+    pub fn is_gaussian(&self) -> bool {
+        matches!(self, Prior::StandardNormal { .. })
     }
 }
 
@@ -237,6 +290,44 @@ pub trait Autoencoder: Params {
         &self,
         _x: Tensor<Self::Input, f32, Dev, T>,
     ) -> Option<(Tensor<Self::Code, f32, Dev, T>, Tensor<Rank0, f32, Dev, T>)> {
+        None
+    }
+
+    /// Whether the model draws random numbers in its loss (a VAE's ε): trainers then call
+    /// [`Autoencoder::loss_sampled`] with a seeded generator.
+    fn is_stochastic(&self) -> bool {
+        false
+    }
+
+    /// The training loss with the model's random draws taken from `rng`, its regulariser
+    /// weighted by `reg_scale` ∈ [0, 1] (a KL warm-up). [`Autoencoder::loss`] for a
+    /// deterministic model.
+    fn loss_sampled<T: Tape<f32, Dev>>(
+        &self,
+        x: Tensor<Self::Input, f32, Dev, T>,
+        target: Tensor<Self::Input, f32, Dev>,
+        _rng: &mut StdRng,
+        _reg_scale: f32,
+    ) -> LossParts<T> {
+        self.loss(x, target)
+    }
+
+    /// The distribution codes are drawn from to generate (a VAE's `N(0, I)`); `None` for a
+    /// model trained without one (a plain autoencoder's codes follow no known law).
+    fn prior(&self) -> Option<Prior> {
+        None
+    }
+
+    /// For a latent-variable model: per sample of `x`, the reconstruction term `−log p(x|z)`
+    /// with one `z ~ q(z|x)` drawn from `rng`, the analytic `KL(q(z|x) ‖ p(z))` (both in
+    /// nats), and with `k > 0` the importance-weighted bound on `log p(x)` from `k` draws
+    /// (Burda et al. 2016; `k = 1` is the ELBO with a sampled KL). `None` for other models.
+    fn latent_bounds(
+        &self,
+        _x: Tensor<Self::Input, f32, Dev>,
+        _k: usize,
+        _rng: &mut StdRng,
+    ) -> Option<Vec<LatentBound>> {
         None
     }
 

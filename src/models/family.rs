@@ -56,6 +56,25 @@ pub trait Family {
     fn card(cfg: &Self::Config) -> CardText;
     /// Builds the model type that holds `cfg` (freshly initialised) and hands it to `visitor`.
     fn build<V: ModelVisitor>(cfg: &Self::Config, dev: &Dev, visitor: V) -> Result<V::Output>;
+
+    /// Builds a model of `cfg` whose encoder emits `heads` values per code unit (a VAE's mean
+    /// and log-variance, side by side: `heads × code` linear outputs) and whose decoder reads
+    /// `code`, and hands it to `visitor`. By default the family cannot.
+    fn build_heads<V: HeadsVisitor>(_cfg: &Self::Config, _dev: &Dev, _heads: usize, _visitor: V) -> Result<V::Output> {
+        Err(crate::Error::config(
+            "variant",
+            format!("the {} family has no encoder with several heads; use --model dense or conv", Self::NAME),
+        ))
+    }
+}
+
+/// [`ModelVisitor`] for a model built by [`Family::build_heads`]: its codes are runtime-sized
+/// rows, so an objective (a VAE) can take the heads apart.
+pub trait HeadsVisitor {
+    /// What the visit returns.
+    type Output;
+    /// Runs on the freshly built model.
+    fn visit<M: Autoencoder<Code = (usize, usize)>>(self, model: M) -> Result<Self::Output>;
 }
 
 /// A computation over a model of any type: what a generic closure would be, if Rust had them.

@@ -4,12 +4,16 @@
 mod autoencoder;
 mod family;
 mod regularizer;
+pub mod vae;
+mod variant;
 #[macro_use]
 mod registry;
 
-pub use autoencoder::{recon_loss, recon_loss_unfused, Autoencoder, LossParts, ReconLoss};
-pub use family::{BuildOptions, CardText, Family, FamilyModel, JacobianSupport, ModelVisitor};
+pub use autoencoder::{recon_loss, recon_loss_unfused, Autoencoder, LatentBound, LossParts, Prior, ReconLoss};
+pub use family::{BuildOptions, CardText, Family, FamilyModel, HeadsVisitor, JacobianSupport, ModelVisitor};
 pub use regularizer::{Contractive, JacobianMethod, Sparsity};
+pub use vae::{Vae, VaeConfig};
+pub use variant::{Variant, VARIANTS};
 
 // Every model family: its folder, its `Family` type and its variant of `ModelConfig`. Adding a
 // family is one line here (see `registry.rs` for what the line generates).

@@ -65,6 +65,11 @@ macro_rules! families {
             pub fn build<V: $crate::models::ModelVisitor>(&self, dev: &$crate::nn::Dev, visitor: V) -> $crate::Result<V::Output> {
                 match self { $(Self::$variant(c) => <$module::$family>::build(c, dev, visitor)),+ }
             }
+            /// Builds the model with an encoder of `heads` outputs per code unit
+            /// ([`Family::build_heads`]) and runs `visitor` on it.
+            pub fn build_heads<V: $crate::models::HeadsVisitor>(&self, dev: &$crate::nn::Dev, heads: usize, visitor: V) -> $crate::Result<V::Output> {
+                match self { $(Self::$variant(c) => <$module::$family>::build_heads(c, dev, heads, visitor)),+ }
+            }
             /// One small example config per registered family ([`Family::example`]).
             pub fn examples() -> Vec<Self> {
                 vec![$(Self::$variant(<$module::$family>::example())),+]

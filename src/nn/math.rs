@@ -53,6 +53,32 @@ pub fn tanh(x: f32) -> f32 {
     1.0 - 2.0 / (exp(2.0 * x) + 1.0)
 }
 
+/// The standard normal CDF, `Φ(x) = erfc(−x/√2) / 2` (libm's `erfc`, accurate to a few ulp).
+pub fn normal_cdf(x: f64) -> f64 {
+    0.5 * libm::erfc(-x / std::f64::consts::SQRT_2)
+}
+
+/// The standard normal quantile `Φ⁻¹(q)` for `q` ∈ (0, 1), by bisection on [`normal_cdf`]
+/// (to 1e-12; it draws figure grids, not inner loops). ±∞ at 0 and 1, NaN outside.
+pub fn normal_quantile(q: f64) -> f64 {
+    if !(0.0..=1.0).contains(&q) {
+        return f64::NAN;
+    }
+    let (mut lo, mut hi) = (-40.0f64, 40.0f64);
+    if q == 0.0 || q == 1.0 {
+        return if q == 0.0 { f64::NEG_INFINITY } else { f64::INFINITY };
+    }
+    while hi - lo > 1e-12 {
+        let mid = 0.5 * (lo + hi);
+        if normal_cdf(mid) < q {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
 /// Whether the CPU has AVX2 (and FMA), detected once.
 #[inline]
 pub fn has_avx2() -> bool {

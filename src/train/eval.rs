@@ -1,4 +1,5 @@
 use dfdx::prelude::*;
+use rand::{rngs::StdRng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
@@ -137,7 +138,9 @@ pub struct Metrics {
     /// Peak signal-to-noise ratio in dB, `10·log10(peak² / mse)`; the peak is 1 for data in
     /// [0, 1], else the test data's value range.
     pub test_psnr: f64,
-    /// The model's own training loss on the test split.
+    /// The model's own loss ([`Autoencoder::loss`]) on the test split: its reconstruction
+    /// loss (without the `--sparsity` or `--contractive` penalty a model was trained with), or
+    /// a VAE's negative ELBO in nats per sample (one `z` drawn per sample, seeded).
     pub test_loss: f64,
     /// For a model trained on one class only (`--normal-class`): the area under the ROC curve
     /// of per-sample reconstruction error as a score separating the other classes (anomalies)
@@ -173,6 +176,80 @@ pub struct Metrics {
     /// How sensitive the codes are to the input (what a contractive penalty lowers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jacobian: Option<JacobianStats>,
+    /// For a latent-variable model (a VAE): its bound on the test data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variational: Option<VariationalStats>,
+}
+
+/// A latent-variable model's bounds on the test split, in nats per sample.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct VariationalStats {
+    /// The negative ELBO, `recon + kl` (β = 1 whatever the model trained with), one `z ~ q(z|x)`
+    /// per sample.
+    pub neg_elbo: f64,
+    /// Its reconstruction term `−log p(x|z)`.
+    pub recon: f64,
+    /// Its KL term `KL(q(z|x) ‖ p(z))` (closed form).
+    pub kl: f64,
+    /// Code units in use: those whose posterior mean varies over the test data,
+    /// `Cov_x(E_q[z_j]) > 0.01` (Burda et al. 2016).
+    pub active_units: usize,
+    /// The importance-weighted estimate of `log p(x)` (IWAE bound) with `iw_samples` draws
+    /// per sample; `null` when not computed (`--iw-samples 0`).
+    pub iw_log_px: Option<f64>,
+    /// Its standard error over the test samples.
+    pub iw_log_px_stderr: Option<f64>,
+    /// The draws per sample of `iw_log_px`.
+    pub iw_samples: usize,
+}
+
+/// The variance above which a code unit counts as active (Burda et al. 2016).
+pub const ACTIVE_UNIT_VARIANCE: f64 = 0.01;
+
+/// The bounds of a latent-variable model over all of `data` (in batches of `batch`), with `k`
+/// importance draws per sample (0: no IWAE estimate); `None` for other models. Draws come from
+/// `seed`: the same numbers every run.
+pub fn variational_stats<M: Autoencoder>(
+    model: &M,
+    data: &Dataset,
+    k: usize,
+    batch: usize,
+    seed: u64,
+) -> Option<VariationalStats> {
+    let dev = Dev::default();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let (mut recon, mut kl, mut iw, mut iw_sq) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    // IWAE's cost is k decoder passes per sample: smaller batches keep the k·batch logits small.
+    let batch = if k > 1 { (batch * 8 / k).clamp(32, batch) } else { batch };
+    for b in data.batches(batch) {
+        let x = dev.tensor_from_vec(b.x.to_vec(), model.input_shape(b.n));
+        for bound in model.latent_bounds(x, k, &mut rng)? {
+            recon += bound.recon;
+            kl += bound.kl;
+            iw += bound.log_px;
+            iw_sq += bound.log_px * bound.log_px;
+        }
+    }
+    let n = data.len().max(1) as f64;
+    let codes = encode_all(model, data, 512);
+    let width = model.code_len();
+    let active_units = (0..width)
+        .filter(|&j| {
+            let column = codes.iter().skip(j).step_by(width).map(|&v| v as f64);
+            let (sum, sq) = column.fold((0.0, 0.0), |(s, q), v| (s + v, q + v * v));
+            sq / n - (sum / n).powi(2) > ACTIVE_UNIT_VARIANCE
+        })
+        .count();
+    let (mean, var) = (iw / n, (iw_sq / n - (iw / n).powi(2)).max(0.0));
+    Some(VariationalStats {
+        neg_elbo: (recon + kl) / n,
+        recon: recon / n,
+        kl: kl / n,
+        active_units,
+        iw_log_px: (k > 0).then_some(mean),
+        iw_log_px_stderr: (k > 0).then(|| (var / n).sqrt()),
+        iw_samples: k,
+    })
 }
 
 /// The sparsity of a set of codes.

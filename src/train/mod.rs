@@ -15,7 +15,8 @@ pub use crate::data::BatchSource;
 pub use adam::{Adam, AdamConfig};
 pub use eval::{
     code_stats, encode_all, evaluate_loss, evaluate_loss_of, jacobian_norms, jacobian_stats, per_sample_errors,
-    reconstruct_all, reconstruction_errors, roc_auc, roc_curve, CodeStats, JacobianStats, MetricSums, Metrics,
+    reconstruct_all, reconstruction_errors, roc_auc, roc_curve, variational_stats, CodeStats, JacobianStats,
+    MetricSums, Metrics, VariationalStats, ACTIVE_UNIT_VARIANCE,
 };
 pub use history::{score, EpochRecord, History};
 pub use noise::{InputNoise, Noise};

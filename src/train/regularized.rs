@@ -1,6 +1,8 @@
-//! The step of a sparse or contractive autoencoder: the reconstruction loss plus the code's
-//! sparsity penalty and/or the encoder's contractive penalty, one Adam update of every
-//! parameter. Denoising needs no step of its own: it is the trainer's corruption stage.
+//! The step of a sparse, contractive or stochastic (VAE) autoencoder: the reconstruction loss
+//! plus the code's sparsity penalty and/or the encoder's contractive penalty — or the model's
+//! own sampled loss, its regulariser warmed up — one Adam update of every parameter, with
+//! random draws seeded by the step count. Denoising needs no step of its own: it is the
+//! trainer's corruption stage.
 
 use std::collections::BTreeMap;
 
@@ -28,6 +30,9 @@ pub struct RegularizedStep {
     pub sparsity: Option<Sparsity>,
     /// The penalty on the encoder's Jacobian, if any.
     pub contractive: Option<Contractive>,
+    /// Epochs of linear KL warm-up (`TrainConfig::kl_warmup`).
+    pub kl_warmup: Option<f64>,
+    steps_per_epoch: usize,
     seed: u64,
     steps: u64,
 }
@@ -39,12 +44,32 @@ impl RegularizedStep {
             adam: Adam::new(cfg.adam),
             sparsity: cfg.sparsity,
             contractive: cfg.contractive,
+            kl_warmup: cfg.kl_warmup,
+            steps_per_epoch: 1,
             seed: cfg.seed,
             steps: 0,
         }
     }
 
-    /// The total loss of a batch on `x`'s tape, and its parts as numbers.
+    /// Batches per epoch, which the warm-up's epochs are counted in.
+    pub fn steps_per_epoch(self, steps: usize) -> Self {
+        Self { steps_per_epoch: steps.max(1), ..self }
+    }
+
+    /// The regulariser's weight in [0, 1] at batch `steps` (0-based) of the run: rising
+    /// linearly over the warm-up, `(steps + 1) / warm-up batches`, then 1.
+    pub fn reg_scale(&self, steps: u64) -> f32 {
+        match self.kl_warmup {
+            Some(epochs) if epochs > 0.0 => {
+                let total = epochs * self.steps_per_epoch as f64;
+                ((steps + 1) as f64 / total).min(1.0) as f32
+            }
+            _ => 1.0,
+        }
+    }
+
+    /// The total loss of a batch on `x`'s tape, and its parts as numbers; the model's own
+    /// [`Autoencoder::loss_sampled`] when there is no penalty.
     ///
     /// # Shapes
     /// x (batch, input) → code (batch, code) → logits (batch, input); penalties are scalars
@@ -54,7 +79,13 @@ impl RegularizedStep {
         x: Tensor<M::Input, f32, Dev, T>,
         target: Tensor<M::Input, f32, Dev>,
         rng: &mut StdRng,
+        reg_scale: f32,
     ) -> Result<(Tensor<Rank0, f32, Dev, T>, LossValues)> {
+        if self.sparsity.is_none() && self.contractive.is_none() {
+            let parts = model.loss_sampled(x, target, rng, reg_scale);
+            let values = LossValues { total: parts.total.array(), recon: parts.recon, reg: parts.reg };
+            return Ok((parts.total, values));
+        }
         let (code, jacobian) = match self.contractive {
             None => (model.encode_data(x), None),
             Some(c) => {
@@ -82,9 +113,10 @@ impl RegularizedStep {
 
 impl<M: Autoencoder> TrainStep<M> for RegularizedStep {
     fn train_batch(&mut self, model: &mut M, batch: StepBatch<M>, lr: f64) -> Result<LossValues> {
-        let mut rng = self.probe_rng(self.steps);
+        let (mut rng, scale) = (self.probe_rng(self.steps), self.reg_scale(self.steps));
         self.steps += 1;
-        let (total, values) = self.loss(model, batch.input.traced(model.alloc_grads()), batch.target, &mut rng)?;
+        let (total, values) =
+            self.loss(model, batch.input.traced(model.alloc_grads()), batch.target, &mut rng, scale)?;
         if values.total.is_finite() {
             let mut grads = total.backward();
             self.adam.cfg.lr = lr;
@@ -95,7 +127,7 @@ impl<M: Autoencoder> TrainStep<M> for RegularizedStep {
 
     fn eval_batch(&self, model: &M, batch: StepBatch<M>) -> LossValues {
         let mut rng = self.probe_rng(u64::MAX);
-        match self.loss(model, batch.input, batch.target, &mut rng) {
+        match self.loss(model, batch.input, batch.target, &mut rng, 1.0) {
             Ok((_, values)) => values,
             // Only a model without Jacobian products fails, and training refused it first.
             Err(_) => LossValues { total: f32::NAN, recon: f32::NAN, reg: f32::NAN },

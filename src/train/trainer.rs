@@ -47,6 +47,11 @@ pub struct TrainConfig {
     /// The contractive penalty on the encoder's Jacobian (`--contractive`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contractive: Option<Contractive>,
+    /// The epochs over which a VAE's KL weight rises linearly from 0 to β, batch by batch
+    /// (`--kl-warmup`; Bowman et al. 2016): the decoder learns to use the code before the KL
+    /// pulls it to the prior. Validation always weighs the KL fully.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kl_warmup: Option<f64>,
     /// Also write the resume state after every this many batches of an epoch, so that a run
     /// killed in the middle of a long (streamed) epoch continues from there, bit-identically,
     /// instead of redoing the epoch. `None`: at epoch ends only.
@@ -132,6 +137,7 @@ impl Default for TrainConfig {
             noise: None,
             sparsity: None,
             contractive: None,
+            kl_warmup: None,
             checkpoint_every: None,
         }
     }
@@ -218,10 +224,12 @@ impl<'a> Trainer<'a> {
 
     /// Trains `model` on `train`, validating on `val` (may be empty) after each epoch, with the
     /// plain autoencoder step ([`PlainStep`], Adam), or [`RegularizedStep`] when the config has
-    /// a sparsity or contractive penalty.
+    /// a sparsity or contractive penalty or the model draws random numbers (a VAE).
     pub fn fit<M: Autoencoder>(&self, model: &mut M, train: &dyn BatchSource, val: &Dataset) -> Result<History> {
-        if self.cfg.sparsity.is_some() || self.cfg.contractive.is_some() {
-            return self.fit_with(model, train, val, &mut RegularizedStep::new(self.cfg));
+        if self.cfg.sparsity.is_some() || self.cfg.contractive.is_some() || model.is_stochastic() {
+            let steps_per_epoch = train.len().div_ceil(self.cfg.batch_size.max(1));
+            let step = RegularizedStep::new(self.cfg).steps_per_epoch(steps_per_epoch);
+            return self.fit_with(model, train, val, &mut { step });
         }
         self.fit_with(model, train, val, &mut PlainStep::new(self.cfg.adam))
     }

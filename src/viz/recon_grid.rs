@@ -66,6 +66,15 @@ impl ReconstructionGrid {
         }
     }
 
+    /// The row-title column's width: none when no row has a title (a grid of samples).
+    fn title_width(&self) -> u32 {
+        if self.rows.iter().all(|(t, _)| t.is_empty()) {
+            0
+        } else {
+            TITLE
+        }
+    }
+
     fn cols(&self) -> usize {
         self.rows.first().map_or(0, |r| r.1.len())
     }
@@ -106,7 +115,7 @@ impl ReconstructionGrid {
 impl Figure for ReconstructionGrid {
     fn size(&self) -> (u32, u32) {
         let (cw, ch) = self.cell();
-        (TITLE + cw * self.cols() as u32 + 8, ch * self.rows.len() as u32 + 8)
+        (self.title_width() + cw * self.cols() as u32 + 8, ch * self.rows.len() as u32 + 8)
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
@@ -116,7 +125,7 @@ impl Figure for ReconstructionGrid {
             let y = (r as u32 * ch + ch / 2) as i32 + 4;
             root.draw(&Text::new(title.clone(), (6, y - 7), (FONT, 14))).map_err(err)?;
         }
-        let area = root.margin(4, 4, TITLE as i32, 4);
+        let area = root.margin(4, 4, self.title_width().max(4) as i32, 4);
         if let Some((h, w)) = self.image_hw() {
             let size = (cw * self.cols() as u32, ch * self.rows.len() as u32);
             let bitmap =

@@ -14,7 +14,7 @@ pub use config::ConvConfig;
 use dfdx::prelude::*;
 
 use crate::models::{
-    Autoencoder, BuildOptions, CardText, Family, FamilyModel, JacobianSupport, ModelVisitor, ReconLoss,
+    Autoencoder, BuildOptions, CardText, Family, FamilyModel, HeadsVisitor, JacobianSupport, ModelVisitor, ReconLoss,
 };
 use crate::nn::{join, Activation, Conv2d, ConvTranspose2d, Dense, Dev, Flatten, Image, Param, Params, Unflatten};
 use crate::Result;
@@ -104,6 +104,12 @@ impl<
     /// A freshly initialised model (PyTorch's default initialisation for every layer); an
     /// error when `config`'s image shape is not this type's.
     pub fn new(dev: &Dev, config: &ConvConfig) -> Result<Self> {
+        Self::with_heads(dev, config, 1)
+    }
+
+    /// A model whose encoder's dense layer emits `heads × code` values (a VAE's means and
+    /// log-variances, side by side) and whose decoder reads `code`.
+    pub fn with_heads(dev: &Dev, config: &ConvConfig, heads: usize) -> Result<Self> {
         const {
             assert!(H % 4 == 0 && W % 4 == 0 && H2 * 2 == H && W2 * 2 == W && H4 * 2 == H2 && W4 * 2 == W2);
             assert!(IN == CH * H * W && FLAT == 32 * H4 * W4);
@@ -122,7 +128,7 @@ impl<
             encoder: ConvEncoder {
                 conv1: Conv2d::new(dev),
                 conv2: Conv2d::new(dev),
-                fc: Dense::new(dev, Const, config.code),
+                fc: Dense::new(dev, Const, heads * config.code),
             },
             decoder: ConvDecoder {
                 fc: Dense::new(dev, config.code, Const),
@@ -371,6 +377,18 @@ impl Family for ConvFamily {
             (1, 64, 64) => v.visit(Conv1x64x64::new(dev, cfg)?),
             (3, 64, 64) => v.visit(Conv3x64x64::new(dev, cfg)?),
             (1, 112, 92) => v.visit(Conv1x112x92::new(dev, cfg)?),
+            (c, h, w) => Err(config::unsupported_size(c, h, w)),
+        }
+    }
+    fn build_heads<V: HeadsVisitor>(cfg: &ConvConfig, dev: &Dev, heads: usize, v: V) -> Result<V::Output> {
+        match (cfg.channels, cfg.height, cfg.width) {
+            (1, 28, 28) => v.visit(Conv1x28x28::with_heads(dev, cfg, heads)?),
+            (3, 28, 28) => v.visit(Conv3x28x28::with_heads(dev, cfg, heads)?),
+            (1, 32, 32) => v.visit(Conv1x32x32::with_heads(dev, cfg, heads)?),
+            (3, 32, 32) => v.visit(Conv3x32x32::with_heads(dev, cfg, heads)?),
+            (1, 64, 64) => v.visit(Conv1x64x64::with_heads(dev, cfg, heads)?),
+            (3, 64, 64) => v.visit(Conv3x64x64::with_heads(dev, cfg, heads)?),
+            (1, 112, 92) => v.visit(Conv1x112x92::with_heads(dev, cfg, heads)?),
             (c, h, w) => Err(config::unsupported_size(c, h, w)),
         }
     }

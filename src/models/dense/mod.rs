@@ -13,7 +13,7 @@ pub use stack::DenseStack;
 use dfdx::prelude::*;
 
 use crate::models::{
-    Autoencoder, BuildOptions, CardText, Family, FamilyModel, JacobianSupport, ModelVisitor, ReconLoss,
+    Autoencoder, BuildOptions, CardText, Family, FamilyModel, HeadsVisitor, JacobianSupport, ModelVisitor, ReconLoss,
 };
 use crate::nn::{join, Activation, Dense, Dev, Param, Params};
 use crate::Result;
@@ -60,9 +60,17 @@ where
 {
     /// Builds a freshly initialised model; fails if the config's widths do not fit this type.
     pub fn new(dev: &Dev, config: &DenseConfig) -> Result<Self> {
+        Self::with_heads(dev, config, 1)
+    }
+
+    /// A model whose encoder's last layer emits `heads × code` values (a VAE's means and
+    /// log-variances, side by side) and whose decoder reads `code`.
+    pub fn with_heads(dev: &Dev, config: &DenseConfig, heads: usize) -> Result<Self> {
         config.validate()?;
+        let mut widths = config.encoder_widths();
+        *widths.last_mut().expect("input and code") *= heads;
         Ok(Self {
-            encoder: Enc::from_widths(dev, &config.encoder_widths())?,
+            encoder: Enc::from_widths(dev, &widths)?,
             decoder: Dec::from_widths(dev, &config.decoder_widths())?,
             config: config.clone(),
         })
@@ -223,6 +231,15 @@ impl Family for DenseFamily {
             (_, [], _) => v.visit(Dense0::new(dev, cfg)?),
             (_, [_], _) => v.visit(Dense1::new(dev, cfg)?),
             _ => v.visit(Dense2::new(dev, cfg)?),
+        }
+    }
+
+    /// The runtime-sized type of the config's depth (the presets' codes are compile-time sized).
+    fn build_heads<V: HeadsVisitor>(cfg: &DenseConfig, dev: &Dev, heads: usize, v: V) -> Result<V::Output> {
+        match cfg.hidden.len() {
+            0 => v.visit(Dense0::with_heads(dev, cfg, heads)?),
+            1 => v.visit(Dense1::with_heads(dev, cfg, heads)?),
+            _ => v.visit(Dense2::with_heads(dev, cfg, heads)?),
         }
     }
 }
