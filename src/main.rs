@@ -54,6 +54,12 @@ enum Command {
         /// it; each draw is one more decoder pass over the test split).
         #[arg(long, default_value_t = 100)]
         iw_samples: usize,
+        /// Also generate 10,000 samples (a VAE's from its prior; a plain autoencoder's from a
+        /// Gaussian fitted to its training codes) and report their Parzen-window
+        /// log-likelihood and Fréchet distance to the test images (in the features of a
+        /// classifier it trains on the training split: needs labelled images).
+        #[arg(long)]
+        sample_quality: bool,
     },
     /// Decode codes drawn from a generative model's prior (a VAE): a grid of new samples.
     Sample {
@@ -383,11 +389,11 @@ fn main() -> Result<()> {
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match cli.command {
         Command::Train(a) => train(a, matches.subcommand_matches("train").expect("the train subcommand")),
-        Command::Eval { model, revision, input, iw_samples } => {
+        Command::Eval { model, revision, input, iw_samples, sample_quality } => {
             let (dir, local) = model_dir(&model, revision.as_deref())?;
             let m = match &input {
                 Some(src) => apps::input_metrics(&dir, src),
-                None => apps::test_metrics_with(&dir, &apps::EvalOptions { iw_samples }),
+                None => apps::test_metrics_with(&dir, &apps::EvalOptions { iw_samples, sample_quality }),
             }
             .with_context(|| format!("evaluating {model}"))?;
             println!("{}", serde_json::to_string_pretty(&m)?);

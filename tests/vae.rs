@@ -76,7 +76,7 @@ fn the_iwae_bound_with_one_draw_is_the_elbo_and_grows_with_draws() {
 #[test]
 fn eval_reports_the_bound_its_parts_and_active_units() {
     let dir = trained(15);
-    let m = apps::evaluate_with(dir.path(), &apps::EvalOptions { iw_samples: 20 }).unwrap();
+    let m = apps::evaluate_with(dir.path(), &apps::EvalOptions { iw_samples: 20, ..Default::default() }).unwrap();
     let v = m.variational.expect("a VAE gets variational stats");
     assert!((v.neg_elbo - (v.recon + v.kl)).abs() < 1e-9);
     assert!(v.kl > 0.0 && v.recon > 0.0 && v.active_units >= 1 && v.active_units <= 4, "{v:?}");
@@ -169,4 +169,26 @@ fn settings_that_do_not_fit_a_vae_are_refused() {
     assert!(bad(RunConfig { model: relu, ..vae_cfg(1, 1.0) }).contains("linear (identity) code"));
     let lstm = ModelConfig::Lstm(autoencoders::models::lstm::LstmConfig::new(64, 4));
     assert!(bad(RunConfig { model: lstm, ..vae_cfg(1, 1.0) }).contains("dense or conv"));
+}
+
+#[test]
+fn sample_quality_measures_prior_samples_and_a_plain_models_fitted_codes() {
+    let vae = trained(10);
+    let plain = tempfile::tempdir().unwrap();
+    apps::train(&RunConfig { variant: Variant::Plain, ..vae_cfg(10, 1.0) }, plain.path(), false, Progress::Quiet)
+        .unwrap();
+    let opts = apps::generate::QualityOptions { samples: 400, ..Default::default() };
+    let (v, p) = (
+        apps::generate::sample_quality(vae.path(), &opts).unwrap(),
+        apps::generate::sample_quality(plain.path(), &opts).unwrap(),
+    );
+    use autoencoders::train::sample_quality::CodesFrom;
+    assert_eq!((v.codes_from, p.codes_from), (CodesFrom::Prior, CodesFrom::FittedGaussian));
+    for q in [v, p] {
+        assert!(q.frechet.is_finite() && q.frechet > q.frechet_floor && q.frechet_floor >= 0.0, "{q:?}");
+        assert!(q.parzen.log_likelihood.is_finite() && q.parzen.stderr > 0.0, "{q:?}");
+        assert!(q.classifier_accuracy > 0.8, "{q:?}");
+    }
+    // Deterministic for a seed.
+    assert_eq!(apps::generate::sample_quality(vae.path(), &opts).unwrap(), v);
 }

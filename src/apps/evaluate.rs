@@ -21,12 +21,15 @@ pub struct EvalOptions {
     /// Importance draws per test sample of a VAE's IWAE estimate of `log p(x)` (`--iw-samples`;
     /// 0: none). Its cost is that many decoder passes per sample.
     pub iw_samples: usize,
+    /// Also generate samples and measure them ([`super::generate::sample_quality`]; trains a
+    /// classifier of the data for the Fréchet distance: tens of seconds on MNIST).
+    pub sample_quality: bool,
 }
 
 impl Default for EvalOptions {
-    /// 100 draws, as in Burda et al.'s and the VAE literature's tables.
+    /// 100 draws, as in Burda et al.'s and the VAE literature's tables; no sample quality.
     fn default() -> Self {
-        Self { iw_samples: 100 }
+        Self { iw_samples: 100, sample_quality: false }
     }
 }
 
@@ -50,8 +53,11 @@ pub fn test_metrics(dir: &Path) -> Result<Metrics> {
 
 /// [`test_metrics`] with options.
 pub fn test_metrics_with(dir: &Path, opts: &EvalOptions) -> Result<Metrics> {
-    let m = unchecked_test_metrics(dir, opts)?;
+    let mut m = unchecked_test_metrics(dir, opts)?;
     finite(&m, dir)?;
+    if opts.sample_quality {
+        m.sample_quality = Some(super::generate::sample_quality(dir, &Default::default())?);
+    }
     Ok(m)
 }
 

@@ -7,10 +7,13 @@ use std::path::Path;
 use dfdx::prelude::*;
 use rand::{rngs::StdRng, SeedableRng};
 
+use crate::baselines::{Classifier, ClassifierTraining};
 use crate::data::Split;
 use crate::model_dir::RunConfig;
 use crate::models::{Autoencoder, ModelConfig, ModelVisitor, Prior};
 use crate::nn::{values, Activation, Dev};
+use crate::train::encode_all;
+use crate::train::sample_quality::{frechet_distance, parzen_estimate, CodesFrom, SampleQuality};
 use crate::viz::ReconstructionGrid;
 use crate::{Error, Result};
 
@@ -89,6 +92,61 @@ pub fn manifold(dir: &Path, side: usize) -> Result<Generated> {
     let cfg = RunConfig::load(dir)?;
     let samples = cfg.load_model(dir, Manifold { side, dir })?;
     Ok(generated(&cfg, samples, side, vec![]))
+}
+
+/// How [`sample_quality`] measures a model's samples.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QualityOptions {
+    /// Generated samples (the papers use 10,000).
+    pub samples: usize,
+    /// Seed of the draws.
+    pub seed: u64,
+    /// The hidden width of the classifier whose features the Fréchet distance compares.
+    pub classifier_hidden: usize,
+    /// How that classifier is trained (on the model's training split, with its labels).
+    pub classifier: ClassifierTraining,
+}
+
+impl Default for QualityOptions {
+    /// 10,000 samples, seed 0; a 256-unit classifier trained 5 epochs.
+    fn default() -> Self {
+        Self {
+            samples: 10_000,
+            seed: 0,
+            classifier_hidden: 256,
+            classifier: ClassifierTraining { epochs: 5, ..Default::default() },
+        }
+    }
+}
+
+/// Generates `opts.samples` samples from the model in `dir` — from its prior, or for a plain
+/// autoencoder from a diagonal Gaussian fitted to its training codes — and measures them
+/// against the test split: Parzen log-likelihood (σ chosen on the validation split) and the
+/// Fréchet distance in the features of a classifier trained on the training split.
+pub fn sample_quality(dir: &Path, opts: &QualityOptions) -> Result<SampleQuality> {
+    let cfg = RunConfig::load(dir)?;
+    let train_all = super::load_checked_split(&cfg, dir, Split::Train)?;
+    let test = super::load_checked_split(&cfg, dir, Split::Test)?;
+    let (train, val) = train_all.split(cfg.train.val_split.max(0.05), cfg.train.seed)?;
+    let (samples, codes_from) = cfg.load_model(dir, Generate { n: opts.samples, seed: opts.seed, train: &train })?;
+    let d = test.sample_len();
+    let parzen = parzen_estimate(&samples, &val.samples[..val.samples.len().min(1000 * d)], &test.samples, d);
+    let classes =
+        test.class_names.len().max(train.labels.as_ref().map_or(0, |l| l.iter().max().map_or(0, |&m| m as usize + 1)));
+    let mut classifier = Classifier::new(&Dev::seed_from_u64(opts.seed), d, &[opts.classifier_hidden], classes);
+    classifier.fit(&train, &opts.classifier)?;
+    let f = classifier.feature_len();
+    let features = |v: &[f32]| classifier.features(v);
+    let test_features = features(&test.samples);
+    let n = opts.samples.min(train.len());
+    Ok(SampleQuality {
+        samples: opts.samples,
+        codes_from,
+        parzen,
+        frechet: frechet_distance(&features(&samples), &test_features, f),
+        frechet_floor: frechet_distance(&features(&train.samples[..n * d]), &test_features, f),
+        classifier_accuracy: classifier.accuracy(&test)?,
+    })
 }
 
 /// Points along the path from `a` to `b`, `steps` of them with both ends: on the great circle
@@ -178,6 +236,36 @@ fn output_is_sigmoid(model: &ModelConfig) -> bool {
         ModelConfig::Dense(d) => d.output_activation == Activation::Sigmoid,
         ModelConfig::Conv(c) => c.output_activation == Activation::Sigmoid,
         ModelConfig::Lstm(_) => false,
+    }
+}
+
+struct Generate<'a> {
+    n: usize,
+    seed: u64,
+    train: &'a crate::data::Dataset,
+}
+
+impl ModelVisitor for Generate<'_> {
+    type Output = (Vec<f32>, CodesFrom);
+    fn visit<M: Autoencoder>(self, model: M) -> Result<(Vec<f32>, CodesFrom)> {
+        if model.prior().is_some() {
+            return Ok((sample_model(&model, self.n, self.seed)?, CodesFrom::Prior));
+        }
+        let k = model.code_len();
+        let codes = encode_all(&model, self.train, 512);
+        let rows = (codes.len() / k).max(2) as f64;
+        let mean: Vec<f64> =
+            (0..k).map(|j| codes.iter().skip(j).step_by(k).map(|&v| v as f64).sum::<f64>() / rows).collect();
+        let sd: Vec<f64> = (0..k)
+            .map(|j| {
+                (codes.iter().skip(j).step_by(k).map(|&v| (v as f64 - mean[j]).powi(2)).sum::<f64>() / (rows - 1.0))
+                    .sqrt()
+            })
+            .collect();
+        let unit = Prior::StandardNormal { dim: k }.sample(self.n, &mut StdRng::seed_from_u64(self.seed));
+        let fitted: Vec<f32> =
+            unit.iter().enumerate().map(|(i, &u)| (mean[i % k] + sd[i % k] * u as f64) as f32).collect();
+        Ok((decode_codes(&model, fitted, self.n), CodesFrom::FittedGaussian))
     }
 }
 

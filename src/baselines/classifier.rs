@@ -118,6 +118,33 @@ impl Classifier {
         Ok(losses)
     }
 
+    /// The last hidden layer's activations of each sample (`samples` holds rows of the
+    /// classifier's input width): the feature space a Fréchet distance between image sets is
+    /// measured in. A classifier without hidden layers gives its logits.
+    pub fn features(&self, samples: &[f32]) -> Vec<f32> {
+        let dev = Dev::default();
+        let d = self.layers.first().map_or(1, |l| l.input()).max(1);
+        let keep = self.layers.len().saturating_sub(1).max(1);
+        let mut out = Vec::new();
+        for chunk in samples.chunks(512 * d) {
+            let mut x = dev.tensor_from_vec(chunk.to_vec(), (chunk.len() / d, d));
+            for (i, layer) in self.layers.iter().take(keep).enumerate() {
+                x = layer.forward(x);
+                if i + 1 < self.layers.len() {
+                    x = x.relu();
+                }
+            }
+            out.extend(x.as_vec());
+        }
+        out
+    }
+
+    /// Width of [`Classifier::features`].
+    pub fn feature_len(&self) -> usize {
+        let keep = self.layers.len().saturating_sub(1).max(1);
+        self.layers.get(keep - 1).map_or(0, |l| l.output())
+    }
+
     /// The most likely class of each sample.
     pub fn predict(&self, data: &Dataset) -> Vec<u32> {
         let dev = Dev::default();

@@ -179,6 +179,9 @@ pub struct Metrics {
     /// For a latent-variable model (a VAE): its bound on the test data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variational: Option<VariationalStats>,
+    /// How good the model's generated samples are (`eval --sample-quality`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_quality: Option<super::sample_quality::SampleQuality>,
 }
 
 /// A latent-variable model's bounds on the test split, in nats per sample.

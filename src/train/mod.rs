@@ -8,6 +8,7 @@ mod history;
 mod noise;
 pub mod quality;
 mod regularized;
+pub mod sample_quality;
 mod step;
 mod trainer;
 
