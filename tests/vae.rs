@@ -100,6 +100,9 @@ fn sampling_is_deterministic_for_a_seed_and_refused_without_a_prior() {
     assert!(a.samples.iter().all(|v| (0.0..=1.0).contains(v)));
     let grid = apps::generate::manifold(dir.path(), 5).unwrap();
     assert_eq!(grid.samples.len(), 25 * 64);
+    // `figures` adds a row of prior samples to a VAE's reconstructions.
+    let rows = apps::figures(dir.path()).unwrap().reconstructions.rows;
+    assert_eq!(rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(), ["original", "reconstruction", "prior samples"]);
 
     let plain = tempfile::tempdir().unwrap();
     let cfg = RunConfig { variant: Variant::Plain, ..vae_cfg(1, 1.0) };

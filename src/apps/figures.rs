@@ -13,7 +13,8 @@ use crate::Result;
 pub struct Figures {
     /// Training and validation loss per epoch.
     pub loss: LossCurve,
-    /// Ten test samples (top) and their reconstructions (bottom).
+    /// Ten test samples (top) and their reconstructions (below); for a generative model (a
+    /// VAE) a third row of decoded prior draws.
     pub reconstructions: ReconstructionGrid,
     /// The codes of the test samples, by class.
     pub latent: LatentScatter,
@@ -64,6 +65,11 @@ impl Figures {
             let clean = grid.rows.remove(0);
             grid.rows.insert(0, ("noisy input".into(), split_rows(&shown_input.samples, &test.shape)));
             grid.rows.insert(0, ("clean".into(), clean.1));
+        }
+        if let Some(prior) = model.prior() {
+            // A generative model's own images: decoded draws from its prior (seed 0).
+            let drawn = super::generate::decode_codes(model, prior.sample_seeded(10, 0), 10);
+            grid = grid.with_row("prior samples", &drawn);
         }
         Ok(Self {
             loss: LossCurve::new(history, format!("{name}: {}", text.model)),

@@ -59,6 +59,19 @@ pub fn sample_model<M: Autoencoder>(model: &M, n: usize, seed: u64) -> Result<Ve
     Ok(decode_codes(model, codes, n))
 }
 
+/// Decodes `codes` (rows of the model's code size) with the model in `dir`, `cols` per row of
+/// the figure — any codes, say random ones, to see what a decoder makes of them.
+pub fn decode(dir: &Path, codes: &[f32], cols: usize) -> Result<Generated> {
+    let cfg = RunConfig::load(dir)?;
+    let k = cfg.model.code_len();
+    if k == 0 || codes.len() % k != 0 {
+        let what = format!("{} values are not whole codes of {k}", codes.len());
+        return Err(Error::config("codes", what));
+    }
+    let samples = cfg.load_model(dir, Decode { codes: codes.to_vec() })?;
+    Ok(generated(&cfg, samples, cols, vec![]))
+}
+
 /// The paths between the codes of test samples `pairs[i].0` and `pairs[i].1` of the model in
 /// `dir`, `steps` decoded points each (ends included), one row per pair: spherical
 /// ([`slerp`]) for a model with a Gaussian prior, where codes lie near a shell, else straight.
@@ -183,7 +196,8 @@ fn no_prior(what: &str) -> Error {
     )
 }
 
-fn decode_codes<M: Autoencoder>(model: &M, codes: Vec<f32>, n: usize) -> Vec<f32> {
+/// Decodes `n` codes (rows of the model's code size) in batches of 512.
+pub(crate) fn decode_codes<M: Autoencoder>(model: &M, codes: Vec<f32>, n: usize) -> Vec<f32> {
     let dev = Dev::default();
     let k = model.code_len();
     let mut out = Vec::new();
@@ -236,6 +250,18 @@ fn output_is_sigmoid(model: &ModelConfig) -> bool {
         ModelConfig::Dense(d) => d.output_activation == Activation::Sigmoid,
         ModelConfig::Conv(c) => c.output_activation == Activation::Sigmoid,
         ModelConfig::Lstm(_) => false,
+    }
+}
+
+struct Decode {
+    codes: Vec<f32>,
+}
+
+impl ModelVisitor for Decode {
+    type Output = Vec<f32>;
+    fn visit<M: Autoencoder>(self, model: M) -> Result<Vec<f32>> {
+        let n = self.codes.len() / model.code_len();
+        Ok(decode_codes(&model, self.codes, n))
     }
 }
 

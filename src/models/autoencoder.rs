@@ -75,6 +75,12 @@ impl Prior {
         }
     }
 
+    /// `n` codes drawn from the prior by a generator seeded with `seed`.
+    pub fn sample_seeded(&self, n: usize, seed: u64) -> Vec<f32> {
+        use rand::SeedableRng;
+        self.sample(n, &mut StdRng::seed_from_u64(seed))
+    }
+
     /// The prior's quantile `q` ∈ (0, 1) along each axis (for a grid over the latent space,
     /// as in Kingma & Welling's figure 4).
     pub fn quantile(&self, q: f64) -> f64 {
