@@ -40,13 +40,13 @@
 //! | [`hub`] | the Hugging Face hub client (downloads and the cache only) |
 //! | [`data`] | [`Dataset`](data::Dataset), [`DataSource`](data::DataSource) (built-in names, files, folders, hub datasets), one loader per file format, splits, normalisation, [`DataConfig`](data::DataConfig) |
 //! | [`nn`] | layers with their own kernels (dense, conv, LSTM), [`Params`](nn::Params) |
-//! | [`models`] | the [`Autoencoder`](models::Autoencoder) trait, the [`Family`](models::Family) trait, one folder per family, and the one list of families |
+//! | [`models`] | the [`Autoencoder`](models::Autoencoder) trait, the [`Family`](models::Family) trait, one folder per family, and the one list of families; the objective axis [`Variant`](models::Variant) and the [`Vae`](models::Vae) |
 //! | [`train`] | [`Trainer`](train::Trainer), [`TrainStep`](train::TrainStep), [`Corruption`](train::Corruption), Adam, history, checkpoints, metrics |
 //! | [`model_dir`] | the model-directory format: file names, [`RunConfig`](model_dir::RunConfig) (`config.json`), loading |
 //! | [`pretrained`] | [`Pretrained::from_pretrained`](pretrained::Pretrained::from_pretrained) for every model type |
 //! | [`baselines`] | PCA and a supervised classifier, measured like the autoencoders |
 //! | [`viz`] | every figure and table; each saves PNG/SVG and displays inline in evcxr |
-//! | [`apps`] | whole jobs on a model directory (train, evaluate, encode, figures, anomaly, demo) |
+//! | [`apps`] | whole jobs on a model directory (train, evaluate, encode, figures, anomaly, sweep, generate, demo) |
 //! | [`export`] | hub-ready folders and model cards |
 //!
 //! A new model family is a folder under `models/` implementing [`Family`](models::Family),

@@ -180,6 +180,25 @@ fn cli_pull_and_eval_accept_a_hub_id_and_report_a_missing_one() {
     assert!(!ok && err.contains("acme/missing") && err.contains("not found"), "{err}");
 }
 
+#[test]
+fn a_vae_on_the_hub_pulls_evaluates_and_samples_like_its_directory() {
+    let (root, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let local = root.path().join("acme/vae");
+    let mut cfg = apps::demo_config().with_variant(autoencoders::models::Variant::Vae(Default::default()));
+    cfg.train.epochs = 3;
+    apps::train(&cfg, &local, false, Progress::Quiet).unwrap();
+    let server = HubServer::start(root.path());
+    let (ok, path, err) = output(cli(&server.endpoint, cache.path()).args(["pull", "acme/vae"]));
+    assert!(ok && err.contains("vae (β 1, Bernoulli decoder)"), "{err}");
+    let png = cache.path().join("samples.png");
+    let (ok, _, err) =
+        output(cli(&server.endpoint, cache.path()).args(["sample", "acme/vae", "--n", "9", "--output"]).arg(&png));
+    assert!(ok && png.is_file(), "{err}");
+    // The same samples as from the directory it was published from.
+    let dir = Path::new(path.trim());
+    assert_eq!(apps::generate::sample(dir, 9, 0).unwrap(), apps::generate::sample(&local, 9, 0).unwrap());
+}
+
 // ---- Datasets: MNIST-style parquet as `ylecun/mnist` and `zalando-datasets/fashion_mnist` publish it.
 
 use std::io::Cursor;
