@@ -142,8 +142,10 @@ fn card_metadata(input: &CardInput, metrics: &[(&str, &str, f64)], opts: &Export
         let _ = writeln!(s, "license: {}", yaml(l));
     }
     let _ = writeln!(s, "tags:\n- autoencoder\n- {}\n- dfdx\n- rust", cfg.model.card().tag);
-    if let Variant::Vae(_) = cfg.variant {
-        s += "- variational-autoencoder\n- generative\n";
+    match cfg.variant {
+        Variant::Vae(_) => s += "- variational-autoencoder\n- generative\n",
+        Variant::Aae(_) => s += "- adversarial-autoencoder\n- generative\n",
+        Variant::Plain => {}
     }
     if let Some(d) = &hub_dataset {
         let _ = writeln!(s, "datasets:\n- {}", yaml(d));
@@ -181,7 +183,7 @@ fn card_results(input: &CardInput, metrics: &[(&str, &str, f64)]) -> String {
     }
     let loss = match cfg.variant {
         Variant::Vae(_) => "−ELBO, nats".to_string(),
-        Variant::Plain => cfg.model.card().loss.name().to_string(),
+        Variant::Plain | Variant::Aae(_) => cfg.model.card().loss.name().to_string(),
     };
     let _ = writeln!(s, "| training loss ({loss}) on test | {:.5} |\n", m.test_loss);
     s += "Values are in the model's normalised units (see `data.normalizer` in `config.json`).\n\n";
@@ -224,13 +226,15 @@ fn generative_usage(cfg: &RunConfig, repo: &str) -> String {
          autoencoders interpolate {repo} --from 0 --to 1 --output path.png\n```\n"
     );
     s += "## Files\n\n";
-    s += "- `config.json`: the backbone (`model`), the variant (`variant`: a VAE and its β), data and training settings.\n";
-    let _ = writeln!(
-        s,
-        "- `model.safetensors`: f32 weights: {} The encoder's last layer has 2 × code outputs: the means of q(z|x), then \
-         their log-variances.",
-        card.weight_layout
-    );
+    s += "- `config.json`: the backbone (`model`), the variant (`variant`: a VAE and its β, or an AAE and its prior), \
+          data and training settings.\n";
+    let extra = match cfg.variant {
+        Variant::Vae(_) => {
+            "The encoder's last layer has 2 × code outputs: the means of q(z|x), then their log-variances."
+        }
+        _ => "`discriminator.{0,1,2}.weight` / `.bias`: the discriminator on codes (code → h → h → 1, ReLU).",
+    };
+    let _ = writeln!(s, "- `model.safetensors`: f32 weights: {} {extra}", card.weight_layout);
     s += "- `metrics.json`, `history.csv`: test metrics (with `variational`: −ELBO, its parts, active units, the IWAE \
           estimate of log p(x)) and the per-epoch losses.\n\n";
     s

@@ -13,7 +13,8 @@ use autoencoders::data::{
 use autoencoders::hub::Hub;
 use autoencoders::model_dir::RunConfig;
 use autoencoders::models::{
-    BuildOptions, Contractive, ModelConfig, ReconLoss, Sparsity, VaeConfig, Variant, FAMILIES, VARIANTS,
+    AaeConfig, BuildOptions, Contractive, ModelConfig, PriorKind, ReconLoss, Sparsity, VaeConfig, Variant, FAMILIES,
+    VARIANTS,
 };
 use autoencoders::nn::Activation;
 use autoencoders::pretrained::ModelSource;
@@ -61,7 +62,7 @@ enum Command {
         #[arg(long)]
         sample_quality: bool,
     },
-    /// Decode codes drawn from a generative model's prior (a VAE): a grid of new samples.
+    /// Decode codes drawn from a generative model's prior (a VAE, an AAE): a grid of new samples.
     Sample {
         /// A model directory or a hub repository `owner/name`.
         dir: String,
@@ -243,7 +244,7 @@ struct TrainArgs {
     /// Model family.
     #[arg(long, default_value = "dense", value_parser = clap::builder::PossibleValuesParser::new(family_names()))]
     model: String,
-    /// What the model is trained as: a plain autoencoder or a VAE.
+    /// What the model is trained as: a plain autoencoder, a VAE or an adversarial autoencoder.
     #[arg(long, default_value = "plain", value_parser = clap::builder::PossibleValuesParser::new(variant_names()))]
     variant: String,
     /// A VAE's KL weight: 1 trains on the ELBO, more pulls codes closer to the prior (β-VAE).
@@ -252,6 +253,13 @@ struct TrainArgs {
     /// Raise a VAE's KL weight linearly from 0 to --beta over this many epochs (batch by batch).
     #[arg(long, value_name = "EPOCHS")]
     kl_warmup: Option<f64>,
+    /// The prior an adversarial autoencoder's codes are matched to (circle10 needs --code 2).
+    #[arg(long, value_enum)]
+    prior: Option<PriorKind>,
+    /// An adversarial autoencoder's learning rate for its discriminator and generator phases
+    /// (Adam, β₁ 0.5) [default: 1e-3].
+    #[arg(long, value_name = "LR")]
+    adversarial_lr: Option<f64>,
     /// Code (bottleneck) size: how many numbers each sample is squeezed into.
     #[arg(long, default_value_t = 32)]
     code: usize,
@@ -622,7 +630,7 @@ type Setting = (&'static str, &'static str, fn(&RunConfig) -> String);
 /// What `--resume` keeps from the saved run, so that it ends bit-identical to an
 /// uninterrupted one; only `--epochs` and `--patience` may change. (The model and dataset are
 /// checked by `apps::train` itself.)
-const KEPT_ON_RESUME: [Setting; 15] = [
+const KEPT_ON_RESUME: [Setting; 16] = [
     ("batch_size", "--batch-size", |c| c.train.batch_size.to_string()),
     ("lr", "--lr", |c| c.train.adam.lr.to_string()),
     ("schedule", "--schedule", |c| format!("{:?}", c.train.schedule).to_lowercase()),
@@ -638,6 +646,7 @@ const KEPT_ON_RESUME: [Setting; 15] = [
     ("sparsity", "--sparsity", |c| c.train.sparsity.map_or("none".into(), |s| s.to_string())),
     ("contractive", "--contractive", |c| c.train.contractive.map_or("none".into(), |s| s.to_string())),
     ("kl_warmup", "--kl-warmup", |c| c.train.kl_warmup.map_or("none".into(), |w| w.to_string())),
+    ("adversarial_lr", "--adversarial-lr", |c| c.train.adversarial_lr.map_or("none".into(), |w| w.to_string())),
 ];
 
 /// Refuses a flag given with `--resume` that would change a kept setting (it used to be
@@ -690,10 +699,14 @@ fn run_config(a: &TrainArgs) -> Result<(RunConfig, Option<Prepared>)> {
     let model = model_config(a, &data, &shape)?;
     let variant = match Variant::from_name(&a.variant)? {
         Variant::Vae(_) => Variant::Vae(VaeConfig { beta: a.beta }),
+        Variant::Aae(c) => Variant::Aae(AaeConfig { prior: a.prior.unwrap_or_default(), ..c }),
         v => v,
     };
-    if variant.is_plain() && a.beta != 1.0 {
+    if !matches!(variant, Variant::Vae(_)) && a.beta != 1.0 {
         bail!("--beta weighs a VAE's KL term; add --variant vae");
+    }
+    if !matches!(variant, Variant::Aae(_)) && a.prior.is_some() {
+        bail!("--prior sets an adversarial autoencoder's prior; add --variant aae");
     }
     let command = command_line(std::env::args().skip(1));
     let cfg = RunConfig { command, ..RunConfig::new(model, data, train_config(a)) }.with_variant(variant);
@@ -758,6 +771,7 @@ fn train_config(a: &TrainArgs) -> TrainConfig {
         sparsity: a.sparsity,
         contractive: a.contractive,
         kl_warmup: a.kl_warmup,
+        adversarial_lr: a.adversarial_lr,
         checkpoint_every: a.checkpoint_every.or(a.stream.then_some(STREAM_CHECKPOINT_BATCHES)),
     }
 }

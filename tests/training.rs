@@ -379,3 +379,67 @@ fn a_run_stopped_within_an_epoch_resumes_from_its_last_batch_checkpoint() {
     };
     assert_eq!(losses(whole.path()), losses(parts.path()), "epoch 2's record sums the batches of both runs");
 }
+
+/// A step of the caller's whose loss rises every epoch, keeping the last epoch or the best.
+struct Rising {
+    inner: autoencoders::train::PlainStep,
+    batches: usize,
+    keep_best: bool,
+}
+
+impl<M: Autoencoder> autoencoders::train::TrainStep<M> for Rising {
+    fn keeps_best(&self) -> bool {
+        self.keep_best
+    }
+    fn train_batch(
+        &mut self,
+        model: &mut M,
+        batch: autoencoders::train::StepBatch<M>,
+        lr: f64,
+    ) -> autoencoders::Result<autoencoders::train::LossValues> {
+        self.batches += 1;
+        let mut loss = self.inner.train_batch(model, batch, lr)?;
+        loss.total = self.batches as f32;
+        Ok(loss)
+    }
+    fn state(&self) -> (Vec<checkpoint::NamedTensor>, std::collections::BTreeMap<String, String>) {
+        <autoencoders::train::PlainStep as autoencoders::train::TrainStep<M>>::state(&self.inner)
+    }
+    fn restore(
+        &mut self,
+        t: &[checkpoint::NamedTensor],
+        meta: &std::collections::BTreeMap<String, String>,
+    ) -> Option<()> {
+        <autoencoders::train::PlainStep as autoencoders::train::TrainStep<M>>::restore(&mut self.inner, t, meta)
+    }
+}
+
+/// An adversarial step keeps the last epoch's weights, whatever its loss did; the others the
+/// best epoch's (here the first, as the loss only rises).
+#[test]
+fn a_step_that_keeps_the_last_epoch_saves_it_as_the_model() {
+    let (train, _) = digits();
+    let empty = train.take(0);
+    let cfg = TrainConfig { epochs: 3, batch_size: 64, val_split: 0.0, patience: None, ..Default::default() };
+    for keep_best in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut m = Dense1::new(&Dev::seed_from_u64(1), &DenseConfig::shallow(64, 8).with_hidden(&[32])).unwrap();
+        let mut first = None;
+        let mut step = Rising { inner: autoencoders::train::PlainStep::new(cfg.adam), batches: 0, keep_best };
+        for epoch in 1..=3 {
+            let c = TrainConfig { epochs: epoch, ..cfg.clone() };
+            Trainer::new(&c)
+                .checkpoints(dir.path())
+                .resume(epoch > 1)
+                .fit_with(&mut m, &train, &empty, &mut step)
+                .unwrap();
+            first.get_or_insert_with(|| std::fs::read(dir.path().join("model.safetensors")).unwrap());
+        }
+        let saved = std::fs::read(dir.path().join("model.safetensors")).unwrap();
+        let last = checkpoint::named_tensors(&m);
+        let (tensors, _) = checkpoint::read_safetensors(&dir.path().join("model.safetensors")).unwrap();
+        let is_last = last.iter().all(|b| tensors.iter().any(|a| a.name == b.name && a.values == b.values));
+        assert_eq!(is_last, !keep_best, "keeps_best {keep_best}");
+        assert_eq!(saved == *first.as_ref().unwrap(), keep_best, "keeps_best {keep_best}");
+    }
+}

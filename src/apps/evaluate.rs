@@ -10,8 +10,8 @@ use rand::{rngs::StdRng, SeedableRng};
 
 use crate::data::stream::{ParquetStream, Part};
 use crate::train::{
-    code_stats, encode_all, evaluate_loss_of, jacobian_stats, quality, reconstruct_all, variational_stats, Corruption,
-    InputNoise, MetricSums, Metrics,
+    code_stats, encode_all, evaluate_loss_of, jacobian_stats, prior_fit, quality, reconstruct_all, variational_stats,
+    Corruption, InputNoise, MetricSums, Metrics,
 };
 use crate::Result;
 
@@ -122,6 +122,10 @@ pub fn corrupted(data: &Dataset, noise: &InputNoise, seed: u64) -> Dataset {
     out
 }
 
+/// Test codes (and prior draws) of the MMD test of a model with a prior: 2,000, as in the
+/// AAE's evaluation here.
+pub const PRIOR_FIT_SAMPLES: usize = 2000;
+
 /// Test samples the Jacobian statistics are measured on: one reverse-mode pass per code unit
 /// each, a few seconds for the conv model.
 pub const JACOBIAN_SAMPLES: usize = 1000;
@@ -162,6 +166,7 @@ pub fn metrics_with<M: Autoencoder>(
     metrics.code = Some(code_stats(&encode_all(model, test, 512), model.code_len()));
     metrics.jacobian = Some(jacobian_stats(model, test, JACOBIAN_SAMPLES, SENSITIVITY_SIGMA, 0x5E45_171E));
     metrics.variational = variational_stats(model, test, opts.iw_samples, 512, 0x1_4AE5);
+    metrics.prior_fit = prior_fit(model, test, PRIOR_FIT_SAMPLES, 0x9_A1E);
     if let Some(noisy) = noisy {
         denoising_metrics(&mut metrics, test, noisy, &recon);
     }

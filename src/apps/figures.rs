@@ -71,17 +71,18 @@ impl Figures {
             let drawn = super::generate::decode_codes(model, prior.sample_seeded(10, 0), 10);
             grid = grid.with_row("prior samples", &drawn);
         }
-        Ok(Self {
-            loss: LossCurve::new(history, format!("{name}: {}", text.model)),
-            reconstructions: grid,
-            latent: LatentScatter::new(
-                &codes,
-                model.code_len(),
-                test.labels.as_deref(),
-                &test.class_names,
-                format!("{name} test codes"),
-            )?,
-        })
+        let mut latent = LatentScatter::new(
+            &codes,
+            model.code_len(),
+            test.labels.as_deref(),
+            &test.class_names,
+            format!("{name} test codes"),
+        )?;
+        if let Some(prior) = model.prior().filter(|p| p.dim() == 2) {
+            // Codes over the density they were trained to follow (an AAE's, a 2-D VAE's).
+            latent = latent.with_background("prior draws", &prior.sample_seeded(3000, 0));
+        }
+        Ok(Self { loss: LossCurve::new(history, format!("{name}: {}", text.model)), reconstructions: grid, latent })
     }
 
     /// Saves each figure as PNG and SVG into `out`; returns the paths written.

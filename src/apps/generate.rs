@@ -98,9 +98,9 @@ pub fn interpolate(dir: &Path, pairs: &[(usize, usize)], steps: usize) -> Result
     Ok(out)
 }
 
-/// The decoded grid of a model's latent space: `side × side` codes at the prior's quantiles
-/// `(i + ½) / side` along the first two code units (the others at the prior's centre) — the
-/// whole latent space of a 2-D VAE, as in Kingma & Welling's figure 4.
+/// The decoded grid of a model's latent space: `side × side` codes along the first two code
+/// units (the others at 0) at [`Prior::grid_axis`] — for a Gaussian prior its quantiles
+/// `(i + ½) / side`, the whole latent space of a 2-D VAE as in Kingma & Welling's figure 4.
 pub fn manifold(dir: &Path, side: usize) -> Result<Generated> {
     let cfg = RunConfig::load(dir)?;
     let samples = cfg.load_model(dir, Manifold { side, dir })?;
@@ -191,7 +191,7 @@ fn no_prior(what: &str) -> Error {
         format!(
             "{what} is a plain autoencoder: its codes follow no known distribution (it was trained without a \
              prior), so there is nothing to draw new codes from — decoding random codes gives noise. Models that \
-             can sample: --variant vae. (`interpolate` works on any model: it decodes codes of real samples.)"
+             can sample: --variant vae or aae. (`interpolate` works on any model: it decodes codes of real samples.)"
         ),
     )
 }
@@ -345,14 +345,14 @@ impl ModelVisitor for Manifold<'_> {
         if k < 2 {
             return Err(Error::config("code", "a latent grid needs a code of at least 2 units"));
         }
-        let q = |i: usize| prior.quantile((i as f64 + 0.5) / side as f64) as f32;
+        let axis = prior.grid_axis(side);
         let mut codes = vec![0.0f32; side * side * k];
         for r in 0..side {
             for c in 0..side {
                 // Rows run top to bottom from high to low values of the second unit, as on a plot.
                 let at = (r * side + c) * k;
-                codes[at] = q(c);
-                codes[at + 1] = q(side - 1 - r);
+                codes[at] = axis[c];
+                codes[at + 1] = axis[side - 1 - r];
             }
         }
         Ok(decode_codes(&model, codes, side * side))

@@ -47,9 +47,12 @@ fn check(cfg: &RunConfig) -> Result<()> {
         return Err(Error::config(
             "variant",
             format!(
-                "--sparsity and --contractive regularise a plain autoencoder; a {} has its own regulariser (the KL \
-                 term, weighted by --beta)",
-                cfg.variant.name()
+                "--sparsity and --contractive regularise a plain autoencoder; a {} has its own regulariser ({})",
+                cfg.variant.name(),
+                match cfg.variant {
+                    crate::models::Variant::Aae(_) => "the discriminator, which pulls the codes to the prior",
+                    _ => "the KL term, weighted by --beta",
+                }
             ),
         ));
     }
@@ -59,6 +62,17 @@ fn check(cfg: &RunConfig) -> Result<()> {
         }
         if !(w.is_finite() && w >= 0.0) {
             return Err(Error::config("kl_warmup", format!("{w} epochs: give a number of epochs ≥ 0")));
+        }
+    }
+    if let Some(lr) = t.adversarial_lr {
+        if !matches!(cfg.variant, crate::models::Variant::Aae(_)) {
+            return Err(Error::config(
+                "adversarial_lr",
+                "--adversarial-lr trains an adversarial autoencoder; add --variant aae",
+            ));
+        }
+        if !(lr.is_finite() && lr > 0.0) {
+            return Err(Error::config("adversarial_lr", format!("{lr} must be a positive number")));
         }
     }
     cfg.model.check_regularizers(t.sparsity.as_ref(), t.contractive.as_ref())

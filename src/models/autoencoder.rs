@@ -57,6 +57,16 @@ pub enum Prior {
         /// Code units.
         dim: usize,
     },
+    /// A mixture of `components` equally likely 2-D Gaussians of standard deviation `sigma`
+    /// whose means sit evenly on a circle of `radius` (Makhzani et al.'s 10-component prior).
+    Circle {
+        /// Mixture components.
+        components: usize,
+        /// Distance of each component's mean from the origin.
+        radius: f32,
+        /// Each component's standard deviation, in both directions.
+        sigma: f32,
+    },
 }
 
 impl Prior {
@@ -64,14 +74,35 @@ impl Prior {
     pub fn dim(&self) -> usize {
         match *self {
             Prior::StandardNormal { dim } => dim,
+            Prior::Circle { .. } => 2,
         }
     }
 
     /// `n` codes drawn from the prior (row after row), the same for the same generator state.
     pub fn sample(&self, n: usize, rng: &mut StdRng) -> Vec<f32> {
+        use rand::Rng;
         use rand_distr::{Distribution, StandardNormal};
         match *self {
             Prior::StandardNormal { dim } => (0..n * dim).map(|_| StandardNormal.sample(rng)).collect(),
+            Prior::Circle { components, sigma, .. } => (0..n)
+                .flat_map(|_| {
+                    let k = rng.gen_range(0..components.max(1));
+                    let (c, s) = self.component_mean(k);
+                    let (a, b): (f32, f32) = (StandardNormal.sample(rng), StandardNormal.sample(rng));
+                    [c + sigma * a, s + sigma * b]
+                })
+                .collect(),
+        }
+    }
+
+    /// The mean of mixture component `k` (a circle prior; the origin otherwise).
+    pub fn component_mean(&self, k: usize) -> (f32, f32) {
+        match *self {
+            Prior::Circle { components, radius, .. } => {
+                let angle = std::f32::consts::TAU * k as f32 / components.max(1) as f32;
+                (radius * angle.cos(), radius * angle.sin())
+            }
+            Prior::StandardNormal { .. } => (0.0, 0.0),
         }
     }
 
@@ -81,11 +112,17 @@ impl Prior {
         self.sample(n, &mut StdRng::seed_from_u64(seed))
     }
 
-    /// The prior's quantile `q` ∈ (0, 1) along each axis (for a grid over the latent space,
-    /// as in Kingma & Welling's figure 4).
-    pub fn quantile(&self, q: f64) -> f64 {
-        match self {
-            Prior::StandardNormal { .. } => math::normal_quantile(q),
+    /// `side` positions along each code axis covering the prior, for a grid over the latent
+    /// space: the quantiles `(i + ½) / side` of a Gaussian (Kingma & Welling's figure 4), an
+    /// even spacing over the circle's disc (radius + 2σ) for the mixture.
+    pub fn grid_axis(&self, side: usize) -> Vec<f32> {
+        let t = |i: usize| (i as f64 + 0.5) / side.max(1) as f64;
+        match *self {
+            Prior::StandardNormal { .. } => (0..side).map(|i| math::normal_quantile(t(i)) as f32).collect(),
+            Prior::Circle { radius, sigma, .. } => {
+                let r = (radius + 2.0 * sigma) as f64;
+                (0..side).map(|i| (-r + 2.0 * r * t(i)) as f32).collect()
+            }
         }
     }
 
@@ -335,6 +372,21 @@ pub trait Autoencoder: Params {
         _rng: &mut StdRng,
     ) -> Option<Vec<LatentBound>> {
         None
+    }
+
+    /// An adversarial autoencoder's discriminator: for each code (a row of `z`), the logit
+    /// that it was drawn from the prior rather than made by the encoder. `None` (the default)
+    /// for every other model; trainers give a model that has one its adversarial step.
+    fn discriminate<T: Tape<f32, Dev>>(
+        &self,
+        _z: Tensor<(usize, usize), f32, Dev, T>,
+    ) -> Option<Tensor<(usize, usize), f32, Dev, T>> {
+        None
+    }
+
+    /// Whether [`Autoencoder::discriminate`] answers.
+    fn is_adversarial(&self) -> bool {
+        false
     }
 
     /// The training loss of inputs `x` against clean `target` (the same data, unless a

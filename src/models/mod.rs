@@ -1,6 +1,7 @@
 //! Autoencoder models: the one [`Autoencoder`] trait, the [`Family`] trait each model family
 //! implements, and one folder per family with its config beside it, listed once below.
 
+pub mod aae;
 mod autoencoder;
 mod family;
 mod regularizer;
@@ -9,6 +10,7 @@ mod variant;
 #[macro_use]
 mod registry;
 
+pub use aae::{Aae, AaeConfig, PriorKind};
 pub use autoencoder::{recon_loss, recon_loss_unfused, Autoencoder, LatentBound, LossParts, Prior, ReconLoss};
 pub use family::{BuildOptions, CardText, Family, FamilyModel, HeadsVisitor, JacobianSupport, ModelVisitor};
 pub use regularizer::{Contractive, JacobianMethod, Sparsity};

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::aae::{Aae, AaeConfig};
 use super::vae::{Vae, VaeConfig};
 use super::{Autoencoder, HeadsVisitor, ModelConfig, ModelVisitor};
 use crate::nn::{Activation, Dev};
@@ -20,6 +21,8 @@ pub enum Variant {
     Plain,
     /// A variational autoencoder.
     Vae(VaeConfig),
+    /// An adversarial autoencoder.
+    Aae(AaeConfig),
 }
 
 /// The `--variant` names, with one line each for `--help`.
@@ -29,6 +32,10 @@ pub const VARIANTS: &[(&str, &str)] = &[
         "vae",
         "A variational autoencoder (Kingma & Welling): Gaussian codes, trained on the ELBO (--beta); dense and conv.",
     ),
+    (
+        "aae",
+        "An adversarial autoencoder (Makhzani et al.): a discriminator matches the codes to --prior; dense and conv.",
+    ),
 ];
 
 impl Variant {
@@ -37,6 +44,7 @@ impl Variant {
         match name {
             "plain" => Ok(Variant::Plain),
             "vae" => Ok(Variant::Vae(VaeConfig::default())),
+            "aae" => Ok(Variant::Aae(AaeConfig::default())),
             other => {
                 let names: Vec<&str> = VARIANTS.iter().map(|v| v.0).collect();
                 Err(Error::config("variant", format!("no variant `{other}`; the variants are {}", names.join(", "))))
@@ -49,6 +57,7 @@ impl Variant {
         match self {
             Variant::Plain => "plain",
             Variant::Vae(_) => "vae",
+            Variant::Aae(_) => "aae",
         }
     }
 
@@ -66,27 +75,39 @@ impl Variant {
     pub fn validate(&self, model: &ModelConfig) -> Result<()> {
         match self {
             Variant::Plain => Ok(()),
+            Variant::Aae(c) => {
+                c.validate(model.code_len())?;
+                self.check_backbone(model)
+            }
             Variant::Vae(c) => {
                 c.validate()?;
-                if !matches!(model, ModelConfig::Dense(_) | ModelConfig::Conv(_)) {
-                    return Err(Error::config(
-                        "variant",
-                        format!("--variant vae is built on --model dense or conv, not {}", model.family()),
-                    ));
-                }
-                if model.code_activation() != Activation::Identity {
-                    return Err(Error::config(
-                        "code_activation",
-                        format!(
-                            "a VAE's code layer emits means and log-variances, which need a linear (identity) code, \
-                             not {}; drop --code-activation",
-                            model.code_activation()
-                        ),
-                    ));
-                }
+                self.check_backbone(model)?;
                 Ok(())
             }
         }
+    }
+
+    /// Dense and conv backbones only, with a linear code (means, log-variances and codes to
+    /// match a prior are all unbounded).
+    fn check_backbone(&self, model: &ModelConfig) -> Result<()> {
+        if !matches!(model, ModelConfig::Dense(_) | ModelConfig::Conv(_)) {
+            return Err(Error::config(
+                "variant",
+                format!("--variant {} is built on --model dense or conv, not {}", self.name(), model.family()),
+            ));
+        }
+        if model.code_activation() != Activation::Identity {
+            return Err(Error::config(
+                "code_activation",
+                format!(
+                    "a {}'s codes are unbounded (means and log-variances, or codes matched to a prior), so its code \
+                     layer must be linear (identity), not {}; drop --code-activation",
+                    self.name(),
+                    model.code_activation()
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// `vae (β 1, Bernoulli decoder) on dense 784→400→20→400→784 (…)`, or the backbone's own
@@ -100,6 +121,13 @@ impl Variant {
                     super::ReconLoss::Mse => "unit-variance Gaussian",
                 };
                 format!("vae (β {}, {decoder} decoder) on {}", c.beta, model.describe())
+            }
+            Variant::Aae(c) => {
+                let prior = match c.prior {
+                    super::aae::PriorKind::Gaussian => "gaussian",
+                    super::aae::PriorKind::Circle10 => "circle10",
+                };
+                format!("aae ({prior} prior, discriminator {0}→{0}) on {1}", c.discriminator, model.describe())
             }
         }
     }
@@ -117,6 +145,10 @@ impl Variant {
                 let flat = 32 * (c.height as u64 / 4) * (c.width as u64 / 4);
                 Some((flat + 1) * c.code as u64)
             }
+            (Variant::Aae(c), _) => {
+                let (k, h) = (model.code_len() as u64, c.discriminator as u64);
+                Some(k * h + h + h * h + h + h + 1)
+            }
             _ => None,
         }
     }
@@ -127,6 +159,7 @@ impl Variant {
         match self {
             Variant::Plain => model.build(dev, visitor),
             Variant::Vae(c) => model.build_heads(dev, 2, AsVae { config: *c, then: visitor }),
+            Variant::Aae(c) => model.build_heads(dev, 1, AsAae { config: *c, dev: dev.clone(), then: visitor }),
         }
     }
 }
@@ -141,5 +174,19 @@ impl<V: ModelVisitor> HeadsVisitor for AsVae<V> {
     type Output = V::Output;
     fn visit<M: Autoencoder<Code = (usize, usize)>>(self, model: M) -> Result<V::Output> {
         self.then.visit(Vae::new(model, self.config))
+    }
+}
+
+/// Adds a discriminator to a backbone as an [`Aae`] and hands it on.
+struct AsAae<V> {
+    config: AaeConfig,
+    dev: Dev,
+    then: V,
+}
+
+impl<V: ModelVisitor> HeadsVisitor for AsAae<V> {
+    type Output = V::Output;
+    fn visit<M: Autoencoder<Code = (usize, usize)>>(self, model: M) -> Result<V::Output> {
+        self.then.visit(Aae::new(&self.dev, model, self.config))
     }
 }

@@ -16,7 +16,7 @@ pub use activation::Activation;
 pub use conv::{Conv2d, ConvTranspose2d, Flatten, Image, MaxPool2d, Unflatten, Upsample2d, UpsampleMode};
 pub use dense::Dense;
 pub use lstm::{repeat_steps, Lstm, Sequence};
-pub use params::{join, Param, ParamRow, Params};
+pub use params::{join, Param, ParamRow, Params, Subset};
 
 /// The device every model runs on today.
 pub type Dev = dfdx::tensor::Cpu;

@@ -145,3 +145,37 @@ tuple_params!(A 0);
 tuple_params!(A 0, B 1);
 tuple_params!(A 0, B 1, C 2);
 tuple_params!(A 0, B 1, C 2, D 3);
+
+/// The parameters of `model` whose names start with one of `prefixes` (`"encoder"`,
+/// `"discriminator"`): a parameter group, for an optimiser that updates only those (an
+/// adversarial autoencoder's three phases).
+pub struct Subset<'a, M: ?Sized> {
+    model: &'a mut M,
+    prefixes: &'a [&'a str],
+}
+
+impl<'a, M: Params + ?Sized> Subset<'a, M> {
+    /// The parameters of `model` named `prefix…` for one of `prefixes`.
+    pub fn new(model: &'a mut M, prefixes: &'a [&'a str]) -> Self {
+        Self { model, prefixes }
+    }
+}
+
+impl<M: Params + ?Sized> Params for Subset<'_, M> {
+    fn visit(&self, prefix: &str, f: &mut dyn FnMut(String, &dyn Param)) {
+        let keep = self.prefixes;
+        self.model.visit(prefix, &mut |name, p| {
+            if keep.iter().any(|k| name.starts_with(k)) {
+                f(name, p)
+            }
+        });
+    }
+    fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(String, &mut dyn Param)) {
+        let keep = self.prefixes;
+        self.model.visit_mut(prefix, &mut |name, p| {
+            if keep.iter().any(|k| name.starts_with(k)) {
+                f(name, p)
+            }
+        });
+    }
+}

@@ -179,6 +179,9 @@ pub struct Metrics {
     /// For a latent-variable model (a VAE): its bound on the test data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variational: Option<VariationalStats>,
+    /// For a model with a prior (an AAE, a VAE): how well its test codes match the prior.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior_fit: Option<PriorFit>,
     /// How good the model's generated samples are (`eval --sample-quality`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_quality: Option<super::sample_quality::SampleQuality>,
@@ -204,6 +207,32 @@ pub struct VariationalStats {
     pub iw_log_px_stderr: Option<f64>,
     /// The draws per sample of `iw_log_px`.
     pub iw_samples: usize,
+}
+
+/// How well a model's codes of test data match its prior: the MMD two-sample test between
+/// them, beside the same test between two independent prior samples (what a perfect match
+/// scores with samples this size).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PriorFit {
+    /// Codes and prior draws on each side.
+    pub samples: usize,
+    /// The test of the codes (a VAE's: the means μ) against prior draws.
+    pub codes: super::sample_quality::MmdTest,
+    /// The test of two independent prior samples: the reference.
+    pub reference: super::sample_quality::MmdTest,
+}
+
+/// [`PriorFit`] of `model` on the first `n` samples of `data` (`None` without a prior), with
+/// 200 permutations; the draws come from `seed`.
+pub fn prior_fit<M: Autoencoder>(model: &M, data: &Dataset, n: usize, seed: u64) -> Option<PriorFit> {
+    let prior = model.prior()?;
+    let data = data.take(n);
+    let codes = encode_all(model, &data, 512);
+    let k = model.code_len();
+    let n = data.len();
+    let (a, b) = (prior.sample_seeded(n, seed), prior.sample_seeded(n, seed ^ 0xB0B));
+    use super::sample_quality::mmd_test;
+    Some(PriorFit { samples: n, codes: mmd_test(&codes, &a, k, 200, seed), reference: mmd_test(&b, &a, k, 200, seed) })
 }
 
 /// The variance above which a code unit counts as active (Burda et al. 2016).

@@ -2,6 +2,7 @@
 //! checkpoints, and evaluation over whole datasets.
 
 pub mod adam;
+mod adversarial;
 pub mod checkpoint;
 mod eval;
 mod history;
@@ -14,9 +15,10 @@ mod trainer;
 
 pub use crate::data::BatchSource;
 pub use adam::{Adam, AdamConfig};
+pub use adversarial::{AdversarialLosses, AdversarialStep, ADVERSARIAL_LR};
 pub use eval::{
     code_stats, encode_all, evaluate_loss, evaluate_loss_of, jacobian_norms, jacobian_stats, per_sample_errors,
-    reconstruct_all, reconstruction_errors, roc_auc, roc_curve, variational_stats, CodeStats, JacobianStats,
+    prior_fit, reconstruct_all, reconstruction_errors, roc_auc, roc_curve, variational_stats, CodeStats, JacobianStats,
     MetricSums, Metrics, VariationalStats, ACTIVE_UNIT_VARIANCE,
 };
 pub use history::{score, EpochRecord, History};

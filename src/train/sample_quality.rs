@@ -122,6 +122,84 @@ pub enum CodesFrom {
     FittedGaussian,
 }
 
+/// A two-sample test of whether two sets of points come from one distribution: the biased
+/// squared maximum mean discrepancy with a Gaussian kernel (Gretton et al. 2012).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MmdTest {
+    /// `MMD² = mean k(x, x') + mean k(y, y') − 2 mean k(x, y)` over all pairs (the biased form).
+    pub mmd2: f64,
+    /// The kernel's width h in `k(a, b) = exp(−‖a − b‖² / 2h²)`: the median distance between
+    /// points of the pooled sample (the median heuristic).
+    pub bandwidth: f64,
+    /// The fraction of random relabellings of the pooled points whose MMD² is at least as large
+    /// (with the observed one counted: `(1 + #) / (1 + permutations)`).
+    pub p_value: f64,
+    /// Relabellings drawn.
+    pub permutations: usize,
+}
+
+/// [`MmdTest`] of `x` against `y` (rows of `dim` values), with `permutations` relabellings
+/// drawn from `seed`.
+pub fn mmd_test(x: &[f32], y: &[f32], dim: usize, permutations: usize, seed: u64) -> MmdTest {
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    let (n, m) = (x.len() / dim, y.len() / dim);
+    let pooled: Vec<f32> = x.iter().chain(y).copied().collect();
+    let total = n + m;
+    let sq = |i: usize, j: usize| -> f32 {
+        let (a, b) = (&pooled[i * dim..(i + 1) * dim], &pooled[j * dim..(j + 1) * dim]);
+        a.iter().zip(b).map(|(p, q)| (p - q) * (p - q)).sum()
+    };
+    // The median heuristic on the pairs among (up to) the first 1,000 pooled points of each side.
+    let probe: Vec<usize> = (0..n.min(500)).chain(n..n + m.min(500)).collect();
+    let mut dists: Vec<f32> = Vec::new();
+    for (a, &i) in probe.iter().enumerate() {
+        for &j in &probe[a + 1..] {
+            dists.push(sq(i, j).sqrt());
+        }
+    }
+    dists.sort_by(f32::total_cmp);
+    let h = dists.get(dists.len() / 2).copied().unwrap_or(1.0).max(1e-12) as f64;
+    let inv = (1.0 / (2.0 * h * h)) as f32;
+    let kernel: Vec<f32> = (0..total)
+        .into_par_iter()
+        .flat_map_iter(|i| (0..total).map(move |j| (-sq(i, j) * inv).exp()).collect::<Vec<f32>>())
+        .collect();
+    let row_sums: Vec<f64> = kernel.par_chunks(total).map(|r| r.iter().map(|&v| v as f64).sum()).collect();
+    let all: f64 = row_sums.iter().sum();
+    // MMD² of a labelling `s` (true: the x side): with r = K s,
+    // Σ_xx = Σ s r, Σ_xy = Σ (1 − s) r, Σ_yy = all − 2 Σ s R + Σ_xx (R the full row sums).
+    let mmd = |s: &[bool]| -> f64 {
+        let r: Vec<f64> = kernel
+            .par_chunks(total)
+            .map(|row| row.iter().zip(s).filter(|(_, &x)| x).map(|(&v, _)| v as f64).sum())
+            .collect();
+        let (mut xx, mut xy, mut s_r) = (0.0, 0.0, 0.0);
+        for i in 0..total {
+            if s[i] {
+                xx += r[i];
+                s_r += row_sums[i];
+            } else {
+                xy += r[i];
+            }
+        }
+        let yy = all - 2.0 * s_r + xx;
+        let (nf, mf) = (n as f64, m as f64);
+        xx / (nf * nf) + yy / (mf * mf) - 2.0 * xy / (nf * mf)
+    };
+    let mut labels: Vec<bool> = (0..total).map(|i| i < n).collect();
+    let observed = mmd(&labels);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut exceed = 0;
+    for _ in 0..permutations {
+        labels.shuffle(&mut rng);
+        if mmd(&labels) >= observed {
+            exceed += 1;
+        }
+    }
+    MmdTest { mmd2: observed, bandwidth: h, p_value: (1 + exceed) as f64 / (1 + permutations) as f64, permutations }
+}
+
 /// The mean and covariance of `f`-wide feature rows, in f64.
 fn moments(features: &[f32], f: usize) -> (Vec<f64>, DMatrix<f64>) {
     let n = (features.len() / f).max(2) as f64;
@@ -170,6 +248,28 @@ mod tests {
                 shift + scale * v
             })
             .collect()
+    }
+
+    #[test]
+    fn mmd_tells_different_distributions_apart_and_not_equal_ones() {
+        let (a, b) = (normal(300, 2, 1.0, 0.0, 7), normal(300, 2, 1.0, 0.0, 8));
+        let same = mmd_test(&a, &b, 2, 100, 1);
+        assert!(same.p_value > 0.05, "{same:?}");
+        let shifted = normal(300, 2, 1.0, 0.7, 9);
+        let diff = mmd_test(&a, &shifted, 2, 100, 1);
+        assert!(diff.p_value < 0.02 && diff.mmd2 > 5.0 * same.mmd2, "{diff:?} vs {same:?}");
+        // The biased MMD² from its definition, pair by pair.
+        let (x, y) = (&a[..20], &shifted[..30]);
+        let t = mmd_test(x, y, 2, 0, 1);
+        let k = |p: &[f32], q: &[f32]| {
+            (-((p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2)) as f64 / (2.0 * t.bandwidth * t.bandwidth)).exp()
+        };
+        let mean = |u: &[f32], v: &[f32]| {
+            u.chunks(2).flat_map(|p| v.chunks(2).map(move |q| k(p, q))).sum::<f64>()
+                / ((u.len() / 2) * (v.len() / 2)) as f64
+        };
+        let want = mean(x, x) + mean(y, y) - 2.0 * mean(x, y);
+        assert!((t.mmd2 - want).abs() < 1e-5, "{} vs {want}", t.mmd2);
     }
 
     #[test]

@@ -52,6 +52,14 @@ pub trait TrainStep<M: Autoencoder> {
         (loss.recon, "reconstruction loss")
     }
 
+    /// Whether the model directory keeps the epoch with the best watched loss (`true`, the
+    /// default) or always the last one: an adversarial game's reconstruction loss rises while
+    /// the codes move onto the prior, so its best-reconstructing epoch is an early, unmatched
+    /// one.
+    fn keeps_best(&self) -> bool {
+        true
+    }
+
     /// Trains on one batch at learning rate `lr`; returns the batch's loss before the update.
     fn train_batch(&mut self, model: &mut M, batch: StepBatch<M>, lr: f64) -> Result<LossValues>;
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::checkpoint::{self, named_tensors, NamedTensor, RESUME, WEIGHTS};
 use super::history::score;
 use super::step::{Corruption, LossValues, PlainStep, StepBatch, TrainStep};
-use super::{AdamConfig, EpochRecord, History, InputNoise, RegularizedStep};
+use super::{AdamConfig, AdversarialStep, EpochRecord, History, InputNoise, RegularizedStep};
 use crate::data::BatchSource;
 use crate::data::Dataset;
 use crate::models::{Autoencoder, Contractive, Sparsity};
@@ -52,6 +52,10 @@ pub struct TrainConfig {
     /// pulls it to the prior. Validation always weighs the KL fully.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kl_warmup: Option<f64>,
+    /// The learning rate of an adversarial autoencoder's discriminator and generator phases
+    /// (`--adversarial-lr`; `None`: [`ADVERSARIAL_LR`](super::ADVERSARIAL_LR)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adversarial_lr: Option<f64>,
     /// Also write the resume state after every this many batches of an epoch, so that a run
     /// killed in the middle of a long (streamed) epoch continues from there, bit-identically,
     /// instead of redoing the epoch. `None`: at epoch ends only.
@@ -138,6 +142,7 @@ impl Default for TrainConfig {
             sparsity: None,
             contractive: None,
             kl_warmup: None,
+            adversarial_lr: None,
             checkpoint_every: None,
         }
     }
@@ -224,8 +229,12 @@ impl<'a> Trainer<'a> {
 
     /// Trains `model` on `train`, validating on `val` (may be empty) after each epoch, with the
     /// plain autoencoder step ([`PlainStep`], Adam), or [`RegularizedStep`] when the config has
-    /// a sparsity or contractive penalty or the model draws random numbers (a VAE).
+    /// a sparsity or contractive penalty or the model draws random numbers (a VAE), or
+    /// [`AdversarialStep`] for a model with a discriminator (an adversarial autoencoder).
     pub fn fit<M: Autoencoder>(&self, model: &mut M, train: &dyn BatchSource, val: &Dataset) -> Result<History> {
+        if model.is_adversarial() {
+            return self.fit_with(model, train, val, &mut AdversarialStep::new(self.cfg));
+        }
         if self.cfg.sparsity.is_some() || self.cfg.contractive.is_some() || model.is_stochastic() {
             let steps_per_epoch = train.len().div_ceil(self.cfg.batch_size.max(1));
             let step = RegularizedStep::new(self.cfg).steps_per_epoch(steps_per_epoch);
@@ -260,7 +269,7 @@ impl<'a> Trainer<'a> {
                 break;
             }
             let record = self.epoch(model, step, train, val, &mut c)?;
-            let improved = score(&record) < c.best;
+            let improved = score(&record) < c.best || !step.keeps_best();
             if improved {
                 c.best = score(&record);
                 c.bad_epochs = 0;

@@ -19,6 +19,9 @@ pub struct LatentScatter {
     pub axes: (String, String),
     /// The figure's title.
     pub title: String,
+    /// Points drawn first, in light grey, with this legend name: draws from a prior, to see
+    /// the codes over the density they should follow (same axes: 2-D codes only).
+    pub background: Option<(String, Vec<(f32, f32)>)>,
 }
 
 impl LatentScatter {
@@ -46,7 +49,15 @@ impl LatentScatter {
             class_names: if labels.is_some() { class_names.to_vec() } else { vec!["sample".into()] },
             axes,
             title: title.into(),
+            background: None,
         })
+    }
+
+    /// Draws `points` (rows of 2 values: prior draws for 2-D codes) under the codes, in light
+    /// grey, named `name` in the legend.
+    pub fn with_background(mut self, name: impl Into<String>, points: &[f32]) -> Self {
+        self.background = Some((name.into(), points.chunks(2).map(|c| (c[0], c[1])).collect()));
+        self
     }
 }
 
@@ -66,8 +77,9 @@ impl Figure for LatentScatter {
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
         root.fill(&WHITE).map_err(err)?;
-        let xs = bounds(self.points.iter().map(|p| p.0));
-        let ys = bounds(self.points.iter().map(|p| p.1));
+        let back = self.background.as_ref().map_or(&[][..], |b| &b.1[..]);
+        let xs = bounds(self.points.iter().chain(back).map(|p| p.0));
+        let ys = bounds(self.points.iter().chain(back).map(|p| p.1));
         let mut chart = ChartBuilder::on(root)
             .caption(&self.title, (FONT, 20))
             .margin(12)
@@ -83,6 +95,14 @@ impl Figure for LatentScatter {
             .axis_desc_style((FONT, 14))
             .draw()
             .map_err(err)?;
+        if let Some((name, pts)) = &self.background {
+            let grey = RGBColor(170, 170, 170);
+            chart
+                .draw_series(pts.iter().map(|&p| Circle::new(p, 1, grey.mix(0.5).filled())))
+                .map_err(err)?
+                .label(name.clone())
+                .legend(move |(x, y)| Circle::new((x + 6, y), 4, grey.filled()));
+        }
         for (c, name) in self.class_names.iter().enumerate() {
             let color = TAB10[c % TAB10.len()];
             let pts: Vec<(f32, f32)> =
