@@ -519,7 +519,12 @@ fn train(a: TrainArgs, given: &ArgMatches) -> Result<()> {
         Some(data) => apps::train_prepared(&cfg, data, &dir, progress)?,
         None => apps::train(&cfg, &dir, resume, progress)?,
     };
-    if let Some(best) = h.best() {
+    if let (Variant::Aae(_), Some(last)) = (cfg.variant, h.records.last()) {
+        // An adversarial run keeps its last epoch (its reconstruction rises as the codes are
+        // matched to the prior), not its best-reconstructing one.
+        let loss = autoencoders::train::score(last);
+        eprintln!("kept the last epoch, {} (reconstruction loss {loss:.5}); model in {}", last.epoch, dir.display());
+    } else if let Some(best) = h.best() {
         let loss = autoencoders::train::score(best);
         eprintln!("best epoch {} (loss {loss:.5}); model in {}", best.epoch, dir.display());
     }

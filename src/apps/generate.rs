@@ -137,17 +137,38 @@ impl Default for QualityOptions {
 /// against the test split: Parzen log-likelihood (σ chosen on the validation split) and the
 /// Fréchet distance in the features of a classifier trained on the training split.
 pub fn sample_quality(dir: &Path, opts: &QualityOptions) -> Result<SampleQuality> {
+    sample_quality_with(dir, opts, &quality_classifier(dir, opts)?)
+}
+
+/// The training and validation parts of the model in `dir`'s training split (the validation
+/// part chooses the Parzen window; at least 5 %).
+fn train_and_val(cfg: &RunConfig, dir: &Path) -> Result<(crate::data::Dataset, crate::data::Dataset)> {
+    let train_all = super::load_checked_split(cfg, dir, Split::Train)?;
+    train_all.split(cfg.train.val_split.max(0.05), cfg.train.seed)
+}
+
+/// The classifier [`sample_quality`] measures in, trained on the training part of the model
+/// in `dir`'s data — to score several models of the same data in one feature space, train it
+/// once.
+pub fn quality_classifier(dir: &Path, opts: &QualityOptions) -> Result<Classifier> {
     let cfg = RunConfig::load(dir)?;
-    let train_all = super::load_checked_split(&cfg, dir, Split::Train)?;
+    let (train, _) = train_and_val(&cfg, dir)?;
+    let labels = train.labels.as_ref().map_or(0, |l| l.iter().max().map_or(0, |&m| m as usize + 1));
+    let classes = train.class_names.len().max(labels);
+    let dev = Dev::seed_from_u64(opts.seed);
+    let mut classifier = Classifier::new(&dev, train.sample_len(), &[opts.classifier_hidden], classes);
+    classifier.fit(&train, &opts.classifier)?;
+    Ok(classifier)
+}
+
+/// [`sample_quality`] in the features of `classifier` (from [`quality_classifier`]).
+pub fn sample_quality_with(dir: &Path, opts: &QualityOptions, classifier: &Classifier) -> Result<SampleQuality> {
+    let cfg = RunConfig::load(dir)?;
     let test = super::load_checked_split(&cfg, dir, Split::Test)?;
-    let (train, val) = train_all.split(cfg.train.val_split.max(0.05), cfg.train.seed)?;
+    let (train, val) = train_and_val(&cfg, dir)?;
     let (samples, codes_from) = cfg.load_model(dir, Generate { n: opts.samples, seed: opts.seed, train: &train })?;
     let d = test.sample_len();
     let parzen = parzen_estimate(&samples, &val.samples[..val.samples.len().min(1000 * d)], &test.samples, d);
-    let classes =
-        test.class_names.len().max(train.labels.as_ref().map_or(0, |l| l.iter().max().map_or(0, |&m| m as usize + 1)));
-    let mut classifier = Classifier::new(&Dev::seed_from_u64(opts.seed), d, &[opts.classifier_hidden], classes);
-    classifier.fit(&train, &opts.classifier)?;
     let f = classifier.feature_len();
     let features = |v: &[f32]| classifier.features(v);
     let test_features = features(&test.samples);
