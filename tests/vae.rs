@@ -169,7 +169,7 @@ fn settings_that_do_not_fit_a_vae_are_refused() {
         code_activation: autoencoders::nn::Activation::Relu,
         ..DenseConfig::shallow(64, 4)
     });
-    assert!(bad(RunConfig { model: relu, ..vae_cfg(1, 1.0) }).contains("linear (identity) code"));
+    assert!(bad(RunConfig { model: relu, ..vae_cfg(1, 1.0) }).contains("code layer must be linear (identity)"));
     let lstm = ModelConfig::Lstm(autoencoders::models::lstm::LstmConfig::new(64, 4));
     assert!(bad(RunConfig { model: lstm, ..vae_cfg(1, 1.0) }).contains("dense or conv"));
 }
