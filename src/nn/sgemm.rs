@@ -1,6 +1,8 @@
 //! Our own single-precision matrix multiply for x86-64 CPUs with AVX2 and FMA, in the shape
-//! of BLIS (Van Zee & van de Geijn 2015): operands packed into cache-sized panels, and a 6 × 16
-//! register-blocked micro-kernel that keeps all twelve 8-wide accumulators in registers.
+//! of BLIS (Van Zee & van de Geijn 2015): operands packed into cache-sized panels, and a
+//! register-blocked micro-kernel that keeps all its accumulators in registers — 6 × 16 with
+//! AVX2, 12 × 32 with AVX-512 where the CPU has it (chosen at run time, one binary). Both
+//! compute every element with the same FMA chain, so results do not depend on which ran.
 //!
 //! Why not the `gemm` crate dfdx builds: measured on this project's 2-core AMD EPYC (Zen 3)
 //! with rustc 1.95, gemm 0.15's micro-kernel spills its accumulators to the stack and runs at
@@ -10,24 +12,19 @@
 //!
 //! Against both crates on the models' own products (`cargo bench --bench gemm`: dense
 //! 784×256 and 256×64, the convolutions' im2col products, the LSTM's gate products; forward,
-//! weight and input gradients; batch 64 and 256), on a 2-core Intel Xeon with AVX-512, medians
-//! of 15 rounds: ours is 0.88–1.37× `gemm` on one thread (median 1.04×) and 0.87–1.89× with both
-//! cores (median 1.06×), but `matrixmultiply` 0.3 (nalgebra's, with its AVX-512 kernel) is faster
-//! than ours on every shape on one thread (ours 0.48–0.95× of it, median 0.60×). This kernel is AVX2-only;
-//! on AVX-512 CPUs it is kept for now because replacing it changes the last bits of every
-//! published result, and the switch is measured end to end (training steps against PyTorch,
-//! on both CPU kinds) with the AVX-512 performance work.
+//! weight and input gradients; batch 64 and 256), on a 2-core Intel Xeon with AVX-512, one
+//! thread, 5 rounds: the AVX2 kernel alone reached 0.48–0.88× of `matrixmultiply` 0.3
+//! (nalgebra's, which has an AVX-512 kernel); with the AVX-512 kernel ours is 0.49–1.40× of
+//! it (dense layers at batch 256: 0.89–1.03×, 116–147 GFLOP/s against the AVX2 kernel's
+//! 48–79), and 1.0–2.0× `gemm` 0.15. `AUTOENCODERS_GEMM=avx2` forces the AVX2 kernel.
 
 use std::arch::x86_64::*;
 use std::cell::RefCell;
 
-/// Rows of the micro-tile: 6 broadcasts of A per step.
-const MR: usize = 6;
-/// Columns of the micro-tile: two 8-wide vectors of B per step.
-const NR: usize = 16;
 /// Depth of a packed panel: a 16-column sliver of B (16 KB) stays in the 32 KB L1.
 const KC: usize = 256;
-/// Rows of packed A per block (96 × 256 × 4 B = 96 KB): stays in the 512 KB L2.
+/// Rows of packed A per block (96 × 256 × 4 B = 96 KB): stays in the 512 KB L2. A multiple
+/// of both kernels' tile heights.
 const MC: usize = 96;
 /// Columns of packed B per block (256 × 2048 × 4 B = 2 MB): in L3.
 const NC: usize = 2048;
@@ -72,6 +69,60 @@ thread_local! {
     static PACK: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
+/// A register-blocked micro-kernel: one `MR × NR` tile of C from packed slivers of A and B.
+///
+/// Every kernel computes each element of C the same way — one FMA chain over the `KC` steps of
+/// a depth block, started from zero, then added to C — so the kernels agree bit for bit (tested)
+/// and the choice between them changes speed only.
+trait Micro {
+    /// Rows of the tile (broadcasts of A per step); divides `MC`, a multiple of 6.
+    const MR: usize;
+    /// Columns of the tile (vectors of B per step); divides `NC`, a multiple of 8.
+    const NR: usize;
+    /// Writes the first `rows × cols` values of the tile at `c` (all of them but at the edges).
+    unsafe fn kernel(kc: usize, a: *const f32, b: *const f32, c: Out, rows: usize, cols: usize, accumulate: bool);
+}
+
+/// 6 × 16 with AVX2 and FMA: twelve 8-wide accumulators of the sixteen registers.
+struct Avx2;
+
+/// 12 × 32 with AVX-512: twenty-four 16-wide accumulators of the thirty-two registers, four
+/// times the AVX2 tile's work per step for the same loads per FMA.
+struct Avx512;
+
+impl Micro for Avx2 {
+    const MR: usize = 6;
+    const NR: usize = 16;
+    unsafe fn kernel(kc: usize, a: *const f32, b: *const f32, c: Out, rows: usize, cols: usize, accumulate: bool) {
+        kernel_avx2(kc, a, b, c, rows, cols, accumulate)
+    }
+}
+
+impl Micro for Avx512 {
+    const MR: usize = 12;
+    const NR: usize = 32;
+    unsafe fn kernel(kc: usize, a: *const f32, b: *const f32, c: Out, rows: usize, cols: usize, accumulate: bool) {
+        kernel_avx512(kc, a, b, c, rows, cols, accumulate)
+    }
+}
+
+/// Which kernel `gemm` runs: AVX-512 where the CPU has it (checked once) and C has at least
+/// `WIDE_MIN_N` columns, else AVX2. `AUTOENCODERS_GEMM=avx2` forces the AVX2 kernel, for
+/// benchmarks and for checking that the two agree.
+fn wide(n: usize) -> bool {
+    use std::sync::OnceLock;
+    static OK: OnceLock<bool> = OnceLock::new();
+    n >= WIDE_MIN_N
+        && *OK.get_or_init(|| {
+            is_x86_feature_detected!("avx512f") && std::env::var("AUTOENCODERS_GEMM").as_deref() != Ok("avx2")
+        })
+}
+
+/// Below this many columns of C the 32-wide tile mostly multiplies padding (a 20-unit code
+/// layer fills 20 of 32 columns, against 20 of 32 for the 16-wide tile too, but with half the
+/// rows per tile the narrow kernel wastes less of a short depth).
+const WIDE_MIN_N: usize = 32;
+
 /// `c (m × n) = [c +] a (m × k) · b (k × n)`, split over `threads` threads along the longer
 /// side of `c`, each on its own block of rows or columns.
 ///
@@ -80,11 +131,21 @@ thread_local! {
 /// `c` must not overlap `a` or `b`.
 #[allow(clippy::too_many_arguments)] // the BLAS shape: sizes, output, flag, operands, threads
 pub(crate) unsafe fn gemm(m: usize, n: usize, k: usize, c: Out, accumulate: bool, a: View, b: View, threads: usize) {
+    if wide(n) {
+        split::<Avx512>(m, n, k, c, accumulate, a, b, threads)
+    } else {
+        split::<Avx2>(m, n, k, c, accumulate, a, b, threads)
+    }
+}
+
+/// [`gemm`] with the kernel `K`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn split<K: Micro>(m: usize, n: usize, k: usize, c: Out, accumulate: bool, a: View, b: View, threads: usize) {
     if threads <= 1 {
-        return serial(m, n, k, c, accumulate, a, b);
+        return serial::<K>(m, n, k, c, accumulate, a, b);
     }
     // Split the longer side of C into `threads` parts, rounded to whole micro-tiles.
-    let (len, tile) = if n >= m { (n, NR) } else { (m, MR) };
+    let (len, tile) = if n >= m { (n, K::NR) } else { (m, K::MR) };
     let part = len.div_ceil(threads).div_ceil(tile) * tile;
     rayon::scope(|s| {
         for start in (0..len).step_by(part) {
@@ -94,10 +155,10 @@ pub(crate) unsafe fn gemm(m: usize, n: usize, k: usize, c: Out, accumulate: bool
                 let (c, a, b) = (c, a, b);
                 if n >= m {
                     let c = Out { ptr: c.ptr.add(start), ..c };
-                    serial(m, size, k, c, accumulate, a, b.at(0, start))
+                    serial::<K>(m, size, k, c, accumulate, a, b.at(0, start))
                 } else {
                     let c = Out { ptr: c.ptr.add(start * c.ld), ..c };
-                    serial(size, n, k, c, accumulate, a.at(start, 0), b)
+                    serial::<K>(size, n, k, c, accumulate, a.at(start, 0), b)
                 }
             });
         }
@@ -105,11 +166,11 @@ pub(crate) unsafe fn gemm(m: usize, n: usize, k: usize, c: Out, accumulate: bool
 }
 
 /// The blocked product on the calling thread.
-unsafe fn serial(m: usize, n: usize, k: usize, c: Out, accumulate: bool, a: View, b: View) {
+unsafe fn serial<K: Micro>(m: usize, n: usize, k: usize, c: Out, accumulate: bool, a: View, b: View) {
     PACK.with_borrow_mut(|(pa, pb)| {
         // Grown, never shrunk: `resize` up again would zero-fill megabytes on every call
         // whose size differs from the last one's.
-        let need_b = KC * NC.min(n.div_ceil(NR) * NR);
+        let need_b = KC * NC.min(n.div_ceil(K::NR) * K::NR);
         if pa.len() < MC * KC {
             pa.resize(MC * KC, 0.0);
         }
@@ -120,22 +181,22 @@ unsafe fn serial(m: usize, n: usize, k: usize, c: Out, accumulate: bool, a: View
             let nc = NC.min(n - jc);
             for pc in (0..k).step_by(KC) {
                 let kc = KC.min(k - pc);
-                pack_b(kc, nc, b.at(pc, jc), pb);
+                pack_b::<K>(kc, nc, b.at(pc, jc), pb);
                 // Later depth blocks add to what the first wrote.
                 let acc = accumulate || pc > 0;
                 for ic in (0..m).step_by(MC) {
                     let mc = MC.min(m - ic);
-                    pack_a(mc, kc, a.at(ic, pc), pa);
-                    for jr in (0..nc).step_by(NR) {
-                        for ir in (0..mc).step_by(MR) {
+                    pack_a::<K>(mc, kc, a.at(ic, pc), pa);
+                    for jr in (0..nc).step_by(K::NR) {
+                        for ir in (0..mc).step_by(K::MR) {
                             let tile = Out { ptr: c.ptr.add((ic + ir) * c.ld + jc + jr), ld: c.ld };
-                            kernel(
+                            K::kernel(
                                 kc,
                                 pa.as_ptr().add(ir * kc),
                                 pb.as_ptr().add(jr * kc),
                                 tile,
-                                MR.min(mc - ir),
-                                NR.min(nc - jr),
+                                K::MR.min(mc - ir),
+                                K::NR.min(nc - jr),
                                 acc,
                             );
                         }
@@ -148,38 +209,38 @@ unsafe fn serial(m: usize, n: usize, k: usize, c: Out, accumulate: bool, a: View
 
 /// Packs an `mc × kc` block of A as consecutive `MR`-row slivers, each `kc` steps of `MR`
 /// values (zero-padded past the last row). Reads along A's contiguous direction.
-unsafe fn pack_a(mc: usize, kc: usize, a: View, out: &mut [f32]) {
-    for (s, sliver) in out.chunks_exact_mut(MR * kc).take(mc.div_ceil(MR)).enumerate() {
-        let rows = MR.min(mc - s * MR);
-        if rows < MR {
+unsafe fn pack_a<K: Micro>(mc: usize, kc: usize, a: View, out: &mut [f32]) {
+    let mr = K::MR;
+    for (s, sliver) in out.chunks_exact_mut(mr * kc).take(mc.div_ceil(mr)).enumerate() {
+        let rows = mr.min(mc - s * mr);
+        if rows < mr {
             sliver.fill(0.0);
         }
-        let a = a.at(s * MR, 0);
+        let a = a.at(s * mr, 0);
         if a.rs == 1 {
             // Column-major A (a transposed operand): each step's values are contiguous.
-            for (p, dst) in sliver.chunks_exact_mut(MR).enumerate() {
-                copy_short::<MR>(a.ptr.add(p * a.cs), dst, rows);
+            for (p, dst) in sliver.chunks_exact_mut(mr).enumerate() {
+                copy_short(a.ptr.add(p * a.cs), dst, rows);
             }
-        } else if rows == MR {
-            // Row-major A: the six rows side by side, 8 × 8 blocks transposed in registers
-            // where the steps are contiguous (a.cs = 1), then step by step.
-            let src: [*const f32; MR] = std::array::from_fn(|r| a.ptr.add(r * a.rs));
+        } else if rows == mr {
+            // Row-major A: the rows side by side, 8 × 8 blocks transposed in registers where
+            // the steps are contiguous (a.cs = 1), then step by step.
             let mut p0 = 0;
             if a.cs == 1 {
                 while p0 + 8 <= kc {
-                    pack_a_block(src.map(|s| s.add(p0)), sliver[p0 * MR..].as_mut_ptr());
+                    pack_a_block(a.at(0, p0), mr, sliver[p0 * mr..].as_mut_ptr());
                     p0 += 8;
                 }
             }
-            for (p, dst) in sliver.chunks_exact_mut(MR).enumerate().skip(p0) {
-                for (d, s) in dst.iter_mut().zip(&src) {
-                    *d = *s.add(p * a.cs);
+            for (p, dst) in sliver.chunks_exact_mut(mr).enumerate().skip(p0) {
+                for (r, d) in dst.iter_mut().enumerate() {
+                    *d = *a.ptr.add(r * a.rs + p * a.cs);
                 }
             }
         } else {
             for r in 0..rows {
                 let src = a.ptr.add(r * a.rs);
-                for (p, dst) in sliver.chunks_exact_mut(MR).enumerate() {
+                for (p, dst) in sliver.chunks_exact_mut(mr).enumerate() {
                     dst[r] = *src.add(p * a.cs);
                 }
             }
@@ -189,31 +250,32 @@ unsafe fn pack_a(mc: usize, kc: usize, a: View, out: &mut [f32]) {
 
 /// Packs a `kc × nc` block of B as consecutive `NR`-column slivers, each `kc` steps of `NR`
 /// values (zero-padded past the last column). Reads along B's contiguous direction.
-unsafe fn pack_b(kc: usize, nc: usize, b: View, out: &mut [f32]) {
-    for (s, sliver) in out.chunks_exact_mut(NR * kc).take(nc.div_ceil(NR)).enumerate() {
-        let cols = NR.min(nc - s * NR);
-        if cols < NR {
+unsafe fn pack_b<K: Micro>(kc: usize, nc: usize, b: View, out: &mut [f32]) {
+    let nr = K::NR;
+    for (s, sliver) in out.chunks_exact_mut(nr * kc).take(nc.div_ceil(nr)).enumerate() {
+        let cols = nr.min(nc - s * nr);
+        if cols < nr {
             sliver.fill(0.0);
         }
-        let b = b.at(0, s * NR);
+        let b = b.at(0, s * nr);
         if b.cs == 1 {
             // Row-major B: each step's values are contiguous.
-            for (p, dst) in sliver.chunks_exact_mut(NR).enumerate() {
-                copy_short::<NR>(b.ptr.add(p * b.rs), dst, cols);
+            for (p, dst) in sliver.chunks_exact_mut(nr).enumerate() {
+                copy_short(b.ptr.add(p * b.rs), dst, cols);
             }
         } else {
             // Column-major B (a transposed operand): 8 × 8 blocks transposed in registers,
             // then the columns left over one by one.
             let mut p0 = 0;
-            if b.rs == 1 && cols == NR {
+            if b.rs == 1 && cols == nr {
                 while p0 + 8 <= kc {
-                    pack_b_block(b.ptr.add(p0), b.cs, sliver[p0 * NR..].as_mut_ptr());
+                    pack_b_block(b.ptr.add(p0), b.cs, nr, sliver[p0 * nr..].as_mut_ptr());
                     p0 += 8;
                 }
             }
             for j in 0..cols {
                 let src = b.ptr.add(j * b.cs);
-                for (p, dst) in sliver.chunks_exact_mut(NR).enumerate().skip(p0) {
+                for (p, dst) in sliver.chunks_exact_mut(nr).enumerate().skip(p0) {
                     dst[j] = *src.add(p * b.rs);
                 }
             }
@@ -221,33 +283,43 @@ unsafe fn pack_b(kc: usize, nc: usize, b: View, out: &mut [f32]) {
     }
 }
 
-/// Eight steps of a 16-column sliver of column-major B: columns `j` at `src + j·cs` (8
-/// contiguous values each) become rows of 16 at `dst` — two 8 × 8 transposes in registers
-/// (a third of a dense layer's packing time went to the scalar version).
+/// Eight steps of an `nr`-column sliver of column-major B: columns `j` at `src + j·cs` (8
+/// contiguous values each) become rows of `nr` at `dst` — `nr / 8` 8 × 8 transposes in
+/// registers (a third of a dense layer's packing time went to the scalar version).
 #[target_feature(enable = "avx2,fma")]
-unsafe fn pack_b_block(src: *const f32, cs: usize, dst: *mut f32) {
-    for half in 0..2 {
-        let rows = transpose8(std::array::from_fn(|j| _mm256_loadu_ps(src.add((half * 8 + j) * cs))));
+unsafe fn pack_b_block(src: *const f32, cs: usize, nr: usize, dst: *mut f32) {
+    for part in 0..nr / 8 {
+        let rows = transpose8(std::array::from_fn(|j| _mm256_loadu_ps(src.add((part * 8 + j) * cs))));
         for (q, row) in rows.iter().enumerate() {
-            _mm256_storeu_ps(dst.add(q * NR + half * 8), *row);
+            _mm256_storeu_ps(dst.add(q * nr + part * 8), *row);
         }
     }
 }
 
-/// Eight steps of a 6-row sliver of row-major A: rows `r` at `src[r]` (8 contiguous values
-/// each) become eight groups of 6 at `dst` — one 8 × 8 transpose in registers (two rows
-/// unused). Each group but the last is stored 8 wide; its 2 extra values land where the next
-/// group is stored right after.
+/// Eight steps of an `mr`-row sliver of row-major A (`mr` a multiple of 6): rows `r` at
+/// `a.ptr + r·a.rs` (8 contiguous values each) become eight groups of `mr` at `dst` — one
+/// 8 × 8 transpose in registers per 6 rows (two rows unused). Each group of 6 is stored 8
+/// wide, its 2 extra values landing where the next group of 6 is stored right after; the
+/// very last one is stored 6 wide, so nothing past the eight groups is touched.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn pack_a_block(src: [*const f32; MR], dst: *mut f32) {
-    let r: [__m256; MR] = std::array::from_fn(|i| _mm256_loadu_ps(src[i]));
-    let cols = transpose8([r[0], r[1], r[2], r[3], r[4], r[5], r[5], r[5]]);
-    for (q, col) in cols.iter().enumerate().take(7) {
-        _mm256_storeu_ps(dst.add(q * MR), *col);
+unsafe fn pack_a_block(a: View, mr: usize, dst: *mut f32) {
+    debug_assert!(mr % 6 == 0 && mr <= 12);
+    let mut cols = [[_mm256_setzero_ps(); 8]; 2];
+    for (h, c) in cols.iter_mut().enumerate().take(mr / 6) {
+        let r: [__m256; 6] = std::array::from_fn(|i| _mm256_loadu_ps(a.ptr.add((6 * h + i) * a.rs)));
+        *c = transpose8([r[0], r[1], r[2], r[3], r[4], r[5], r[5], r[5]]);
     }
-    let last = dst.add(7 * MR);
-    _mm_storeu_ps(last, _mm256_castps256_ps128(cols[7]));
-    _mm_storel_epi64(last.add(4) as *mut __m128i, _mm_castps_si128(_mm256_extractf128_ps::<1>(cols[7])));
+    for q in 0..8 {
+        for (h, c) in cols.iter().enumerate().take(mr / 6) {
+            let out = dst.add(q * mr + 6 * h);
+            if q == 7 && h == mr / 6 - 1 {
+                _mm_storeu_ps(out, _mm256_castps256_ps128(c[q]));
+                _mm_storel_epi64(out.add(4) as *mut __m128i, _mm_castps_si128(_mm256_extractf128_ps::<1>(c[q])));
+            } else {
+                _mm256_storeu_ps(out, c[q]);
+            }
+        }
+    }
 }
 
 /// The transpose of an 8 × 8 block held in eight registers.
@@ -281,14 +353,38 @@ unsafe fn transpose8(r: [__m256; 8]) -> [__m256; 8] {
     ]
 }
 
-/// Copies `len ≤ N` values; a full copy has a compile-time length, so it becomes a few
-/// vector moves instead of a call to `memcpy` (which cost 4 % of a dense training step).
+/// Copies `len ≤ dst.len()` values; a full copy of the 6-, 12-, 16- or 32-value groups has a
+/// compile-time length, so it becomes a few vector moves instead of a call to `memcpy`
+/// (which cost 4 % of a dense training step).
 #[inline(always)]
-unsafe fn copy_short<const N: usize>(src: *const f32, dst: &mut [f32], len: usize) {
-    if len == N {
-        std::ptr::copy_nonoverlapping(src, dst.as_mut_ptr(), N);
-    } else {
-        dst[..len].copy_from_slice(std::slice::from_raw_parts(src, len));
+unsafe fn copy_short(src: *const f32, dst: &mut [f32], len: usize) {
+    macro_rules! fixed {
+        ($($n:literal)*) => {
+            match (dst.len(), len) {
+                $(($n, $n) => return std::ptr::copy_nonoverlapping(src, dst.as_mut_ptr(), $n),)*
+                _ => {}
+            }
+        };
+    }
+    fixed!(6 12 16 32);
+    dst[..len].copy_from_slice(std::slice::from_raw_parts(src, len));
+}
+
+/// Stores a finished tile: full rows as vectors, or the first `rows × cols` values through a
+/// buffer at the edges.
+#[inline(always)]
+unsafe fn store_tile<const R: usize, const C: usize>(
+    acc: &[[f32; C]; R],
+    c: Out,
+    rows: usize,
+    cols: usize,
+    accumulate: bool,
+) {
+    for (r, t) in acc.iter().enumerate().take(rows) {
+        let dst = c.ptr.add(r * c.ld);
+        for (j, &v) in t.iter().enumerate().take(cols) {
+            *dst.add(j) = if accumulate { *dst.add(j) + v } else { v };
+        }
     }
 }
 
@@ -307,7 +403,7 @@ macro_rules! fma_row {
 /// The twelve accumulators are named variables, not an array: at opt-level 2 an array was
 /// partly kept on the stack (seen in `perf annotate`), costing a third of the speed.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn kernel(kc: usize, a: *const f32, b: *const f32, c: Out, rows: usize, cols: usize, accumulate: bool) {
+unsafe fn kernel_avx2(kc: usize, a: *const f32, b: *const f32, c: Out, rows: usize, cols: usize, accumulate: bool) {
     let z = _mm256_setzero_ps();
     let (mut c00, mut c01, mut c10, mut c11, mut c20, mut c21) = (z, z, z, z, z, z);
     let (mut c30, mut c31, mut c40, mut c41, mut c50, mut c51) = (z, z, z, z, z, z);
@@ -321,11 +417,11 @@ unsafe fn kernel(kc: usize, a: *const f32, b: *const f32, c: Out, rows: usize, c
         fma_row!(ap, 3, b0, b1, c30, c31);
         fma_row!(ap, 4, b0, b1, c40, c41);
         fma_row!(ap, 5, b0, b1, c50, c51);
-        ap = ap.add(MR);
-        bp = bp.add(NR);
+        ap = ap.add(Avx2::MR);
+        bp = bp.add(Avx2::NR);
     }
     let acc = [[c00, c01], [c10, c11], [c20, c21], [c30, c31], [c40, c41], [c50, c51]];
-    if rows == MR && cols == NR {
+    if rows == Avx2::MR && cols == Avx2::NR {
         for (r, row) in acc.iter().enumerate() {
             let dst = c.ptr.add(r * c.ld);
             let (mut v0, mut v1) = (row[0], row[1]);
@@ -337,17 +433,83 @@ unsafe fn kernel(kc: usize, a: *const f32, b: *const f32, c: Out, rows: usize, c
             _mm256_storeu_ps(dst.add(8), v1);
         }
     } else {
-        let mut tmp = [[0.0f32; NR]; MR];
+        let mut tmp = [[0.0f32; 16]; 6];
         for (t, row) in tmp.iter_mut().zip(&acc) {
             _mm256_storeu_ps(t.as_mut_ptr(), row[0]);
             _mm256_storeu_ps(t.as_mut_ptr().add(8), row[1]);
         }
-        for (r, t) in tmp.iter().enumerate().take(rows) {
+        store_tile(&tmp, c, rows, cols, accumulate);
+    }
+}
+
+/// One step of one tile row, 16 wide.
+macro_rules! fma_row512 {
+    ($ap:expr, $r:expr, $b0:expr, $b1:expr, $c0:ident, $c1:ident) => {
+        let av = _mm512_set1_ps(*$ap.add($r));
+        $c0 = _mm512_fmadd_ps(av, $b0, $c0);
+        $c1 = _mm512_fmadd_ps(av, $b1, $c1);
+    };
+}
+
+/// One 12 × 32 tile of C (see [`kernel_avx2`]; named accumulators for the same reason).
+#[target_feature(enable = "avx512f")]
+unsafe fn kernel_avx512(kc: usize, a: *const f32, b: *const f32, c: Out, rows: usize, cols: usize, accumulate: bool) {
+    let z = _mm512_setzero_ps();
+    let (mut c00, mut c01, mut c10, mut c11, mut c20, mut c21) = (z, z, z, z, z, z);
+    let (mut c30, mut c31, mut c40, mut c41, mut c50, mut c51) = (z, z, z, z, z, z);
+    let (mut c60, mut c61, mut c70, mut c71, mut c80, mut c81) = (z, z, z, z, z, z);
+    let (mut c90, mut c91, mut ca0, mut ca1, mut cb0, mut cb1) = (z, z, z, z, z, z);
+    let (mut ap, mut bp) = (a, b);
+    for _ in 0..kc {
+        let b0 = _mm512_loadu_ps(bp);
+        let b1 = _mm512_loadu_ps(bp.add(16));
+        fma_row512!(ap, 0, b0, b1, c00, c01);
+        fma_row512!(ap, 1, b0, b1, c10, c11);
+        fma_row512!(ap, 2, b0, b1, c20, c21);
+        fma_row512!(ap, 3, b0, b1, c30, c31);
+        fma_row512!(ap, 4, b0, b1, c40, c41);
+        fma_row512!(ap, 5, b0, b1, c50, c51);
+        fma_row512!(ap, 6, b0, b1, c60, c61);
+        fma_row512!(ap, 7, b0, b1, c70, c71);
+        fma_row512!(ap, 8, b0, b1, c80, c81);
+        fma_row512!(ap, 9, b0, b1, c90, c91);
+        fma_row512!(ap, 10, b0, b1, ca0, ca1);
+        fma_row512!(ap, 11, b0, b1, cb0, cb1);
+        ap = ap.add(Avx512::MR);
+        bp = bp.add(Avx512::NR);
+    }
+    let acc = [
+        [c00, c01],
+        [c10, c11],
+        [c20, c21],
+        [c30, c31],
+        [c40, c41],
+        [c50, c51],
+        [c60, c61],
+        [c70, c71],
+        [c80, c81],
+        [c90, c91],
+        [ca0, ca1],
+        [cb0, cb1],
+    ];
+    if rows == Avx512::MR && cols == Avx512::NR {
+        for (r, row) in acc.iter().enumerate() {
             let dst = c.ptr.add(r * c.ld);
-            for (j, &v) in t.iter().enumerate().take(cols) {
-                *dst.add(j) = if accumulate { *dst.add(j) + v } else { v };
+            let (mut v0, mut v1) = (row[0], row[1]);
+            if accumulate {
+                v0 = _mm512_add_ps(v0, _mm512_loadu_ps(dst));
+                v1 = _mm512_add_ps(v1, _mm512_loadu_ps(dst.add(16)));
             }
+            _mm512_storeu_ps(dst, v0);
+            _mm512_storeu_ps(dst.add(16), v1);
         }
+    } else {
+        let mut tmp = [[0.0f32; 32]; 12];
+        for (t, row) in tmp.iter_mut().zip(&acc) {
+            _mm512_storeu_ps(t.as_mut_ptr(), row[0]);
+            _mm512_storeu_ps(t.as_mut_ptr().add(16), row[1]);
+        }
+        store_tile(&tmp, c, rows, cols, accumulate);
     }
 }
 
@@ -377,17 +539,33 @@ mod tests {
         c
     }
 
+    fn avx512() -> bool {
+        is_x86_feature_detected!("avx512f")
+    }
+
     #[test]
     fn matches_a_naive_product_on_edge_shapes_layouts_and_thread_counts() {
         if !available() {
             eprintln!("SKIPPED: this CPU has no AVX2/FMA; the gemm crate serves instead");
             return;
         }
+        if !avx512() {
+            eprintln!("SKIPPED (AVX-512 kernel only): this CPU has no AVX-512F; the AVX2 kernel is checked alone");
+        }
         let val = |i: usize| ((i * 7919 % 1013) as f32 / 1013.0) - 0.5;
         // Sizes straddling the tile (6 × 16) and block (96, 256, 2048) edges.
-        for &(m, n, k) in
-            &[(1, 1, 1), (6, 16, 1), (7, 17, 3), (5, 15, 300), (97, 33, 257), (13, 2050, 9), (200, 40, 513)]
-        {
+        for &(m, n, k) in &[
+            (1, 1, 1),
+            (6, 16, 1),
+            (7, 17, 3),
+            (5, 15, 300),
+            (97, 33, 257),
+            (13, 2050, 9),
+            (200, 40, 513),
+            (12, 32, 8),
+            (25, 65, 17),
+            (130, 100, 784),
+        ] {
             for (a_t, b_t) in [(false, false), (true, false), (false, true), (true, true)] {
                 let a: Vec<f32> = (0..m * k).map(val).collect();
                 let b: Vec<f32> = (0..k * n).map(|i| val(i + 5)).collect();
@@ -398,7 +576,15 @@ mod tests {
                     let mut c = vec![if accumulate { 1.0 } else { f32::NAN }; m * n];
                     let (av, bv) =
                         (View { ptr: a.as_ptr(), rs: ars, cs: acs }, View { ptr: b.as_ptr(), rs: brs, cs: bcs });
-                    unsafe { gemm(m, n, k, Out { ptr: c.as_mut_ptr(), ld: n }, accumulate, av, bv, threads) };
+                    unsafe { split::<Avx2>(m, n, k, Out { ptr: c.as_mut_ptr(), ld: n }, accumulate, av, bv, threads) };
+                    if avx512() {
+                        // The wide kernel agrees bit for bit: each element's FMA chain is the same.
+                        let mut wide = vec![if accumulate { 1.0 } else { f32::NAN }; m * n];
+                        let out = Out { ptr: wide.as_mut_ptr(), ld: n };
+                        unsafe { split::<Avx512>(m, n, k, out, accumulate, av, bv, threads) };
+                        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                        assert!(bits(&wide) == bits(&c), "{m}×{n}×{k} a_t {a_t} b_t {b_t}: AVX-512 ≠ AVX2");
+                    }
                     let base = if accumulate { 1.0 } else { 0.0 };
                     for (i, (&got, &w)) in c.iter().zip(&want).enumerate() {
                         let err = (got as f64 - base - w).abs();
