@@ -260,6 +260,13 @@ struct TrainArgs {
     /// (Adam, β₁ 0.5) [default: 1e-3].
     #[arg(long, value_name = "LR")]
     adversarial_lr: Option<f64>,
+    /// An adversarial autoencoder's discriminator updates per batch, each on fresh prior draws
+    /// [default: 1].
+    #[arg(long, value_name = "K")]
+    discriminator_steps: Option<usize>,
+    /// Width of an adversarial autoencoder's two hidden discriminator layers [default: 256].
+    #[arg(long, value_name = "H")]
+    discriminator: Option<usize>,
     /// Code (bottleneck) size: how many numbers each sample is squeezed into.
     #[arg(long, default_value_t = 32)]
     code: usize,
@@ -635,7 +642,7 @@ type Setting = (&'static str, &'static str, fn(&RunConfig) -> String);
 /// What `--resume` keeps from the saved run, so that it ends bit-identical to an
 /// uninterrupted one; only `--epochs` and `--patience` may change. (The model and dataset are
 /// checked by `apps::train` itself.)
-const KEPT_ON_RESUME: [Setting; 16] = [
+const KEPT_ON_RESUME: [Setting; 17] = [
     ("batch_size", "--batch-size", |c| c.train.batch_size.to_string()),
     ("lr", "--lr", |c| c.train.adam.lr.to_string()),
     ("schedule", "--schedule", |c| format!("{:?}", c.train.schedule).to_lowercase()),
@@ -652,6 +659,9 @@ const KEPT_ON_RESUME: [Setting; 16] = [
     ("contractive", "--contractive", |c| c.train.contractive.map_or("none".into(), |s| s.to_string())),
     ("kl_warmup", "--kl-warmup", |c| c.train.kl_warmup.map_or("none".into(), |w| w.to_string())),
     ("adversarial_lr", "--adversarial-lr", |c| c.train.adversarial_lr.map_or("none".into(), |w| w.to_string())),
+    ("discriminator_steps", "--discriminator-steps", |c| {
+        c.train.discriminator_steps.map_or("none".into(), |k| k.to_string())
+    }),
 ];
 
 /// Refuses a flag given with `--resume` that would change a kept setting (it used to be
@@ -704,7 +714,10 @@ fn run_config(a: &TrainArgs) -> Result<(RunConfig, Option<Prepared>)> {
     let model = model_config(a, &data, &shape)?;
     let variant = match Variant::from_name(&a.variant)? {
         Variant::Vae(_) => Variant::Vae(VaeConfig { beta: a.beta }),
-        Variant::Aae(c) => Variant::Aae(AaeConfig { prior: a.prior.unwrap_or_default(), ..c }),
+        Variant::Aae(c) => Variant::Aae(AaeConfig {
+            prior: a.prior.unwrap_or_default(),
+            discriminator: a.discriminator.unwrap_or(c.discriminator),
+        }),
         v => v,
     };
     if !matches!(variant, Variant::Vae(_)) && a.beta != 1.0 {
@@ -712,6 +725,9 @@ fn run_config(a: &TrainArgs) -> Result<(RunConfig, Option<Prepared>)> {
     }
     if !matches!(variant, Variant::Aae(_)) && a.prior.is_some() {
         bail!("--prior sets an adversarial autoencoder's prior; add --variant aae");
+    }
+    if !matches!(variant, Variant::Aae(_)) && a.discriminator.is_some() {
+        bail!("--discriminator sets an adversarial autoencoder's discriminator width; add --variant aae");
     }
     let command = command_line(std::env::args().skip(1));
     let cfg = RunConfig { command, ..RunConfig::new(model, data, train_config(a)) }.with_variant(variant);
@@ -777,6 +793,7 @@ fn train_config(a: &TrainArgs) -> TrainConfig {
         contractive: a.contractive,
         kl_warmup: a.kl_warmup,
         adversarial_lr: a.adversarial_lr,
+        discriminator_steps: a.discriminator_steps,
         checkpoint_every: a.checkpoint_every.or(a.stream.then_some(STREAM_CHECKPOINT_BATCHES)),
     }
 }

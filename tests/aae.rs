@@ -47,6 +47,37 @@ fn each_phase_updates_only_its_own_parameters() {
     }
 }
 
+/// The discriminator's weights after one adversarial step with `k` discriminator updates.
+struct DiscAfter(usize);
+
+impl ModelVisitor for DiscAfter {
+    type Output = Vec<(String, Vec<f32>)>;
+    fn visit<M: Autoencoder>(self, mut model: M) -> autoencoders::Result<Self::Output> {
+        let data = autoencoders::data::prepare(&DatasetId::Digits, None).unwrap().train;
+        let x = Dev::default().tensor_from_vec(data.samples[..32 * 64].to_vec(), model.input_shape(32));
+        let cfg = TrainConfig { discriminator_steps: Some(self.0), ..Default::default() };
+        AdversarialStep::new(&cfg).phases(&mut model, StepBatch { input: x.clone(), target: x }, 1e-3)?;
+        let named = autoencoders::train::checkpoint::named_tensors(&model);
+        Ok(named.into_iter().map(|t| (t.name, t.values)).collect())
+    }
+}
+
+#[test]
+fn each_discriminator_step_updates_the_discriminator_again() {
+    let cfg = aae_cfg(1, 4, PriorKind::Gaussian);
+    let one = cfg.build(&Dev::seed_from_u64(1), DiscAfter(1)).unwrap();
+    let three = cfg.build(&Dev::seed_from_u64(1), DiscAfter(3)).unwrap();
+    for ((name, a), (_, b)) in one.iter().zip(&three) {
+        // The reconstruction phase runs first, so only the discriminator differs before the
+        // generator phase; the encoder then follows a different discriminator.
+        if name.starts_with("decoder") {
+            assert_eq!(a, b, "{name}: the decoder moved differently");
+        } else if name.starts_with("discriminator") {
+            assert_ne!(a, b, "{name}: two more discriminator steps changed nothing");
+        }
+    }
+}
+
 struct Codes(autoencoders::data::Dataset);
 
 impl ModelVisitor for Codes {
@@ -87,7 +118,8 @@ fn its_codes_match_the_prior_better_than_a_plain_models() {
 #[test]
 fn an_aae_resumes_bit_identically_mid_epoch() {
     let cfg = aae_cfg(3, 2, PriorKind::Circle10);
-    let cfg = RunConfig { train: TrainConfig { checkpoint_every: Some(9), ..cfg.train.clone() }, ..cfg };
+    let train = TrainConfig { checkpoint_every: Some(9), discriminator_steps: Some(2), ..cfg.train.clone() };
+    let cfg = RunConfig { train, ..cfg };
     let (full, parts) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     apps::train(&cfg, full.path(), false, Progress::Quiet).unwrap();
     let first = RunConfig { train: TrainConfig { epochs: 1, ..cfg.train.clone() }, ..cfg.clone() };
@@ -109,7 +141,14 @@ fn settings_that_do_not_fit_an_aae_are_refused() {
     assert!(bad(aae_cfg(1, 4, PriorKind::Circle10)).contains("--code 2"));
     let lr = RunConfig { variant: Variant::Plain, ..aae_cfg(1, 4, PriorKind::Gaussian) };
     let lr = RunConfig { train: TrainConfig { adversarial_lr: Some(1e-3), ..lr.train }, ..lr };
-    assert!(bad(lr).contains("add --variant aae"));
+    assert!(bad(lr.clone()).contains("add --variant aae"));
+    let steps = |k| {
+        let cfg = aae_cfg(1, 4, PriorKind::Gaussian);
+        RunConfig { train: TrainConfig { discriminator_steps: Some(k), ..cfg.train }, ..cfg }
+    };
+    assert!(bad(steps(0)).contains("at least 1"));
+    let plain = RunConfig { variant: Variant::Plain, ..steps(2) };
+    assert!(bad(plain).contains("add --variant aae"));
     let sparse = aae_cfg(1, 4, PriorKind::Gaussian);
     let sparse =
         RunConfig { train: TrainConfig { sparsity: Some("l1:1e-3".parse().unwrap()), ..sparse.train }, ..sparse };

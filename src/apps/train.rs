@@ -75,6 +75,17 @@ fn check(cfg: &RunConfig) -> Result<()> {
             return Err(Error::config("adversarial_lr", format!("{lr} must be a positive number")));
         }
     }
+    if let Some(k) = t.discriminator_steps {
+        if !matches!(cfg.variant, crate::models::Variant::Aae(_)) {
+            return Err(Error::config(
+                "discriminator_steps",
+                "--discriminator-steps trains an adversarial autoencoder; add --variant aae",
+            ));
+        }
+        if k == 0 {
+            return Err(Error::config("discriminator_steps", "0 steps: give at least 1"));
+        }
+    }
     cfg.model.check_regularizers(t.sparsity.as_ref(), t.contractive.as_ref())
 }
 

@@ -22,6 +22,9 @@ use crate::{Error, Result};
 /// reference MMD²); at 1e-3 the game stays balanced (discriminator ≈ 0.63, generator ≈ 0.9).
 pub const ADVERSARIAL_LR: f64 = 1e-3;
 
+/// Discriminator updates per batch unless `--discriminator-steps` says.
+pub const DISCRIMINATOR_STEPS: usize = 1;
+
 const STEPS_KEY: &str = "adversarial_steps";
 /// The parameter groups by name: the backbone's encoder and decoder, the discriminator.
 const AUTOENCODER: &[&str] = &["encoder", "decoder"];
@@ -37,6 +40,8 @@ pub struct AdversarialStep {
     pub disc: Adam,
     /// The encoder, on fooling the discriminator.
     pub gen: Adam,
+    /// Discriminator updates per batch.
+    pub disc_steps: usize,
     seed: u64,
     steps: u64,
 }
@@ -56,7 +61,14 @@ impl AdversarialStep {
     /// The step `cfg` describes, with fresh optimisers.
     pub fn new(cfg: &TrainConfig) -> Self {
         let adv = AdamConfig { lr: cfg.adversarial_lr.unwrap_or(ADVERSARIAL_LR), beta1: 0.5, ..cfg.adam };
-        Self { recon: Adam::new(cfg.adam), disc: Adam::new(adv), gen: Adam::new(adv), seed: cfg.seed, steps: 0 }
+        Self {
+            recon: Adam::new(cfg.adam),
+            disc: Adam::new(adv),
+            gen: Adam::new(adv),
+            disc_steps: cfg.discriminator_steps.unwrap_or(DISCRIMINATOR_STEPS),
+            seed: cfg.seed,
+            steps: 0,
+        }
     }
 
     /// One batch's three updates; their losses before each update.
@@ -78,15 +90,24 @@ impl AdversarialStep {
         }
         self.recon.cfg.lr = lr;
         self.recon.update(&mut Subset::new(model, AUTOENCODER), &mut parts.total.backward());
-        // 2. The discriminator: prior draws are real (1), the encoder's codes fake (0).
-        let mut z = prior.sample(b, &mut rng);
-        z.extend(values(&model.encode(batch.input.clone())));
+        // 2. The discriminator: prior draws are real (1), the encoder's codes fake (0); each of
+        //    its updates on fresh draws against the same codes.
+        let codes = values(&model.encode(batch.input.clone()));
         let labels: Vec<f32> = (0..2 * b).map(|i| if i < b { 1.0 } else { 0.0 }).collect();
-        let logits = discriminate(model, dev.tensor_from_vec(z, (2 * b, k)).traced(model.alloc_grads()))?;
-        let disc_loss =
-            recon_loss(logits, dev.tensor_from_vec(labels, (2 * b, 1)), Activation::Sigmoid, ReconLoss::Bce);
-        let disc = disc_loss.array();
-        self.disc.update(&mut Subset::new(model, DISCRIMINATOR), &mut disc_loss.backward());
+        let mut disc = f32::NAN;
+        for _ in 0..self.disc_steps.max(1) {
+            let mut z = prior.sample(b, &mut rng);
+            z.extend_from_slice(&codes);
+            let logits = discriminate(model, dev.tensor_from_vec(z, (2 * b, k)).traced(model.alloc_grads()))?;
+            let disc_loss = recon_loss(
+                logits,
+                dev.tensor_from_vec(labels.clone(), (2 * b, 1)),
+                Activation::Sigmoid,
+                ReconLoss::Bce,
+            );
+            disc = disc_loss.array();
+            self.disc.update(&mut Subset::new(model, DISCRIMINATOR), &mut disc_loss.backward());
+        }
         // 3. The encoder as generator: its codes should pass for prior draws.
         let codes = model.encode_data(batch.input.traced(model.alloc_grads())).reshape_like(&(b, k));
         let logits = discriminate(model, codes)?;

@@ -15,7 +15,7 @@ mod trainer;
 
 pub use crate::data::BatchSource;
 pub use adam::{Adam, AdamConfig};
-pub use adversarial::{AdversarialLosses, AdversarialStep, ADVERSARIAL_LR};
+pub use adversarial::{AdversarialLosses, AdversarialStep, ADVERSARIAL_LR, DISCRIMINATOR_STEPS};
 pub use eval::{
     code_stats, encode_all, evaluate_loss, evaluate_loss_of, jacobian_norms, jacobian_stats, per_sample_errors,
     prior_fit, reconstruct_all, reconstruction_errors, roc_auc, roc_curve, variational_stats, CodeStats, JacobianStats,

@@ -56,6 +56,10 @@ pub struct TrainConfig {
     /// (`--adversarial-lr`; `None`: [`ADVERSARIAL_LR`](super::ADVERSARIAL_LR)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adversarial_lr: Option<f64>,
+    /// Discriminator updates per batch of an adversarial autoencoder, each on fresh prior draws
+    /// (`--discriminator-steps`; `None`: [`DISCRIMINATOR_STEPS`](super::DISCRIMINATOR_STEPS)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discriminator_steps: Option<usize>,
     /// Also write the resume state after every this many batches of an epoch, so that a run
     /// killed in the middle of a long (streamed) epoch continues from there, bit-identically,
     /// instead of redoing the epoch. `None`: at epoch ends only.
@@ -143,6 +147,7 @@ impl Default for TrainConfig {
             contractive: None,
             kl_warmup: None,
             adversarial_lr: None,
+            discriminator_steps: None,
             checkpoint_every: None,
         }
     }
