@@ -388,6 +388,32 @@ unsafe fn store_tile<const R: usize, const C: usize>(
     }
 }
 
+/// Writes a finished tile of accumulators (`acc[row] = [left, right]`, each `$w` wide) to C:
+/// whole rows as vectors, or through a buffer when only `rows × cols` of it lie inside C.
+macro_rules! write_tile {
+    ($acc:ident, $c:ident, $rows:ident, $cols:ident, $accumulate:ident, $k:ty, $w:literal, $load:ident, $add:ident, $store:ident) => {
+        if $rows == <$k>::MR && $cols == <$k>::NR {
+            for (r, row) in $acc.iter().enumerate() {
+                let dst = $c.ptr.add(r * $c.ld);
+                let (mut v0, mut v1) = (row[0], row[1]);
+                if $accumulate {
+                    v0 = $add(v0, $load(dst));
+                    v1 = $add(v1, $load(dst.add($w)));
+                }
+                $store(dst, v0);
+                $store(dst.add($w), v1);
+            }
+        } else {
+            let mut tmp = [[0.0f32; 2 * $w]; <$k>::MR];
+            for (t, row) in tmp.iter_mut().zip(&$acc) {
+                $store(t.as_mut_ptr(), row[0]);
+                $store(t.as_mut_ptr().add($w), row[1]);
+            }
+            store_tile(&tmp, $c, $rows, $cols, $accumulate);
+        }
+    };
+}
+
 /// One step of one tile row: broadcast `A[r]`, two FMAs into the row's accumulators.
 macro_rules! fma_row {
     ($ap:expr, $r:expr, $b0:expr, $b1:expr, $c0:ident, $c1:ident) => {
@@ -421,25 +447,7 @@ unsafe fn kernel_avx2(kc: usize, a: *const f32, b: *const f32, c: Out, rows: usi
         bp = bp.add(Avx2::NR);
     }
     let acc = [[c00, c01], [c10, c11], [c20, c21], [c30, c31], [c40, c41], [c50, c51]];
-    if rows == Avx2::MR && cols == Avx2::NR {
-        for (r, row) in acc.iter().enumerate() {
-            let dst = c.ptr.add(r * c.ld);
-            let (mut v0, mut v1) = (row[0], row[1]);
-            if accumulate {
-                v0 = _mm256_add_ps(v0, _mm256_loadu_ps(dst));
-                v1 = _mm256_add_ps(v1, _mm256_loadu_ps(dst.add(8)));
-            }
-            _mm256_storeu_ps(dst, v0);
-            _mm256_storeu_ps(dst.add(8), v1);
-        }
-    } else {
-        let mut tmp = [[0.0f32; 16]; 6];
-        for (t, row) in tmp.iter_mut().zip(&acc) {
-            _mm256_storeu_ps(t.as_mut_ptr(), row[0]);
-            _mm256_storeu_ps(t.as_mut_ptr().add(8), row[1]);
-        }
-        store_tile(&tmp, c, rows, cols, accumulate);
-    }
+    write_tile!(acc, c, rows, cols, accumulate, Avx2, 8, _mm256_loadu_ps, _mm256_add_ps, _mm256_storeu_ps);
 }
 
 /// One step of one tile row, 16 wide.
@@ -492,25 +500,7 @@ unsafe fn kernel_avx512(kc: usize, a: *const f32, b: *const f32, c: Out, rows: u
         [ca0, ca1],
         [cb0, cb1],
     ];
-    if rows == Avx512::MR && cols == Avx512::NR {
-        for (r, row) in acc.iter().enumerate() {
-            let dst = c.ptr.add(r * c.ld);
-            let (mut v0, mut v1) = (row[0], row[1]);
-            if accumulate {
-                v0 = _mm512_add_ps(v0, _mm512_loadu_ps(dst));
-                v1 = _mm512_add_ps(v1, _mm512_loadu_ps(dst.add(16)));
-            }
-            _mm512_storeu_ps(dst, v0);
-            _mm512_storeu_ps(dst.add(16), v1);
-        }
-    } else {
-        let mut tmp = [[0.0f32; 32]; 12];
-        for (t, row) in tmp.iter_mut().zip(&acc) {
-            _mm512_storeu_ps(t.as_mut_ptr(), row[0]);
-            _mm512_storeu_ps(t.as_mut_ptr().add(16), row[1]);
-        }
-        store_tile(&tmp, c, rows, cols, accumulate);
-    }
+    write_tile!(acc, c, rows, cols, accumulate, Avx512, 16, _mm512_loadu_ps, _mm512_add_ps, _mm512_storeu_ps);
 }
 
 #[cfg(test)]
