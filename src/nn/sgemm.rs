@@ -3,6 +3,7 @@
 //! register-blocked micro-kernel that keeps all its accumulators in registers — 6 × 16 with
 //! AVX2, 12 × 32 with AVX-512 where the CPU has it (chosen at run time, one binary). Both
 //! compute every element with the same FMA chain, so results do not depend on which ran.
+//! (AVX-512 intrinsics are stable since Rust 1.89, hence the crate's `rust-version`.)
 //!
 //! Why not the `gemm` crate dfdx builds: measured on this project's 2-core AMD EPYC (Zen 3)
 //! with rustc 1.95, gemm 0.15's micro-kernel spills its accumulators to the stack and runs at
@@ -118,9 +119,8 @@ fn wide(n: usize) -> bool {
         })
 }
 
-/// Below this many columns of C the 32-wide tile mostly multiplies padding (a 20-unit code
-/// layer fills 20 of 32 columns, against 20 of 32 for the 16-wide tile too, but with half the
-/// rows per tile the narrow kernel wastes less of a short depth).
+/// Below one full wide tile of columns, more of a 32-wide tile than of a 16-wide one is
+/// padding (an 8-column product fills a quarter of it); the threshold is not tuned yet.
 const WIDE_MIN_N: usize = 32;
 
 /// `c (m × n) = [c +] a (m × k) · b (k × n)`, split over `threads` threads along the longer
