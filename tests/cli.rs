@@ -162,6 +162,12 @@ fn a_vae_trains_samples_interpolates_and_exports_from_the_command_line() {
     // --beta without a VAE is refused.
     let beta = bin().args(train).args(["--beta", "2", "--out"]).arg(dir.path().join("b")).output().unwrap();
     assert!(String::from_utf8_lossy(&beta.stderr).contains("add --variant vae"));
+    // So are an adversarial autoencoder's flags without one.
+    for flag in [["--discriminator", "16"], ["--discriminator-steps", "2"]] {
+        let out = bin().args(train).args(flag).arg("--out").arg(dir.path().join("d")).output().unwrap();
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && e.contains("add --variant aae") && !e.contains("panicked"), "{flag:?}: {e}");
+    }
     // The card says what it is and how to sample it.
     let card = dir.path().join("card");
     ok(bin().arg("export").arg(&vae).arg("--to").arg(&card));
