@@ -145,6 +145,7 @@ fn card_metadata(input: &CardInput, metrics: &[(&str, &str, f64)], opts: &Export
     match cfg.variant {
         Variant::Vae(_) => s += "- variational-autoencoder\n- generative\n",
         Variant::Aae(_) => s += "- adversarial-autoencoder\n- generative\n",
+        Variant::Adaptive(_) => s += "- adaptive-autoencoder\n- denoising-autoencoder\n",
         Variant::Plain => {}
     }
     if let Some(d) = &hub_dataset {
@@ -183,7 +184,7 @@ fn card_results(input: &CardInput, metrics: &[(&str, &str, f64)]) -> String {
     }
     let loss = match cfg.variant {
         Variant::Vae(_) => "−ELBO, nats".to_string(),
-        Variant::Plain | Variant::Aae(_) => cfg.model.card().loss.name().to_string(),
+        Variant::Plain | Variant::Aae(_) | Variant::Adaptive(_) => cfg.model.card().loss.name().to_string(),
     };
     let _ = writeln!(s, "| training loss ({loss}) on test | {:.5} |\n", m.test_loss);
     s += "Values are in the model's normalised units (see `data.normalizer` in `config.json`).\n\n";
@@ -193,8 +194,11 @@ fn card_results(input: &CardInput, metrics: &[(&str, &str, f64)]) -> String {
 
 /// How to load it (Rust and CLI) and what each file holds.
 fn card_usage(cfg: &RunConfig, repo: &str) -> String {
-    if !cfg.variant.is_plain() {
+    if cfg.variant.is_generative() {
         return generative_usage(cfg, repo);
+    }
+    if let Variant::Adaptive(_) = cfg.variant {
+        return adaptive_usage(cfg, repo);
     }
     let card = cfg.model.card();
     let (rust_type, module) = (&card.rust_type, card.module);
@@ -237,6 +241,27 @@ fn generative_usage(cfg: &RunConfig, repo: &str) -> String {
     let _ = writeln!(s, "- `model.safetensors`: f32 weights: {} {extra}", card.weight_layout);
     s += "- `metrics.json`, `history.csv`: test metrics (with `variational`: −ELBO, its parts, active units, the IWAE \
           estimate of log p(x)) and the per-epoch losses.\n\n";
+    s
+}
+
+/// How to use an adaptive model: through its directory, which sizes it from its weights.
+fn adaptive_usage(cfg: &RunConfig, repo: &str) -> String {
+    let card = cfg.model.card();
+    let mut s = String::from("## Use\n\n");
+    let _ = writeln!(
+        s,
+        "```sh\nautoencoders pull {repo}\nautoencoders eval {repo}\nautoencoders encode {repo} --output codes.parquet\n```\n"
+    );
+    s += "## Files\n\n";
+    s += "- `config.json`: the model it started as (`model.code` = the starting features), the variant (`variant`: \
+          adaptive, its pool and limits), data and training settings.\n";
+    let _ = writeln!(
+        s,
+        "- `model.safetensors`: f32 weights: {} The number of features is the rows of `encoder.0.weight`: it changed \
+         while the model trained, and loading takes it from the file.",
+        card.weight_layout
+    );
+    s += "- `adaptive.csv`: every adaptation (features merged and added, the width, the hard pool's loss).\n\n";
     s
 }
 

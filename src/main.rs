@@ -6,15 +6,16 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use autoencoders::apps;
 use autoencoders::apps::sweep::Axis;
+use autoencoders::data::class_stream::PHASE_OVERLAP;
 use autoencoders::data::stream::Part;
 use autoencoders::data::{
-    prepare_data, DataConfig, DataSource, ImageSize, NormalizeKind, Prepared, SourceOptions, Split, Window,
+    prepare_data, DataConfig, DataSource, ImageSize, NormalizeKind, Prepared, SourceOptions, Split, StreamOrder, Window,
 };
 use autoencoders::hub::Hub;
 use autoencoders::model_dir::RunConfig;
 use autoencoders::models::{
-    AaeConfig, BuildOptions, Contractive, ModelConfig, PriorKind, ReconLoss, Sparsity, VaeConfig, Variant, FAMILIES,
-    VARIANTS,
+    AaeConfig, AdaptiveConfig, BuildOptions, Contractive, ModelConfig, PriorKind, ReconLoss, Sparsity, VaeConfig,
+    Variant, FAMILIES, VARIANTS,
 };
 use autoencoders::nn::Activation;
 use autoencoders::pretrained::ModelSource;
@@ -267,18 +268,41 @@ struct TrainArgs {
     /// Width of an adversarial autoencoder's two hidden discriminator layers [default: 256].
     #[arg(long, value_name = "H")]
     discriminator: Option<usize>,
-    /// Code (bottleneck) size: how many numbers each sample is squeezed into.
-    #[arg(long, default_value_t = 32)]
+    /// Code (bottleneck) size: how many numbers each sample is squeezed into (an adaptive
+    /// model's starting features; --start-features says the same).
+    #[arg(long, default_value_t = 32, alias = "start-features")]
     code: usize,
+    /// The order training batches arrive in: shuffled each epoch, or class-incremental (classes
+    /// in phases of --classes-per-phase by class index, neighbouring phases overlapping by 20 %;
+    /// the same order every epoch; needs labels).
+    #[arg(long, value_enum, value_name = "ORDER")]
+    stream_order: Option<StreamOrderArg>,
+    /// Classes per phase of a class-incremental stream.
+    #[arg(long, default_value_t = 2, value_name = "K")]
+    classes_per_phase: usize,
+    /// An adaptive model's pool: hard examples collected before each adaptation [default: 1000].
+    #[arg(long, value_name = "N")]
+    pool: Option<usize>,
+    /// Features an adaptive model adds at its first adaptation [default: 10].
+    #[arg(long, value_name = "N")]
+    first_add: Option<usize>,
+    /// The most features an adaptive model may grow to [default: 2000].
+    #[arg(long, value_name = "N")]
+    max_features: Option<usize>,
+    /// An adaptive model's control: the same hard pool and passes over it (so the same number
+    /// of updates), but no merges or additions — a fixed-width denoising autoencoder to compare.
+    #[arg(long)]
+    fixed_width: bool,
     /// Hidden widths from input towards the code, comma-separated (e.g. 128,64); empty for none.
     #[arg(long, default_value = "", value_parser = parse_widths)]
     hidden: Widths,
     /// Activation of the hidden layers.
     #[arg(long, value_enum, default_value_t = Activation::Relu)]
     activation: Activation,
-    /// Activation of the code layer (identity: a linear code; relu as in the Keras blog).
-    #[arg(long, value_enum, default_value_t = Activation::Identity)]
-    code_activation: Activation,
+    /// Activation of the code layer (identity: a linear code; relu as in the Keras blog)
+    /// [default: identity; sigmoid for --variant adaptive, as in Zhou et al.].
+    #[arg(long, value_enum)]
+    code_activation: Option<Activation>,
     /// Output activation [default: sigmoid for images, identity otherwise].
     #[arg(long, value_enum)]
     output_activation: Option<Activation>,
@@ -642,7 +666,7 @@ type Setting = (&'static str, &'static str, fn(&RunConfig) -> String);
 /// What `--resume` keeps from the saved run, so that it ends bit-identical to an
 /// uninterrupted one; only `--epochs` and `--patience` may change. (The model and dataset are
 /// checked by `apps::train` itself.)
-const KEPT_ON_RESUME: [Setting; 17] = [
+const KEPT_ON_RESUME: [Setting; 18] = [
     ("batch_size", "--batch-size", |c| c.train.batch_size.to_string()),
     ("lr", "--lr", |c| c.train.adam.lr.to_string()),
     ("schedule", "--schedule", |c| format!("{:?}", c.train.schedule).to_lowercase()),
@@ -662,7 +686,17 @@ const KEPT_ON_RESUME: [Setting; 17] = [
     ("discriminator_steps", "--discriminator-steps", |c| {
         c.train.discriminator_steps.map_or("none".into(), |k| k.to_string())
     }),
+    ("stream_order", "--stream-order", |c| format!("{:?}", c.train.stream_order)),
 ];
+
+/// `--stream-order`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum StreamOrderArg {
+    /// Every sample in a random order, reshuffled each epoch.
+    Shuffled,
+    /// Classes in phases (--classes-per-phase), neighbours overlapping.
+    ClassIncremental,
+}
 
 /// Refuses a flag given with `--resume` that would change a kept setting (it used to be
 /// ignored without a word).
@@ -718,8 +752,21 @@ fn run_config(a: &TrainArgs) -> Result<(RunConfig, Option<Prepared>)> {
             prior: a.prior.unwrap_or_default(),
             discriminator: a.discriminator.unwrap_or(c.discriminator),
         }),
+        Variant::Adaptive(c) => Variant::Adaptive(AdaptiveConfig {
+            pool: a.pool.unwrap_or(c.pool),
+            first_add: a.first_add.unwrap_or(c.first_add),
+            max_features: a.max_features.unwrap_or(c.max_features),
+            fixed_width: a.fixed_width,
+        }),
         v => v,
     };
+    if !matches!(variant, Variant::Adaptive(_))
+        && (a.pool.is_some() || a.first_add.is_some() || a.max_features.is_some() || a.fixed_width)
+    {
+        bail!(
+            "--pool, --first-add, --max-features and --fixed-width set an adaptive autoencoder; add --variant adaptive"
+        );
+    }
     if !matches!(variant, Variant::Vae(_)) && a.beta != 1.0 {
         bail!("--beta weighs a VAE's KL term; add --variant vae");
     }
@@ -766,7 +813,11 @@ fn model_config(a: &TrainArgs, data: &DataConfig, shape: &[usize]) -> Result<Mod
         code: a.code,
         hidden: a.hidden.0.clone(),
         activation: a.activation,
-        code_activation: a.code_activation,
+        code_activation: a.code_activation.unwrap_or(if a.variant == "adaptive" {
+            Activation::Sigmoid
+        } else {
+            Activation::Identity
+        }),
         output_activation: a.output_activation.unwrap_or(if image {
             Activation::Sigmoid
         } else {
@@ -795,6 +846,12 @@ fn train_config(a: &TrainArgs) -> TrainConfig {
         adversarial_lr: a.adversarial_lr,
         discriminator_steps: a.discriminator_steps,
         checkpoint_every: a.checkpoint_every.or(a.stream.then_some(STREAM_CHECKPOINT_BATCHES)),
+        stream_order: a.stream_order.map(|o| match o {
+            StreamOrderArg::Shuffled => StreamOrder::Shuffled,
+            StreamOrderArg::ClassIncremental => {
+                StreamOrder::ClassIncremental { classes_per_phase: a.classes_per_phase, overlap: PHASE_OVERLAP }
+            }
+        }),
     }
 }
 

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::data::stream::{Part, MAX_VAL_ROWS};
-use crate::data::{prepare_data, BatchSource, Dataset, Prepared};
+use crate::data::{prepare_data, BatchSource, ClassIncremental, Dataset, Prepared, StreamOrder};
 use crate::model_dir::{remove_orphans, DirLock, RunConfig, METRICS};
 use crate::models::{Autoencoder, ModelConfig, ModelVisitor};
 use crate::nn::Dev;
@@ -51,6 +51,7 @@ fn check(cfg: &RunConfig) -> Result<()> {
                 cfg.variant.name(),
                 match cfg.variant {
                     crate::models::Variant::Aae(_) => "the discriminator, which pulls the codes to the prior",
+                    crate::models::Variant::Adaptive(_) => "input noise (--noise) and its feature merges",
                     _ => "the KL term, weighted by --beta",
                 }
             ),
@@ -104,7 +105,13 @@ fn fit_prepared(mut cfg: RunConfig, data: Prepared, dir: &Path, resume: bool, pr
         let what = format!("{} leaves no training samples of {}", cfg.train.val_split, data.train.len());
         return Err(Error::config("val_split", what));
     }
-    write_and_fit(&cfg, dir, resume, progress, &train, &val)
+    match cfg.train.stream_order {
+        Some(StreamOrder::ClassIncremental { classes_per_phase, overlap }) => {
+            let stream = ClassIncremental::new(&train, classes_per_phase, overlap, cfg.train.seed)?;
+            write_and_fit(&cfg, dir, resume, progress, &stream, &val)
+        }
+        _ => write_and_fit(&cfg, dir, resume, progress, &train, &val),
+    }
 }
 
 /// Locks `dir`, writes `config.json` and trains the model `cfg` describes into it.
@@ -140,6 +147,13 @@ fn write_and_fit(
 /// [`train`] for a table streamed from disk: normalisation fitted in one pass over the training
 /// rows, validation on at most [`MAX_VAL_ROWS`] rows in memory, batches read as they are needed.
 fn train_streamed(mut cfg: RunConfig, dir: &Path, resume: bool, progress: Progress) -> Result<History> {
+    if let Some(StreamOrder::ClassIncremental { .. }) = cfg.train.stream_order {
+        return Err(Error::config(
+            "stream_order",
+            "a table streamed from disk arrives in its hashed row order; --stream-order class-incremental needs the \
+             data in memory (drop --stream)",
+        ));
+    }
     let stream = cfg.data.open_stream(Part::Train, cfg.train.val_split)?;
     cfg.data.source.columns = Some(stream.columns().to_vec());
     let normalizer = match &cfg.data.normalizer {

@@ -6,6 +6,7 @@
 //! are stored row-major, one after another, each of [`Dataset::shape`].
 
 mod batch_source;
+pub mod class_stream;
 mod dataset;
 pub mod frame;
 pub mod hub_parquet;
@@ -45,6 +46,7 @@ pub(crate) fn guarded<T>(path: &std::path::Path, read: impl FnOnce() -> crate::R
 }
 
 pub use batch_source::BatchSource;
+pub use class_stream::{ClassIncremental, StreamOrder};
 pub use dataset::{Batch, Batches, Dataset};
 pub use image_folder::ImageSize;
 pub use normalize::{NormalizeKind, Normalizer};

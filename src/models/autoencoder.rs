@@ -384,6 +384,12 @@ pub trait Autoencoder: Params {
         None
     }
 
+    /// An adaptive autoencoder, whose number of features its training step changes; `None`
+    /// (the default) for every fixed-width model.
+    fn as_adaptive(&mut self) -> Option<&mut super::Adaptive> {
+        None
+    }
+
     /// Whether [`Autoencoder::discriminate`] answers.
     fn is_adversarial(&self) -> bool {
         false

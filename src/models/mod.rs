@@ -2,6 +2,7 @@
 //! implements, and one folder per family with its config beside it, listed once below.
 
 pub mod aae;
+pub mod adaptive;
 mod autoencoder;
 mod family;
 mod regularizer;
@@ -11,6 +12,7 @@ mod variant;
 mod registry;
 
 pub use aae::{Aae, AaeConfig, PriorKind};
+pub use adaptive::{Adaptive, AdaptiveConfig};
 pub use autoencoder::{recon_loss, recon_loss_unfused, Autoencoder, LatentBound, LossParts, Prior, ReconLoss};
 pub use family::{BuildOptions, CardText, Family, FamilyModel, HeadsVisitor, JacobianSupport, ModelVisitor};
 pub use regularizer::{Contractive, JacobianMethod, Sparsity};

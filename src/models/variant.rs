@@ -5,6 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::aae::{Aae, AaeConfig};
+use super::adaptive::{Adaptive, AdaptiveConfig};
+use super::dense::Dense0;
 use super::vae::{Vae, VaeConfig};
 use super::{Autoencoder, HeadsVisitor, ModelConfig, ModelVisitor};
 use crate::nn::{Activation, Dev};
@@ -23,6 +25,9 @@ pub enum Variant {
     Vae(VaeConfig),
     /// An adversarial autoencoder.
     Aae(AaeConfig),
+    /// An adaptive autoencoder: a one-hidden-layer denoising autoencoder that adds and merges
+    /// features while it learns from a stream.
+    Adaptive(AdaptiveConfig),
 }
 
 /// The `--variant` names, with one line each for `--help`.
@@ -36,6 +41,11 @@ pub const VARIANTS: &[(&str, &str)] = &[
         "aae",
         "An adversarial autoencoder (Makhzani et al.): a discriminator matches the codes to --prior; dense and conv.",
     ),
+    (
+        "adaptive",
+        "An adaptive denoising autoencoder (Zhou et al. 2012): adds and merges features on a stream; dense, no \
+         --hidden, --code = the starting features.",
+    ),
 ];
 
 impl Variant {
@@ -45,6 +55,7 @@ impl Variant {
             "plain" => Ok(Variant::Plain),
             "vae" => Ok(Variant::Vae(VaeConfig::default())),
             "aae" => Ok(Variant::Aae(AaeConfig::default())),
+            "adaptive" => Ok(Variant::Adaptive(AdaptiveConfig::default())),
             other => {
                 let names: Vec<&str> = VARIANTS.iter().map(|v| v.0).collect();
                 Err(Error::config("variant", format!("no variant `{other}`; the variants are {}", names.join(", "))))
@@ -58,6 +69,7 @@ impl Variant {
             Variant::Plain => "plain",
             Variant::Vae(_) => "vae",
             Variant::Aae(_) => "aae",
+            Variant::Adaptive(_) => "adaptive",
         }
     }
 
@@ -68,7 +80,7 @@ impl Variant {
 
     /// Whether the model is a latent-variable model with a prior to generate from.
     pub fn is_generative(&self) -> bool {
-        !self.is_plain()
+        matches!(self, Variant::Vae(_) | Variant::Aae(_))
     }
 
     /// Checks the variant's settings and that `model` can carry it.
@@ -83,6 +95,25 @@ impl Variant {
                 c.validate()?;
                 self.check_backbone(model)?;
                 Ok(())
+            }
+            Variant::Adaptive(c) => {
+                let ModelConfig::Dense(d) = model else {
+                    return Err(Error::config(
+                        "variant",
+                        format!("--variant adaptive is built on --model dense, not {}", model.family()),
+                    ));
+                };
+                if !d.hidden.is_empty() {
+                    return Err(Error::config(
+                        "hidden",
+                        format!(
+                            "an adaptive autoencoder has one layer of features (its code), not hidden layers {:?}; \
+                             drop --hidden and give the starting features with --code",
+                            d.hidden
+                        ),
+                    ));
+                }
+                c.validate(d.code)
             }
         }
     }
@@ -129,6 +160,15 @@ impl Variant {
                 };
                 format!("aae ({prior} prior, discriminator {0}→{0}) on {1}", c.discriminator, model.describe())
             }
+            Variant::Adaptive(c) => {
+                format!(
+                    "adaptive (pool {}, first add {}, at most {} features) on {}",
+                    c.pool,
+                    c.first_add,
+                    c.max_features,
+                    model.describe()
+                )
+            }
         }
     }
 
@@ -137,6 +177,8 @@ impl Variant {
     pub fn extra_params(&self, model: &ModelConfig) -> Option<u64> {
         match (self, model) {
             (Variant::Plain, _) => Some(0),
+            // Its width changes while it trains: the config gives only the start.
+            (Variant::Adaptive(_), _) => None,
             (Variant::Vae(_), ModelConfig::Dense(d)) => {
                 let last = d.hidden.last().copied().unwrap_or(d.input) as u64;
                 Some((last + 1) * d.code as u64)
@@ -160,6 +202,11 @@ impl Variant {
             Variant::Plain => model.build(dev, visitor),
             Variant::Vae(c) => model.build_heads(dev, 2, AsVae { config: *c, then: visitor }),
             Variant::Aae(c) => model.build_heads(dev, 1, AsAae { config: *c, dev: dev.clone(), then: visitor }),
+            Variant::Adaptive(c) => {
+                self.validate(model)?;
+                let ModelConfig::Dense(d) = model else { unreachable!("validated: dense") };
+                visitor.visit(Adaptive::new(Dense0::new(dev, d)?, *c))
+            }
         }
     }
 }

@@ -55,6 +55,12 @@ pub trait Params {
     /// The same, mutably.
     fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(String, &mut dyn Param));
 
+    /// Called with the shapes a weights file gives its tensors (by name) before the file is
+    /// loaded: a model whose sizes change while it trains (an adaptive autoencoder) takes the
+    /// file's sizes here. Fixed-size models ignore it (the default); the load then checks
+    /// every shape.
+    fn conform(&mut self, _shape_of: &dyn Fn(&str) -> Option<Vec<usize>>) {}
+
     /// Fresh gradients with a zeroed slot for every parameter, to trace a step with.
     fn alloc_grads(&self) -> Gradients<f32, Dev> {
         let mut g = Gradients::leaky();

@@ -85,6 +85,16 @@ impl Adam {
         });
     }
 
+    /// Replaces both moments of parameter `name` by `f` of them (when it has any): how a
+    /// resized parameter keeps the moments of the entries that survived.
+    pub fn map_moments(&mut self, name: &str, f: impl Fn(&[f32]) -> Vec<f32>) {
+        for map in [&mut self.m, &mut self.v] {
+            if let Some(v) = map.get_mut(name) {
+                *v = f(v);
+            }
+        }
+    }
+
     /// The moments as named tensors (`adam.m.<name>`, `adam.v.<name>`) and the step count as
     /// metadata, for a resume file.
     pub fn state(&self) -> (Vec<NamedTensor>, BTreeMap<String, String>) {

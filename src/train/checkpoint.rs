@@ -94,11 +94,13 @@ pub fn assign_checked<M: Params + ?Sized>(
     prefix: &str,
     path: &Path,
 ) -> Result<()> {
-    let expected = named_tensors(model);
     let mut found: HashMap<String, NamedTensor> = tensors
         .into_iter()
         .filter_map(|t| t.name.strip_prefix(prefix).map(|n| (n.to_string(), NamedTensor { name: n.to_string(), ..t })))
         .collect();
+    // A model of run-time width (adaptive) takes the file's width first; others ignore it.
+    model.conform(&|name| found.get(name).map(|t| t.shape.clone()));
+    let expected = named_tensors(model);
     let mut problems = Vec::new();
     let mut values = HashMap::new();
     for e in &expected {

@@ -2,6 +2,7 @@
 //! checkpoints, and evaluation over whole datasets.
 
 pub mod adam;
+mod adaptive;
 mod adversarial;
 pub mod checkpoint;
 mod eval;
@@ -15,6 +16,10 @@ mod trainer;
 
 pub use crate::data::BatchSource;
 pub use adam::{Adam, AdamConfig};
+pub use adaptive::{
+    Adaptation, AdaptiveStep, ADAPTIVE_LOG, ADD_DECAY, ADD_GROWTH, GAIN_PER_FEATURE, HARD_Z, JOINT_PASSES,
+    MAX_ADD_FRACTION, MERGE_RATIO, NEW_FEATURE_PASSES,
+};
 pub use adversarial::{AdversarialLosses, AdversarialStep, ADVERSARIAL_LR, DISCRIMINATOR_STEPS};
 pub use eval::{
     code_stats, encode_all, evaluate_loss, evaluate_loss_of, jacobian_norms, jacobian_stats, per_sample_errors,

@@ -74,6 +74,12 @@ pub trait TrainStep<M: Autoencoder> {
 
     /// Restores what [`state`](Self::state) wrote; `None` when something is missing.
     fn restore(&mut self, tensors: &[NamedTensor], meta: &BTreeMap<String, String>) -> Option<()>;
+
+    /// Files of the step's own (name, contents) that the trainer writes into the model
+    /// directory with each checkpoint (an adaptive model's log of adaptations); none by default.
+    fn files(&self) -> Vec<(&'static str, Vec<u8>)> {
+        Vec::new()
+    }
 }
 
 /// The plain autoencoder's step: the model's [`Autoencoder::loss`], one Adam update of every

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::checkpoint::{self, named_tensors, NamedTensor, RESUME, WEIGHTS};
 use super::history::score;
 use super::step::{Corruption, LossValues, PlainStep, StepBatch, TrainStep};
-use super::{AdamConfig, AdversarialStep, EpochRecord, History, InputNoise, RegularizedStep};
+use super::{AdamConfig, AdaptiveStep, AdversarialStep, EpochRecord, History, InputNoise, RegularizedStep};
 use crate::data::BatchSource;
 use crate::data::Dataset;
 use crate::models::{Autoencoder, Contractive, Sparsity};
@@ -65,6 +65,11 @@ pub struct TrainConfig {
     /// instead of redoing the epoch. `None`: at epoch ends only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint_every: Option<usize>,
+    /// The order training batches arrive in (`--stream-order`; `None`: shuffled each epoch).
+    /// A class-incremental stream is read by `autoencoders train`; the trainer itself takes
+    /// whatever [`BatchSource`] it is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_order: Option<crate::data::StreamOrder>,
 }
 
 impl TrainConfig {
@@ -102,6 +107,9 @@ impl TrainConfig {
         }
         if let Some(c) = &self.contractive {
             c.validate()?;
+        }
+        if let Some(o) = &self.stream_order {
+            o.validate()?;
         }
         if self.checkpoint_every == Some(0) {
             return Err(Error::config("checkpoint_every", "checkpoints every 0 batches: give at least 1"));
@@ -149,6 +157,7 @@ impl Default for TrainConfig {
             adversarial_lr: None,
             discriminator_steps: None,
             checkpoint_every: None,
+            stream_order: None,
         }
     }
 }
@@ -237,6 +246,9 @@ impl<'a> Trainer<'a> {
     /// a sparsity or contractive penalty or the model draws random numbers (a VAE), or
     /// [`AdversarialStep`] for a model with a discriminator (an adversarial autoencoder).
     pub fn fit<M: Autoencoder>(&self, model: &mut M, train: &dyn BatchSource, val: &Dataset) -> Result<History> {
+        if let Some(config) = model.as_adaptive().map(|a| *a.config()) {
+            return self.fit_with(model, train, val, &mut AdaptiveStep::new(self.cfg, config).monitor(val));
+        }
         if model.is_adversarial() {
             return self.fit_with(model, train, val, &mut AdversarialStep::new(self.cfg));
         }
@@ -531,6 +543,10 @@ fn make_bar(progress: Progress, samples: usize, epoch: usize, epochs: usize) -> 
 }
 
 fn save_resume<M: Autoencoder, S: TrainStep<M>>(model: &M, step: &S, c: Counters, dir: &Path) -> Result<()> {
+    // The step's own files first: the resume state, written last, is the commit point.
+    for (name, bytes) in step.files() {
+        crate::fs::write_atomic(&dir.join(name), &bytes)?;
+    }
     let mut tensors: Vec<NamedTensor> =
         named_tensors(model).into_iter().map(|t| NamedTensor { name: format!("model.{}", t.name), ..t }).collect();
     let (state, mut meta) = step.state();

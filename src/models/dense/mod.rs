@@ -80,6 +80,11 @@ where
     pub fn config(&self) -> &DenseConfig {
         &self.config
     }
+
+    /// Records a new code width, after a caller resized the code layers (an adaptive model).
+    pub(crate) fn set_code_len(&mut self, code: usize) {
+        self.config.code = code;
+    }
 }
 
 impl<Enc: Params, Dec: Params> Params for DenseAutoencoder<Enc, Dec> {
