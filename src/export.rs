@@ -43,7 +43,9 @@ pub fn export(dir: &Path, out: &Path, opts: &ExportOptions) -> Result<Vec<PathBu
     std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
     let tmp = tempfile::Builder::new().prefix(".export-").tempdir_in(&parent).map_err(|e| Error::io(&parent, e))?;
     let mut names = Vec::new();
-    for file in [CONFIG, WEIGHTS, HISTORY] {
+    // An adaptive model's log of adaptations travels with it when there is one.
+    let log = Some(crate::train::ADAPTIVE_LOG).filter(|f| dir.join(f).is_file());
+    for file in [CONFIG, WEIGHTS, HISTORY].into_iter().chain(log) {
         let bytes = std::fs::read(dir.join(file)).map_err(|e| Error::io(dir.join(file), e))?;
         write_atomic(&tmp.path().join(file), &bytes)?;
         names.push(file.to_string());
@@ -174,7 +176,8 @@ fn card_results(input: &CardInput, metrics: &[(&str, &str, f64)]) -> String {
     let _ = writeln!(s, "# {}\n", input.name);
     let _ = writeln!(
         s,
-        "A {}, made with the Rust library `autoencoders` (on [dfdx](https://github.com/coreylowman/dfdx)).\n",
+        "{} {}, made with the Rust library `autoencoders` (on [dfdx](https://github.com/coreylowman/dfdx)).\n",
+        if input.about.starts_with(['a', 'e', 'i', 'o', 'u']) { "An" } else { "A" },
         input.about
     );
     let _ = writeln!(s, "## Reconstruction on the {} test split ({} samples)\n", cfg.data.dataset, m.n_test);

@@ -176,6 +176,39 @@ fn a_vae_trains_samples_interpolates_and_exports_from_the_command_line() {
     assert!(readme.contains("vae (β 2, Bernoulli decoder)") && readme.contains("Test −ELBO"), "{readme}");
 }
 
+#[test]
+fn an_adaptive_model_trains_on_a_class_stream_and_every_tool_reads_its_width() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("adaptive");
+    let train = ["train", "--dataset", "digits", "--epochs", "2", "--batch-size", "16", "--quiet"];
+    let adaptive = ["--variant", "adaptive", "--start-features", "12", "--pool", "12", "--first-add", "4"];
+    let stream = ["--stream-order", "class-incremental", "--noise", "mask:0.25"];
+    ok(bin().args(train).args(adaptive).args(stream).arg("--out").arg(&model));
+    let log = std::fs::read_to_string(model.join("adaptive.csv")).unwrap();
+    let width: usize = log.lines().last().unwrap().split(',').nth(2).unwrap().parse().unwrap();
+    assert_ne!(width, 12, "{log}");
+    // eval, encode (one column per feature reached), figures and export read it at that width.
+    ok(bin().arg("eval").arg(&model));
+    let codes = dir.path().join("codes.parquet");
+    ok(bin().arg("encode").arg(&model).arg("--output").arg(&codes));
+    use polars::prelude::{ParquetReader, SerReader};
+    let df = ParquetReader::new(std::fs::File::open(&codes).unwrap()).finish().unwrap();
+    let names: Vec<String> = df.get_column_names().iter().map(|c| c.to_string()).collect();
+    assert_eq!(names.iter().filter(|c| c.starts_with('z')).count(), width, "{names:?}");
+    ok(bin().arg("figures").arg(&model));
+    let card = dir.path().join("card");
+    ok(bin().arg("export").arg(&model).arg("--to").arg(&card));
+    let readme = std::fs::read_to_string(card.join("README.md")).unwrap();
+    assert!(
+        readme.contains("An adaptive (12 features at the start") && card.join("adaptive.csv").is_file(),
+        "{readme}"
+    );
+    // Its flags without the variant, and the stream order without labels, are refused.
+    let out = bin().args(train).args(["--pool", "12", "--out"]).arg(dir.path().join("p")).output().unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && e.contains("add --variant adaptive") && !e.contains("panicked"), "{e}");
+}
+
 /// `examples/custom_model.rs`: a family defined outside the crate trains, saves, reloads and
 /// draws through the public traits. `cargo test` builds examples before running tests; a run
 /// of this file alone (`cargo test --test cli`) does not, and then says so (fails on CI).

@@ -90,6 +90,18 @@ impl<'a> ClassIncremental<'a> {
     pub fn phases(&self) -> usize {
         self.phases
     }
+
+    /// The stretch `range` of the stream (positions in its order) as a stream of its own: to
+    /// train on it in segments and measure the model between them.
+    pub fn part(&self, range: std::ops::Range<usize>) -> ClassIncremental<'a> {
+        Self { data: self.data, order: self.order[range].to_vec(), phases: self.phases }
+    }
+
+    /// The class of each sample, in stream order.
+    pub fn labels(&self) -> Vec<u32> {
+        let labels = self.data.labels.as_deref().unwrap_or_default();
+        self.order.iter().map(|&i| labels[i]).collect()
+    }
 }
 
 impl BatchSource for ClassIncremental<'_> {

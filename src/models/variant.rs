@@ -161,8 +161,10 @@ impl Variant {
                 format!("aae ({prior} prior, discriminator {0}→{0}) on {1}", c.discriminator, model.describe())
             }
             Variant::Adaptive(c) => {
+                let fixed = if c.fixed_width { ", fixed width (a control)" } else { "" };
                 format!(
-                    "adaptive (pool {}, first add {}, at most {} features) on {}",
+                    "adaptive ({} features at the start, pool {}, first add {}, at most {} features{fixed}) on {}",
+                    model.code_len(),
                     c.pool,
                     c.first_add,
                     c.max_features,

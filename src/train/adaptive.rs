@@ -126,6 +126,8 @@ pub struct AdaptiveStep {
     samples: u64,
     updates: u64,
     batches: u64,
+    /// The model's width after the last batch.
+    width: usize,
     monitor: Vec<f32>,
     log: Vec<LogRow>,
 }
@@ -145,6 +147,7 @@ impl AdaptiveStep {
             samples: 0,
             updates: 0,
             batches: 0,
+            width: 0,
             monitor: Vec::new(),
             log: Vec::new(),
         }
@@ -285,7 +288,8 @@ impl AdaptiveStep {
         mean_loss(a, &self.pool_input, &self.pool_target)
     }
 
-    /// `adaptive.csv`: the log, a row each; an adaptation's columns are empty on the other rows.
+    /// `adaptive.csv`: the log, a row each, and a last row for where training stopped (its
+    /// held-out loss empty); an adaptation's columns are empty on the other rows.
     pub fn log_csv(&self) -> String {
         let mut s = String::from(
             "samples,updates,width,monitor_loss,adaptation,width_before,merged,added,pool_loss,pool_loss_merged,\
@@ -313,6 +317,9 @@ impl AdaptiveStep {
                     );
                 }
             }
+        }
+        if self.log.last().is_none_or(|r| r.samples < self.samples) {
+            s += &format!("{},{},{},,,,,,,,,,,\n", self.samples, self.updates, self.width);
         }
         s
     }
@@ -434,6 +441,7 @@ impl<M: Autoencoder> TrainStep<M> for AdaptiveStep {
                 self.record(a, None);
             }
         }
+        self.width = a.width();
         Ok(loss)
     }
 
@@ -444,7 +452,10 @@ impl<M: Autoencoder> TrainStep<M> for AdaptiveStep {
         }
         meta.extend([
             ("adaptive_next".to_string(), format!("{} {}", self.next_add, self.next_merge)),
-            ("adaptive_counts".to_string(), format!("{} {} {}", self.samples, self.updates, self.batches)),
+            (
+                "adaptive_counts".to_string(),
+                format!("{} {} {} {}", self.samples, self.updates, self.batches, self.width),
+            ),
             ("adaptive_log".to_string(), serde_json::to_string(&self.log).expect("plain data")),
         ]);
         (tensors, meta)
@@ -463,8 +474,8 @@ impl<M: Autoencoder> TrainStep<M> for AdaptiveStep {
         (self.next_add, self.next_merge) = (a.parse().ok()?, m.parse().ok()?);
         let counts: Vec<u64> =
             meta.get("adaptive_counts")?.split(' ').map(|c| c.parse().ok()).collect::<Option<_>>()?;
-        let [samples, updates, batches] = counts[..] else { return None };
-        (self.samples, self.updates, self.batches) = (samples, updates, batches);
+        let [samples, updates, batches, width] = counts[..] else { return None };
+        (self.samples, self.updates, self.batches, self.width) = (samples, updates, batches, width as usize);
         self.log = serde_json::from_str(meta.get("adaptive_log")?).ok()?;
         Some(())
     }

@@ -17,7 +17,7 @@ mod trainer;
 pub use crate::data::BatchSource;
 pub use adam::{Adam, AdamConfig};
 pub use adaptive::{
-    Adaptation, AdaptiveStep, ADAPTIVE_LOG, ADD_DECAY, ADD_GROWTH, GAIN_PER_FEATURE, HARD_Z, JOINT_PASSES,
+    Adaptation, AdaptiveStep, LogRow, ADAPTIVE_LOG, ADD_DECAY, ADD_GROWTH, GAIN_PER_FEATURE, HARD_Z, JOINT_PASSES,
     MAX_ADD_FRACTION, MERGE_RATIO, NEW_FEATURE_PASSES,
 };
 pub use adversarial::{AdversarialLosses, AdversarialStep, ADVERSARIAL_LR, DISCRIMINATOR_STEPS};
