@@ -57,8 +57,8 @@ impl ModelVisitor for StreamCodes<'_> {
                 let chunk = chunk?;
                 super::check_len(&model, &chunk)?;
                 let codes = encode_all(&model, &chunk, 512);
-                let mut df = codes_table(&codes, model.code_len(), &chunk)?;
-                writer.write_batch(&mut df).map_err(|e| Error::polars(self.output, e))?;
+                let df = codes_table(&codes, model.code_len(), &chunk)?;
+                writer.write_batch(&df).map_err(|e| Error::polars(self.output, e))?;
                 rows += chunk.len();
             }
             writer.finish().map_err(|e| Error::polars(self.output, e))?;

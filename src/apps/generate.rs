@@ -64,7 +64,7 @@ pub fn sample_model<M: Autoencoder>(model: &M, n: usize, seed: u64) -> Result<Ve
 pub fn decode(dir: &Path, codes: &[f32], cols: usize) -> Result<Generated> {
     let cfg = RunConfig::load(dir)?;
     let k = cfg.model.code_len();
-    if k == 0 || codes.len() % k != 0 {
+    if k == 0 || !codes.len().is_multiple_of(k) {
         let what = format!("{} values are not whole codes of {k}", codes.len());
         return Err(Error::config("codes", what));
     }

@@ -42,7 +42,7 @@ impl Dataset {
     ) -> Result<Self> {
         let name = name.into();
         let per: usize = shape.iter().product();
-        if per == 0 || samples.len() % per != 0 {
+        if per == 0 || !samples.len().is_multiple_of(per) {
             return Err(Error::format(
                 &name,
                 format!("{} values do not divide into samples of shape {shape:?}", samples.len()),

@@ -179,7 +179,7 @@ impl ParquetStream {
     pub fn fit_normalizer(&self, kind: NormalizeKind) -> Result<Normalizer> {
         let d = self.columns.len();
         match kind {
-            NormalizeKind::None => return Ok(Normalizer::Identity),
+            NormalizeKind::None => Ok(Normalizer::Identity),
             NormalizeKind::Auto | NormalizeKind::Standard => {
                 let (mut n, mut mean, mut m2) = (0f64, vec![0f64; d], vec![0f64; d]);
                 for chunk in self.chunks_in_order() {

@@ -303,7 +303,7 @@ unsafe fn pack_b_block(src: *const f32, cs: usize, nr: usize, dst: *mut f32) {
 /// very last one is stored 6 wide, so nothing past the eight groups is touched.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn pack_a_block(a: View, mr: usize, dst: *mut f32) {
-    debug_assert!(mr % 6 == 0 && mr <= 12);
+    debug_assert!(mr.is_multiple_of(6) && mr <= 12);
     let mut cols = [[_mm256_setzero_ps(); 8]; 2];
     for (h, c) in cols.iter_mut().enumerate().take(mr / 6) {
         let r: [__m256; 6] = std::array::from_fn(|i| _mm256_loadu_ps(a.ptr.add((6 * h + i) * a.rs)));

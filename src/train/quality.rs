@@ -101,7 +101,7 @@ pub fn ssim(a: &[f32], b: &[f32], shape: [usize; 3], data_range: f64) -> Option<
 /// The mean SSIM of corresponding images of two sets (flat, one image after another).
 pub fn mean_ssim(a: &[f32], b: &[f32], shape: [usize; 3], data_range: f64) -> Option<f64> {
     let n = shape.iter().product::<usize>();
-    if n == 0 || a.len() != b.len() || a.len() % n != 0 || a.is_empty() {
+    if n == 0 || a.len() != b.len() || !a.len().is_multiple_of(n) || a.is_empty() {
         return None;
     }
     let per: Option<Vec<f64>> =

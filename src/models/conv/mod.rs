@@ -111,7 +111,7 @@ impl<
     /// log-variances, side by side) and whose decoder reads `code`.
     pub fn with_heads(dev: &Dev, config: &ConvConfig, heads: usize) -> Result<Self> {
         const {
-            assert!(H % 4 == 0 && W % 4 == 0 && H2 * 2 == H && W2 * 2 == W && H4 * 2 == H2 && W4 * 2 == W2);
+            assert!(H.is_multiple_of(4) && W.is_multiple_of(4) && H2 * 2 == H && W2 * 2 == W && H4 * 2 == H2 && W4 * 2 == W2);
             assert!(IN == CH * H * W && FLAT == 32 * H4 * W4);
         };
         config.validate()?;
