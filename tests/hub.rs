@@ -199,6 +199,32 @@ fn a_vae_on_the_hub_pulls_evaluates_and_samples_like_its_directory() {
     assert_eq!(apps::generate::sample(dir, 9, 0).unwrap(), apps::generate::sample(&local, 9, 0).unwrap());
 }
 
+#[test]
+fn an_adaptive_model_on_the_hub_loads_at_the_width_it_reached() {
+    use autoencoders::data::{DataConfig, StreamOrder};
+    use autoencoders::models::{AdaptiveConfig, ModelConfig, Variant};
+    let (root, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let local = root.path().join("acme/adaptive");
+    let dense = DenseConfig { code_activation: Activation::Sigmoid, ..DenseConfig::shallow(64, 12) };
+    let train = TrainConfig {
+        epochs: 2,
+        batch_size: 16,
+        stream_order: Some(StreamOrder::ClassIncremental { classes_per_phase: 2, overlap: 0.2 }),
+        ..Default::default()
+    };
+    let variant = Variant::Adaptive(AdaptiveConfig { pool: 12, first_add: 4, ..Default::default() });
+    let cfg =
+        RunConfig::new(ModelConfig::Dense(dense), DataConfig::new(DatasetId::Digits), train).with_variant(variant);
+    apps::train(&cfg, &local, false, Progress::Quiet).unwrap();
+    let server = HubServer::start(root.path());
+    let dir = ModelSource::parse("acme/adaptive", None).unwrap().local_dir(&hub(&server.endpoint, cache.path(), false));
+    let dir = dir.unwrap();
+    let (want, got) = (apps::encode(&local, Split::Test).unwrap(), apps::encode(&dir, Split::Test).unwrap());
+    assert!(want.equals(&got), "codes from the downloaded model differ from the original's");
+    // More code columns than the 12 it started with (and config.json still says 12).
+    assert!(got.width() > 12 + 2, "{:?}", got.get_column_names());
+}
+
 // ---- Datasets: MNIST-style parquet as `ylecun/mnist` and `zalando-datasets/fashion_mnist` publish it.
 
 use std::io::Cursor;
