@@ -18,13 +18,13 @@ pub use crate::data::BatchSource;
 pub use adam::{Adam, AdamConfig};
 pub use adaptive::{
     Adaptation, AdaptiveStep, LogRow, ADAPTIVE_LOG, ADD_DECAY, ADD_GROWTH, GAIN_PER_FEATURE, HARD_Z, JOINT_PASSES,
-    MAX_ADD_FRACTION, MERGE_RATIO, NEW_FEATURE_PASSES,
+    LOG_EVERY_SAMPLES, MAX_ADD_FRACTION, MERGE_RATIO, MONITOR_SAMPLES, NEW_FEATURE_PASSES,
 };
 pub use adversarial::{AdversarialLosses, AdversarialStep, ADVERSARIAL_LR, DISCRIMINATOR_STEPS};
 pub use eval::{
     code_stats, encode_all, evaluate_loss, evaluate_loss_of, jacobian_norms, jacobian_stats, per_sample_errors,
     prior_fit, reconstruct_all, reconstruction_errors, roc_auc, roc_curve, variational_stats, CodeStats, JacobianStats,
-    MetricSums, Metrics, VariationalStats, ACTIVE_UNIT_VARIANCE,
+    MetricSums, Metrics, PriorFit, VariationalStats, ACTIVE_UNIT_VARIANCE,
 };
 pub use history::{score, EpochRecord, History};
 pub use noise::{InputNoise, Noise};
