@@ -6,7 +6,7 @@
 # plain denoising autoencoder (no pool) at that width. Each is scored by `eval` (test BCE of
 # reconstructing clean test images from masked ones). About 30 s per row on 2 cores.
 #
-#   scripts/adaptive_stream.sh [ORDER=class-incremental] [START=100] [LR=0.01] [runs-dir=runs/adaptive]
+#   scripts/adaptive_stream.sh [ORDER=class-incremental] [START=100] [LR=0.01] [runs-dir=runs/adaptive] [SEED=0]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -16,11 +16,12 @@ order=${1:-class-incremental}
 start=${2:-100}
 lr=${3:-0.01}
 out=${4:-runs/adaptive}
+seed=${5:-0}
 : "${AUTOENCODERS_DATA:?set AUTOENCODERS_DATA to the datasets folder}"
 cargo build --quiet
 bin=target/debug/autoencoders
-common=(--dataset mnist --stream-order "$order" --noise mask:0.25 --epochs 1 --val-split 0.1 --patience 0 --lr "$lr" --quiet)
-base="$out/$order-$start-lr$lr"
+common=(--dataset mnist --stream-order "$order" --noise mask:0.25 --epochs 1 --val-split 0.1 --patience 0 --lr "$lr" --seed "$seed" --quiet)
+base="$out/$order-$start-lr$lr-seed$seed"
 mkdir -p "$base"
 
 # run NAME FLAGS...: trains into $base/NAME (fresh) and evaluates it.
@@ -37,7 +38,7 @@ run "fixed-$start" --variant adaptive --fixed-width --start-features "$start"
 run "fixed-$width" --variant adaptive --fixed-width --start-features "$width"
 run "plain-$width" --code "$width" --code-activation sigmoid
 
-echo "| $order stream, start $start, lr $lr | features | gradient updates | test BCE |"
+echo "| $order stream, start $start, lr $lr, seed $seed | features | gradient updates | test BCE |"
 echo "|---|---|---|---|"
 for name in adaptive "fixed-$start" "fixed-$width" "plain-$width"; do
   python3 - "$base/$name" "$name" "$start" <<'PY'
