@@ -160,6 +160,34 @@ enum Command {
         #[arg(long, value_name = "SOURCE")]
         input: Option<DataSource>,
     },
+    /// Compress images to an `.aec` file through the model's code: each code unit quantised to
+    /// 2^bits levels and entropy-coded under a prior fitted on the training split (the first
+    /// call fits it into the model directory as codec-{bits}bit.json). Prints sizes and PSNR as
+    /// JSON.
+    Compress {
+        /// A model directory or a hub repository `owner/name`.
+        dir: String,
+        /// The images: a data source (`mnist@test`, an image folder, …), read as the training
+        /// data was (the same image size and channels).
+        #[arg(long, value_name = "SOURCE")]
+        input: DataSource,
+        /// Bits per code unit (1–16).
+        #[arg(long, default_value_t = 8)]
+        bits: u8,
+        /// The `.aec` file to write.
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+    /// Decompress an `.aec` file into PNGs (00000.png, …) with the model that compressed it.
+    Decompress {
+        /// A model directory or a hub repository `owner/name`.
+        dir: String,
+        /// The `.aec` file.
+        file: PathBuf,
+        /// The folder to write the PNGs into.
+        #[arg(long, short)]
+        output: PathBuf,
+    },
     /// The main job on embedded data: train a small dense autoencoder on the 8×8 digits shipped
     /// with the crate (no download, no data folder), evaluate it and draw every figure.
     Demo {
@@ -482,6 +510,26 @@ fn main() -> Result<()> {
             };
             let rows = apps::encode_to_parquet(&dir, split, input.as_ref(), &output)?;
             eprintln!("wrote {} ({rows} rows)", output.display());
+            Ok(())
+        }
+        Command::Compress { dir: model, input, bits, output } => {
+            let (dir, _) = model_dir(&model, None)?;
+            let report = apps::compress::compress_to_file(&dir, &input, bits, &output)
+                .with_context(|| format!("compressing {input} with {model}"))?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            eprintln!(
+                "wrote {} ({} images, {:.1} bytes each)",
+                output.display(),
+                report.images,
+                report.bytes_per_image
+            );
+            Ok(())
+        }
+        Command::Decompress { dir: model, file, output } => {
+            let (dir, _) = model_dir(&model, None)?;
+            let written = apps::compress::decompress_to_folder(&dir, &file, &output)
+                .with_context(|| format!("decompressing {}", file.display()))?;
+            eprintln!("wrote {written} images to {}", output.display());
             Ok(())
         }
         Command::Sample { dir: model, n, seed, output, manifold } => {

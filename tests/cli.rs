@@ -130,6 +130,8 @@ fn every_subcommand_explains_its_flags() {
         ("demo", vec!["--figures", "--model-dir"]),
         ("sample", vec!["--n", "--seed", "--output", "--manifold"]),
         ("interpolate", vec!["--from", "--to", "--steps", "--output"]),
+        ("compress", vec!["--input", "--bits", "--output", "codec-{bits}bit.json"]),
+        ("decompress", vec!["<FILE>", "--output", "PNGs"]),
     ] {
         let help = ok(bin().args([sub, "--help"]));
         for f in flags {

@@ -76,7 +76,7 @@ pub fn encode_input(dir: &Path, input: &DataSource) -> Result<DataFrame> {
     codes_table(&codes, k, &set)
 }
 
-struct Codes<'a>(&'a Dataset);
+pub(super) struct Codes<'a>(pub(super) &'a Dataset);
 
 impl ModelVisitor for Codes<'_> {
     type Output = (Vec<f32>, usize);

@@ -6,6 +6,7 @@
 //! [`Autoencoder`]: crate::models::Autoencoder
 
 pub mod anomaly;
+pub mod compress;
 pub mod demo;
 pub mod encode;
 pub mod evaluate;
