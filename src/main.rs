@@ -188,6 +188,28 @@ enum Command {
         #[arg(long, short)]
         output: PathBuf,
     },
+    /// Rate against distortion: bytes per image against PSNR and SSIM for the autoencoders
+    /// given (each at every --bits), PCA of their code sizes through the same quantiser and
+    /// coder, JPEG at every --jpeg-quality (whole files and payload) and PNG (lossless). Writes
+    /// the points as CSV and the curves beside it (.png), and prints how far the best
+    /// autoencoder curve lies above JPEG's payload and PCA between 16 and 100 bytes per image.
+    Rd {
+        /// Model directories (or hub repositories) trained on the same data.
+        #[arg(required = true)]
+        dirs: Vec<String>,
+        /// The images: a data source (`mnist@test`, an image folder, …).
+        #[arg(long, value_name = "SOURCE")]
+        input: DataSource,
+        /// Bits per code unit, for the autoencoders and PCA.
+        #[arg(long, value_name = "B,B,…", value_delimiter = ',', default_value = "2,3,4,5,6,8")]
+        bits: Vec<u8>,
+        /// JPEG qualities (1–100).
+        #[arg(long, value_name = "Q,Q,…", value_delimiter = ',', default_value = "5,10,20,30,40,50,60,70,80,90,95")]
+        jpeg_quality: Vec<u8>,
+        /// The CSV to write; the figure is written beside it as .png.
+        #[arg(long, short)]
+        output: PathBuf,
+    },
     /// The main job on embedded data: train a small dense autoencoder on the 8×8 digits shipped
     /// with the crate (no download, no data folder), evaluate it and draw every figure.
     Demo {
@@ -530,6 +552,32 @@ fn main() -> Result<()> {
             let written = apps::compress::decompress_to_folder(&dir, &file, &output)
                 .with_context(|| format!("decompressing {}", file.display()))?;
             eprintln!("wrote {written} images to {}", output.display());
+            Ok(())
+        }
+        Command::Rd { dirs, input, bits, jpeg_quality, output } => {
+            let dirs = dirs.iter().map(|m| Ok(model_dir(m, None)?.0)).collect::<Result<Vec<_>>>()?;
+            let opts = apps::rd::RdOptions { bits, jpeg_qualities: jpeg_quality, ..apps::rd::RdOptions::new(input) };
+            let points = apps::rd::rd(&dirs, &opts)?;
+            autoencoders::fs::write_atomic(&output, apps::rd::to_csv(&points).as_bytes())?;
+            let figure = output.with_extension("png");
+            autoencoders::viz::Figure::save(&apps::rd::figure(&points), &figure)?;
+            print!("{}", apps::rd::to_csv(&points));
+            let ae = apps::rd::envelope(&points, |p| p.method == "autoencoder");
+            for (name, method) in [("JPEG's payload", "jpeg payload"), ("PCA", "pca")] {
+                let other = apps::rd::envelope(&points, |p| p.method == method);
+                match apps::rd::gain(&ae, &other, 16.0, 100.0) {
+                    Some(((lo, hi), (from, to))) => println!(
+                        "best autoencoder over {name}: {lo:+.2} to {hi:+.2} dB PSNR between {from:.1} and {to:.1} bytes per image"
+                    ),
+                    None => println!("best autoencoder over {name}: the curves do not overlap within 16–100 bytes per image"),
+                }
+            }
+            let jpeg = points.iter().filter(|p| p.method == "jpeg payload");
+            if let Some(p) = jpeg.min_by(|a, b| a.bytes_per_image.total_cmp(&b.bytes_per_image)) {
+                let (bytes, q) = (p.bytes_per_image, p.quality.unwrap_or(0));
+                println!("JPEG's payload curve starts at {bytes:.1} bytes per image (quality {q}).");
+            }
+            eprintln!("wrote {} and {}", output.display(), figure.display());
             Ok(())
         }
         Command::Sample { dir: model, n, seed, output, manifold } => {

@@ -132,6 +132,7 @@ fn every_subcommand_explains_its_flags() {
         ("interpolate", vec!["--from", "--to", "--steps", "--output"]),
         ("compress", vec!["--input", "--bits", "--output", "codec-{bits}bit.json"]),
         ("decompress", vec!["<FILE>", "--output", "PNGs"]),
+        ("rd", vec!["<DIRS>", "--input", "--bits", "--jpeg-quality", "--output"]),
     ] {
         let help = ok(bin().args([sub, "--help"]));
         for f in flags {

@@ -12,6 +12,7 @@ pub mod encode;
 pub mod evaluate;
 pub mod figures;
 pub mod generate;
+pub mod rd;
 pub mod sweep;
 pub mod train;
 
