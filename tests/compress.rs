@@ -5,24 +5,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use autoencoders::apps::compress::{self, codec_path, psnr, CompressReport, HEADER_BYTES, TRAILER_BYTES};
 use autoencoders::data::{DataConfig, Split};
 use autoencoders::model_dir::RunConfig;
-use common::{ok, run};
-
-fn bin(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_autoencoders"));
-    c.env_remove("AUTOENCODERS_DATA").env_remove("RUST_BACKTRACE").current_dir(dir);
-    c.env("HF_ENDPOINT", "http://127.0.0.1:9").env("HF_HOME", dir.join("hf-home"));
-    c
-}
-
-fn fails(c: &mut Command, want: &str) {
-    let (success, text) = run(c);
-    assert!(!success && text.contains(want), "{c:?}: wanted an error with {want:?}, got:\n{text}");
-}
+use common::{cli_in as bin, fails, ok};
 
 fn report(text: &str) -> CompressReport {
     serde_json::from_str(&text[text.find('{').unwrap()..=text.rfind('}').unwrap()]).unwrap()
@@ -148,13 +135,18 @@ fn damaged_foreign_and_unfit_files_are_refused_by_name() {
     assert!(!root.join("x.aec").exists());
 }
 
+/// A dense 784 → 256 → 32 model of MNIST after one epoch, in `root/m`.
+fn mnist_model(root: &Path, data: &Path) {
+    let train = ["train", "--dataset", "mnist", "--code", "32", "--hidden", "256", "--epochs", "1", "--quiet"];
+    ok(bin(root).env("AUTOENCODERS_DATA", data).args(train).args(["--lr", "0.005", "--out", "m"]));
+}
+
 #[test]
 fn mnist_codes_compress_to_a_few_bytes_per_image_and_one_image_costs_the_same() {
     let data = require_data!();
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
-    let train = ["train", "--dataset", "mnist", "--code", "32", "--hidden", "256", "--epochs", "1", "--quiet"];
-    ok(bin(root).env("AUTOENCODERS_DATA", &data).args(train).args(["--lr", "0.005", "--out", "m"]));
+    mnist_model(root, &data);
     let dir = root.join("m");
     let compress = |input: &str, out: &str| {
         report(&ok(bin(root).env("AUTOENCODERS_DATA", &data).args(["compress", "m", "--input", input, "-o", out])))
@@ -187,8 +179,7 @@ fn rate_distortion_puts_the_autoencoder_pca_and_jpeg_on_one_scale() {
     let data = require_data!();
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
-    let train = ["train", "--dataset", "mnist", "--code", "32", "--hidden", "256", "--epochs", "1", "--quiet"];
-    ok(bin(root).env("AUTOENCODERS_DATA", &data).args(train).args(["--lr", "0.005", "--out", "m"]));
+    mnist_model(root, &data);
     let rd = ["rd", "m", "--input", "mnist@test", "--bits", "2,6", "--jpeg-quality", "10,50,90", "-o", "rd.csv"];
     let text = ok(bin(root).env("AUTOENCODERS_DATA", &data).args(rd));
     eprintln!("{text}");

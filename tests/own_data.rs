@@ -6,7 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{ok, run};
+use common::{cli_in as bin, fails, ok, run};
 
 use autoencoders::data::{
     prepare_data, DataConfig, DataSource, Dataset, DatasetId, ImageSize, NormalizeKind, SourceOptions, Split,
@@ -14,18 +14,6 @@ use autoencoders::data::{
 use autoencoders::hub::Hub;
 use image::{GrayImage, RgbImage};
 use polars::prelude::*;
-
-fn bin(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_autoencoders"));
-    c.env_remove("AUTOENCODERS_DATA").env_remove("RUST_BACKTRACE").current_dir(dir);
-    c.env("HF_ENDPOINT", "http://127.0.0.1:9").env("HF_HOME", dir.join("hf-home"));
-    c
-}
-
-fn fails(c: &mut Command, want: &str) {
-    let (success, text) = run(c);
-    assert!(!success && text.contains(want), "{c:?}: wanted an error with {want:?}, got:\n{text}");
-}
 
 /// The embedded 8×8 digits (1,797 rows), as columns `label, p0 … p63`.
 fn digits() -> Dataset {

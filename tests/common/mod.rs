@@ -4,7 +4,8 @@
 pub mod hub_server;
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// The real datasets (`$AUTOENCODERS_DATA`). Off CI, a missing folder skips the calling test
 /// with a loud message; on CI (`CI` set) it fails, so data tests can never be skipped there.
@@ -89,4 +90,19 @@ impl autoencoders::data::BatchSource for FailingAt<'_> {
             }
         }))
     }
+}
+
+/// The CLI, run in `dir` with no data folder and no backtraces, and a hub that cannot be
+/// reached: an endpoint nothing listens on, and a cache inside `dir`.
+pub fn cli_in(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_autoencoders"));
+    c.env_remove("AUTOENCODERS_DATA").env_remove("RUST_BACKTRACE").current_dir(dir);
+    c.env("HF_ENDPOINT", "http://127.0.0.1:9").env("HF_HOME", dir.join("hf-home"));
+    c
+}
+
+/// [`run`], which must fail with `want` in its output.
+pub fn fails(c: &mut Command, want: &str) {
+    let (success, text) = run(c);
+    assert!(!success && text.contains(want), "{c:?}: wanted an error with {want:?}, got:\n{text}");
 }
