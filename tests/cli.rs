@@ -133,6 +133,8 @@ fn every_subcommand_explains_its_flags() {
         ("compress", vec!["--input", "--bits", "--output", "codec-{bits}bit.json"]),
         ("decompress", vec!["<FILE>", "--output", "PNGs"]),
         ("rd", vec!["<DIRS>", "--input", "--bits", "--jpeg-quality", "--output"]),
+        ("denoise", vec!["--input", "--output", "same relative"]),
+        ("denoise-eval", vec!["<DIRS>", "--input", "--sigma", "--seed", "--output"]),
     ] {
         let help = ok(bin().args([sub, "--help"]));
         for f in flags {

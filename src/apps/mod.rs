@@ -1,5 +1,5 @@
 //! Whole jobs on a model directory, shared by the CLI and notebooks, one file each: train,
-//! evaluate, encode, figures, anomaly scoring and the demo. Each is built on the public model
+//! evaluate, encode, figures, anomaly scoring, compression, denoising and the demo. Each is built on the public model
 //! API; the ones that take a model (rather than a directory) work for any [`Autoencoder`],
 //! including models defined outside this crate.
 //!
@@ -8,6 +8,7 @@
 pub mod anomaly;
 pub mod compress;
 pub mod demo;
+pub mod denoise;
 pub mod encode;
 pub mod evaluate;
 pub mod figures;

@@ -183,12 +183,7 @@ pub fn load_images(
     opts: &ImageOptions,
     keep: impl Fn(usize, usize) -> bool,
 ) -> Result<(Dataset, ImageOptions)> {
-    let is_image = |p: &Path| {
-        p.is_file()
-            && p.extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-    };
+    let is_image = is_image_file;
     let classes = sorted_entries(root, |p| p.is_dir())?;
     let loose = sorted_entries(root, is_image)?;
     let (groups, class_names): (Vec<Vec<PathBuf>>, Vec<String>) = match (classes.is_empty(), loose.is_empty()) {
@@ -232,6 +227,33 @@ pub fn load_images(
     let labels = (!class_names.is_empty()).then_some(labels);
     let opts = stack.options();
     Ok((Dataset::new(name, std::mem::take(&mut stack.samples), shape, labels, class_names)?, opts))
+}
+
+/// Reads and decodes one image file, with the checks a folder's images get (a PGM sample above
+/// its maxval, a header claiming more pixels than the file can hold); errors name the file.
+pub fn read_image(path: &Path) -> Result<DynamicImage> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    if let Some(e) = pnm_sample_over_maxval(&bytes) {
+        return Err(Error::format(path, e));
+    }
+    decode(&bytes).map_err(|e| Error::format(path, format!("not a readable image ({e})")))
+}
+
+/// The image files under `root` and its sub-folders, in natural order (folders first as
+/// [`load_images`] reads them, then loose files).
+pub fn image_files(root: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for dir in sorted_entries(root, |p| p.is_dir())? {
+        out.extend(image_files(&dir)?);
+    }
+    out.extend(sorted_entries(root, is_image_file)?);
+    Ok(out)
+}
+
+/// A file with one of the [`EXTENSIONS`] (any case).
+pub fn is_image_file(p: &Path) -> bool {
+    p.is_file()
+        && p.extension().and_then(|e| e.to_str()).is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
 /// Entries of `dir` passing `pred`, in natural order (digit runs compare as numbers).

@@ -18,19 +18,26 @@ fn plane_len(shape: [usize; 3]) -> usize {
 /// The 3×3 median of every pixel of every channel (edges replicate the border, as
 /// OpenCV's `medianBlur` does).
 pub fn median3x3(image: &[f32], shape: [usize; 3]) -> Vec<f32> {
+    median(image, shape, 3)
+}
+
+/// The `size`×`size` median (`size` odd) of every pixel of every channel, edges replicating
+/// the border.
+pub fn median(image: &[f32], shape: [usize; 3], size: usize) -> Vec<f32> {
     let [_, h, w] = shape;
+    let r = size / 2;
     let mut out = vec![0.0; image.len()];
+    let mut win = vec![0.0f32; size * size];
     for (src, dst) in image.chunks_exact(plane_len(shape)).zip(out.chunks_exact_mut(plane_len(shape))) {
         for y in 0..h {
             for x in 0..w {
-                let mut win = [0.0f32; 9];
                 for (k, v) in win.iter_mut().enumerate() {
-                    let yy = (y + k / 3).saturating_sub(1).min(h - 1);
-                    let xx = (x + k % 3).saturating_sub(1).min(w - 1);
+                    let yy = (y + k / size).saturating_sub(r).min(h - 1);
+                    let xx = (x + k % size).saturating_sub(r).min(w - 1);
                     *v = src[yy * w + xx];
                 }
-                win.sort_unstable_by(f32::total_cmp);
-                dst[y * w + x] = win[4];
+                let mid = win.len() / 2;
+                dst[y * w + x] = *win.select_nth_unstable_by(mid, f32::total_cmp).1;
             }
         }
     }
@@ -111,8 +118,28 @@ pub fn mean_ssim(a: &[f32], b: &[f32], shape: [usize; 3], data_range: f64) -> Op
 
 /// The 3×3 median filter of every image of a set (flat, one image after another).
 pub fn median_all(images: &[f32], shape: [usize; 3]) -> Vec<f32> {
+    median_all_sized(images, shape, 3)
+}
+
+/// The `size`×`size` median filter of every image of a set.
+pub fn median_all_sized(images: &[f32], shape: [usize; 3], size: usize) -> Vec<f32> {
     let n = shape.iter().product::<usize>().max(1);
-    images.par_chunks_exact(n).flat_map_iter(|im| median3x3(im, shape)).collect()
+    images.par_chunks_exact(n).flat_map_iter(|im| median(im, shape, size)).collect()
+}
+
+/// The Gaussian blur (standard deviation `sigma` pixels) of every channel of every image of a
+/// set with values in [0, 1]: the `image` crate's `blur` (its kernel reaches 2σ, is cut and
+/// renormalised at the borders, and clamps results to [0, 1]).
+pub fn gaussian_blur_all(images: &[f32], shape: [usize; 3], sigma: f32) -> Vec<f32> {
+    let [_, h, w] = shape;
+    images
+        .par_chunks_exact(plane_len(shape).max(1))
+        .flat_map_iter(|plane| {
+            let buf = image::ImageBuffer::<image::Luma<f32>, Vec<f32>>::from_raw(w as u32, h as u32, plane.to_vec())
+                .expect("h × w values");
+            image::imageops::blur(&buf, sigma).into_raw()
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -126,6 +153,26 @@ mod tests {
         assert!(median3x3(&img, [1, 5, 5]).iter().all(|&v| v == 0.0));
         let edge: Vec<f32> = (0..25).map(|i| if i % 5 >= 2 { 1.0 } else { 0.0 }).collect();
         assert_eq!(median3x3(&edge, [1, 5, 5]), edge);
+        // A 3×3 blob keeps its centre under the 3×3 median (9 of 9) and vanishes under 5×5
+        // (9 of 25 is no majority).
+        let mut blob = vec![0.0f32; 49];
+        for i in [16, 17, 18, 23, 24, 25, 30, 31, 32] {
+            blob[i] = 1.0;
+        }
+        assert_eq!(median(&blob, [1, 7, 7], 3)[24], 1.0);
+        assert!(median(&blob, [1, 7, 7], 5).iter().all(|&v| v == 0.0));
+        assert_eq!(median_all_sized(&[blob.clone(), blob].concat(), [1, 7, 7], 5).len(), 98);
+    }
+
+    #[test]
+    fn gaussian_blur_keeps_a_flat_image_and_spreads_a_point() {
+        let flat = vec![0.25f32; 2 * 64];
+        assert!(gaussian_blur_all(&flat, [2, 8, 8], 1.0).iter().all(|&v| (v - 0.25).abs() < 1e-6));
+        let mut point = vec![0.0f32; 81];
+        point[40] = 1.0;
+        let b = gaussian_blur_all(&point, [1, 9, 9], 1.0);
+        let sum: f32 = b.iter().sum();
+        assert!((sum - 1.0).abs() < 1e-4 && b[40] < 0.5 && b[41] > 0.0 && b[41] == b[39], "{sum} {b:?}");
     }
 
     #[test]

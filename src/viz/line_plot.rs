@@ -108,7 +108,9 @@ impl LinePlot {
                 // Small values (a log axis of weights: 1e-3 … 1e-1) in scientific notation,
                 // which `{:.1}` printed as 0.0.
                 (false, false) if x.abs() < 0.05 => format!("{x:.0e}"),
-                (false, false) => format!("{x:.1}"),
+                // As many decimals as the tick needs (ticks 0.05 apart printed `{:.1}` as
+                // 0.1, 0.2, 0.2, 0.3, …).
+                (false, false) => format!("{x:.3}").trim_end_matches('0').to_string(),
             })
             .label_style((FONT, 13))
             .axis_desc_style((FONT, 14))
