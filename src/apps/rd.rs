@@ -1,5 +1,5 @@
 //! `autoencoders rd`: what each byte per image buys — rate against distortion for an
-//! autoencoder's codes (through [`compress`](super::compress)), for PCA of the same code sizes
+//! autoencoder's codes (through [`compress`]), for PCA of the same code sizes
 //! through the same quantiser and coder, for JPEG over its quality range, and for PNG
 //! (lossless, for reference).
 //!
@@ -279,7 +279,7 @@ pub fn envelope(points: &[RdPoint], keep: impl Fn(&RdPoint) -> bool) -> Vec<(f64
     pts.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.total_cmp(&a.1)));
     let mut out: Vec<(f64, f64)> = Vec::new();
     for &p in &pts {
-        if out.last().map_or(true, |l| p.1 > l.1) {
+        if out.last().is_none_or(|l| p.1 > l.1) {
             out.push(p);
         }
     }
