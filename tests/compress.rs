@@ -69,12 +69,7 @@ fn digits_compress_decompress_and_report_what_decompression_gives() {
     assert_eq!(pngs[0], "00000.png");
     assert_eq!(image::open(root.join("out/00000.png")).unwrap().to_luma8().dimensions(), (8, 8));
     fails(bin(root).args(["decompress", "m", "a.aec", "-o", "out"]), "is not an empty folder; name a new one");
-    let leftovers: Vec<_> = std::fs::read_dir(root)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(".tmp"))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    common::assert_no_temporaries(root);
 
     // The PNGs compress again to the same images they hold (the digits' 0–16 scale round-trips).
     let folder = report(&ok(bin(root).args(["compress", "m", "--input", "out", "-o", "d.aec"])));

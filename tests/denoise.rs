@@ -88,12 +88,7 @@ fn images_and_folders_are_denoised_and_other_shapes_refused_by_name() {
         "b.png: 9×8 grey but the model takes 8×8 grey images (shape [1, 8, 8])",
     );
     assert!(!root.join("bad-out").exists());
-    let leftovers: Vec<_> = std::fs::read_dir(root)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(".tmp"))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    common::assert_no_temporaries(root);
     image::RgbImage::from_pixel(8, 8, image::Rgb([1, 2, 3])).save(root.join("rgb.png")).unwrap();
     fails(
         bin(root).args(["denoise", "m", "--input", "rgb.png", "-o", "x.png"]),

@@ -101,6 +101,16 @@ pub fn cli_in(dir: &Path) -> Command {
     c
 }
 
+/// Fails if `dir` holds a temporary file or folder (`.tmp…`) an atomic write left behind.
+pub fn assert_no_temporaries(dir: &Path) {
+    let leftovers: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
 /// [`run`], which must fail with `want` in its output.
 pub fn fails(c: &mut Command, want: &str) {
     let (success, text) = run(c);
