@@ -242,14 +242,7 @@ pub fn study(dirs: &[PathBuf], opts: &StudyOptions) -> Result<Vec<DenoisePoint>>
         points.push(score("pca", Some(format!("k={k}")), &project(k, &noisy_test.samples)));
     }
     for dir in dirs {
-        if RunConfig::load(dir)?.data.normalizer != cfg.data.normalizer {
-            let what = format!(
-                "{} normalises its input unlike {}: compare models of one dataset",
-                dir.display(),
-                first.display()
-            );
-            return Err(Error::config("model", what));
-        }
+        super::check_reads_alike(first, &cfg, dir, &RunConfig::load(dir)?)?;
         let sets: Vec<&Dataset> = noisy.iter().map(|(_, t, _)| t).collect();
         let outs = RunConfig::load(dir)?.load_model(dir, ReconstructEach(&sets))?;
         for ((sigma, _, _), out) in noisy.iter().zip(outs) {

@@ -1,5 +1,5 @@
 //! Whole jobs on a model directory, shared by the CLI and notebooks, one file each: train,
-//! evaluate, encode, figures, anomaly scoring, compression, denoising and the demo. Each is built on the public model
+//! evaluate, encode, figures, anomaly scoring, compression, denoising, the feature probe and the demo. Each is built on the public model
 //! API; the ones that take a model (rather than a directory) work for any [`Autoencoder`],
 //! including models defined outside this crate.
 //!
@@ -13,6 +13,7 @@ pub mod encode;
 pub mod evaluate;
 pub mod figures;
 pub mod generate;
+pub mod probe;
 pub mod rd;
 pub mod sweep;
 pub mod train;
@@ -46,6 +47,17 @@ fn load_checked(cfg: &RunConfig, dir: &Path, data: &DataConfig, split: Split) ->
     let data = data.load_split(split)?;
     train::check_input(&cfg.model, &data).map_err(|e| crate::Error::format(dir.join(CONFIG), e.to_string()))?;
     Ok(data)
+}
+
+/// Fails unless the model in `dir` normalises its input as the one in `first` does: a study
+/// that feeds both the same images, or compares their outputs, needs one scale.
+fn check_reads_alike(first: &Path, cfg: &RunConfig, dir: &Path, other: &RunConfig) -> crate::Result<()> {
+    if other.data.normalizer != cfg.data.normalizer {
+        let what =
+            format!("{} normalises its input unlike {}: compare models of one dataset", dir.display(), first.display());
+        return Err(crate::Error::config("model", what));
+    }
+    Ok(())
 }
 
 /// Fails unless `model` takes samples of `data`'s size (a streamed chunk).

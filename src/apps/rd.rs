@@ -88,14 +88,7 @@ pub fn rd(dirs: &[PathBuf], opts: &RdOptions) -> Result<Vec<RdPoint>> {
     let mut points = Vec::new();
     let mut code_lens = BTreeSet::new();
     for dir in dirs {
-        if RunConfig::load(dir)?.data.normalizer != cfg.data.normalizer {
-            let what = format!(
-                "{} normalises its input unlike {}: compare models of one dataset",
-                dir.display(),
-                first.display()
-            );
-            return Err(Error::config("model", what));
-        }
+        super::check_reads_alike(first, &cfg, dir, &RunConfig::load(dir)?)?;
         for &bits in &opts.bits {
             let (bytes, report) = compress::compress(dir, &opts.input, bits)?;
             let back = compress::decompress(dir, &bytes, Path::new("(in memory)"))?;

@@ -3,6 +3,8 @@
 
 use nalgebra::{DMatrix, SymmetricEigen};
 
+use crate::nn::kernels::{gemm, Mat};
+
 use crate::{Error, Result};
 
 /// A fitted PCA: the mean, the top `k` principal axes and their variances.
@@ -38,11 +40,17 @@ impl Pca {
             mean.iter_mut().zip(row).for_each(|(m, &v)| *m += v as f64);
         }
         mean.iter_mut().for_each(|m| *m /= n as f64);
+        // Each chunk's xᵀx in f32 on our gemm (all cores), summed in f64: nalgebra's `gemm_tr`
+        // on the 60,000 MNIST images took ~15 s, three quarters of `probe`'s baselines (perf).
         let mut cov = DMatrix::<f64>::zeros(dim, dim);
+        let mut part = vec![0f32; dim * dim];
         for rows in data.chunks(CHUNK * dim) {
             let r = rows.len() / dim;
-            let x = DMatrix::from_fn(r, dim, |i, j| rows[i * dim + j] as f64 - mean[j]);
-            cov.gemm_tr(1.0 / (n - 1) as f64, &x, &x, 1.0); // cov += xᵀx / (n-1)
+            let x: Vec<f32> =
+                rows.chunks(dim).flat_map(|row| row.iter().zip(&mean).map(|(&v, &m)| (v as f64 - m) as f32)).collect();
+            gemm(dim, dim, r, &mut part, false, Mat::t(&x, dim), Mat::rows(&x, dim));
+            cov.iter_mut().zip(&part).for_each(|(c, &p)| *c += p as f64 / (n - 1) as f64);
+            // symmetric: order moot
         }
         let total_variance = cov.trace();
         let eig = SymmetricEigen::new(cov);
@@ -86,25 +94,21 @@ impl Pca {
 
     /// Projects `n × dim` samples to `n × k` codes.
     pub fn transform(&self, data: &[f32]) -> Vec<f32> {
-        let mut out = Vec::with_capacity(data.len() / self.dim * self.k());
-        for row in data.chunks(self.dim) {
-            for c in self.components.chunks(self.dim) {
-                out.push(row.iter().zip(&self.mean).zip(c).map(|((x, m), w)| (x - m) * w).sum());
-            }
+        let (d, k) = (self.dim, self.k());
+        let mut out = vec![0f32; data.len() / d * k];
+        for (rows, codes) in data.chunks(CHUNK * d).zip(out.chunks_mut(CHUNK * k)) {
+            let x: Vec<f32> = rows.chunks(d).flat_map(|row| row.iter().zip(&self.mean).map(|(v, m)| v - m)).collect();
+            gemm(x.len() / d, k, d, codes, false, Mat::rows(&x, d), Mat::t(&self.components, d));
         }
         out
     }
 
     /// Maps `n × k` codes back to `n × dim` samples: the PCA reconstruction.
     pub fn inverse_transform(&self, codes: &[f32]) -> Vec<f32> {
-        let mut out = Vec::with_capacity(codes.len() / self.k() * self.dim);
-        for z in codes.chunks(self.k()) {
-            let mut x = self.mean.clone();
-            for (zi, c) in z.iter().zip(self.components.chunks(self.dim)) {
-                x.iter_mut().zip(c).for_each(|(xv, w)| *xv += zi * w);
-            }
-            out.extend(x);
-        }
+        let (d, k) = (self.dim, self.k());
+        let n = codes.len() / k;
+        let mut out: Vec<f32> = self.mean.iter().copied().cycle().take(n * d).collect();
+        gemm(n, d, k, &mut out, true, Mat::rows(codes, k), Mat::rows(&self.components, d));
         out
     }
 }

@@ -19,6 +19,10 @@ pub struct LinePlot {
     pub log_x: bool,
     /// Label only whole numbers on the x axis (epochs).
     pub integer_x: bool,
+    /// Half-heights of error bars at each point of a series (by series index; none if absent).
+    pub errors: Vec<(usize, Vec<f64>)>,
+    /// Where the legend goes (plotters' default: the upper right corner).
+    pub legend_at: Option<SeriesLabelPosition>,
 }
 
 impl LinePlot {
@@ -31,12 +35,27 @@ impl LinePlot {
             series: vec![],
             log_x: false,
             integer_x: false,
+            errors: vec![],
+            legend_at: None,
         }
     }
 
     /// Adds a named line.
     pub fn line(mut self, name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
         self.series.push((name.into(), points));
+        self
+    }
+
+    /// Adds a named line with an error bar of half-height `errors[i]` at point `i` (a standard
+    /// deviation over repeated runs).
+    pub fn line_with_errors(mut self, name: impl Into<String>, points: Vec<(f64, f64)>, errors: Vec<f64>) -> Self {
+        self.errors.push((self.series.len(), errors));
+        self.line(name, points)
+    }
+
+    /// Puts the legend in another corner, away from the lines.
+    pub fn legend_at(mut self, position: SeriesLabelPosition) -> Self {
+        self.legend_at = Some(position);
         self
     }
 
@@ -60,7 +79,12 @@ impl LinePlot {
                 .filter(|v| v.is_finite())
                 .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)))
         };
-        let ((x0, x1), (y0, y1)) = (fold(|p| p.0), fold(|p| p.1));
+        let ((x0, x1), (mut y0, mut y1)) = (fold(|p| p.0), fold(|p| p.1));
+        for (i, errors) in &self.errors {
+            for (&(_, y), e) in self.series.get(*i).map_or(&[][..], |s| &s.1[..]).iter().zip(errors) {
+                (y0, y1) = (y0.min(y - e), y1.max(y + e));
+            }
+        }
         if !x0.is_finite() {
             return ((1.0, 2.0), (0.0, 1.0));
         }
@@ -127,7 +151,24 @@ impl LinePlot {
             if points.len() <= 40 {
                 chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled()))).map_err(err)?;
             }
+            if let Some((_, errors)) = self.errors.iter().find(|e| e.0 == i) {
+                let bars = points
+                    .iter()
+                    .zip(errors)
+                    .map(|(&(x, y), &e)| ErrorBar::new_vertical(x, y - e, y, y + e, color.stroke_width(1), 8));
+                chart.draw_series(bars).map_err(err)?;
+            }
         }
-        legend(&mut chart)
+        match self.legend_at.clone() {
+            Some(position) => chart
+                .configure_series_labels()
+                .position(position)
+                .label_font((FONT, 13))
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .draw()
+                .map_err(err),
+            None => legend(&mut chart),
+        }
     }
 }
