@@ -90,6 +90,18 @@ fn probing_without_labels_or_across_datasets_is_refused() {
         bin(root).args(["probe", "m", "t", "-o", "x.json"]),
         "normalises its input unlike m: compare models of one dataset",
     );
+    // Read alike (raw values) but of other files: a bug once compared only how they were read.
+    for (name, shift) in [("a", 0), ("b", 1)] {
+        let rows: String = (0..40).map(|i| format!("{},{},{}\n", (i + shift) % 7, (i * 3) % 5, i % 2)).collect();
+        std::fs::write(root.join(format!("{name}.csv")), format!("x,y,c\n{rows}")).unwrap();
+        let data = format!("{name}.csv");
+        let train = ["train", "--dataset", &data, "--label-column", "c", "--normalize", "none", "--code", "1"];
+        ok(bin(root).args(train).args(["--epochs", "1", "--quiet", "--out", name]));
+    }
+    fails(
+        bin(root).args(["probe", "a", "b", "-o", "x.json"]),
+        "b was trained on other data than a: probe models of one dataset",
+    );
     fails(bin(root).args(["probe", "m", "--labels", "1", "-o", "x.json"]), "give a number of labels ≥ 2 or `all`");
     fails(bin(root).args(["probe", "m", "--classifier", "svm", "-o", "x.json"]), "`svm`: use logistic or knn");
     assert!(!root.join("x.json").exists());

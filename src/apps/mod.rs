@@ -1,7 +1,7 @@
 //! Whole jobs on a model directory, shared by the CLI and notebooks, one file each: train,
-//! evaluate, encode, figures, anomaly scoring, compression, denoising, the feature probe and the demo. Each is built on the public model
-//! API; the ones that take a model (rather than a directory) work for any [`Autoencoder`],
-//! including models defined outside this crate.
+//! evaluate, encode, figures, anomaly scoring, compression, denoising, the feature probe and
+//! the demo. Each is built on the public model API; the ones that take a model (rather than a
+//! directory) work for any [`Autoencoder`], including models defined outside this crate.
 //!
 //! [`Autoencoder`]: crate::models::Autoencoder
 

@@ -20,7 +20,9 @@ use serde::{Deserialize, Serialize};
 use crate::baselines::Pca;
 use crate::data::{Dataset, Split};
 use crate::model_dir::RunConfig;
+use crate::models::{Autoencoder, ModelVisitor};
 use crate::nn::kernels::{gemm, Mat};
+use crate::train::encode_all;
 use crate::viz::LinePlot;
 use crate::{Error, Result};
 
@@ -171,7 +173,8 @@ pub fn probe(dirs: &[PathBuf], opts: &ProbeOptions) -> Result<Vec<ProbePoint>> {
     for dir in dirs {
         let c = RunConfig::load(dir)?;
         super::check_reads_alike(first, &cfg, dir, &c)?;
-        if c.data.source != cfg.data.source {
+        let data = |c: &RunConfig| (c.data.dataset.clone(), c.data.test.clone(), c.data.source.clone());
+        if data(&c) != data(&cfg) {
             let what = format!(
                 "{} was trained on other data than {}: probe models of one dataset",
                 dir.display(),
@@ -179,8 +182,7 @@ pub fn probe(dirs: &[PathBuf], opts: &ProbeOptions) -> Result<Vec<ProbePoint>> {
             );
             return Err(Error::config("model", what));
         }
-        let (train_codes, dim) = c.load_model(dir, super::encode::Codes(&train))?;
-        let (test_codes, _) = c.load_model(dir, super::encode::Codes(&test))?;
+        let (train_codes, test_codes, dim) = c.load_model(dir, BothCodes { train: &train, test: &test })?;
         sets.push(Features { name: dir.display().to_string(), dim, train: train_codes, test: test_codes });
     }
     if opts.baselines {
@@ -189,17 +191,34 @@ pub fn probe(dirs: &[PathBuf], opts: &ProbeOptions) -> Result<Vec<ProbePoint>> {
     let draws = label_draws(train.len(), opts);
     let mut points = Vec::new();
     for set in &sets {
+        // Fitted once per feature set: the unlabelled training split is the same in every draw.
+        let scaled = opts.classifiers.contains(&ProbeClassifier::Logistic).then(|| Scaled::new(set));
         for &classifier in &opts.classifiers {
             for (labels, subsets) in &draws {
+                let labels_of = Labels { train: &train_labels, test: &test_labels };
                 let runs: Vec<(f64, String)> = subsets
                     .iter()
-                    .map(|idx| probe_one(classifier, set, idx, &train_labels, &test_labels, opts.folds))
+                    .map(|idx| probe_one(classifier, set, scaled.as_ref(), idx, labels_of, opts.folds))
                     .collect::<Result<_>>()?;
                 points.push(point(set, classifier, *labels, runs));
             }
         }
     }
     Ok(points)
+}
+
+/// The codes of the training and test splits, and their size, from one loading of the model.
+struct BothCodes<'a> {
+    train: &'a Dataset,
+    test: &'a Dataset,
+}
+
+impl ModelVisitor for BothCodes<'_> {
+    type Output = (Vec<f32>, Vec<f32>, usize);
+    fn visit<M: Autoencoder>(self, model: M) -> Result<(Vec<f32>, Vec<f32>, usize)> {
+        super::check_len(&model, self.train)?;
+        Ok((encode_all(&model, self.train, 512), encode_all(&model, self.test, 512), model.code_len()))
+    }
 }
 
 /// PCA of each distinct code size in `sets` and the raw input.
@@ -261,16 +280,38 @@ fn point(set: &Features, classifier: ProbeClassifier, labels: usize, runs: Vec<(
     }
 }
 
+/// The labels of the training and test splits.
+#[derive(Clone, Copy)]
+struct Labels<'a> {
+    train: &'a [u32],
+    test: &'a [u32],
+}
+
+/// A feature set's standardiser and its standardised test split, for the logistic probe.
+struct Scaled {
+    scaler: Standardizer,
+    test: Vec<Real>,
+}
+
+impl Scaled {
+    fn new(set: &Features) -> Self {
+        let scaler = Standardizer::fit(&set.train, set.dim);
+        let test = scaler.apply(&set.test);
+        Self { scaler, test }
+    }
+}
+
 /// Chooses the setting on `idx` by cross-validation, refits on all of `idx`, and returns the
-/// test accuracy and the setting.
+/// test accuracy and the setting. `scaled` is needed by the logistic probe.
 fn probe_one(
     classifier: ProbeClassifier,
     set: &Features,
+    scaled: Option<&Scaled>,
     idx: &[usize],
-    train_labels: &[u32],
-    test_labels: &[u32],
+    labels: Labels,
     folds: usize,
 ) -> Result<(f64, String)> {
+    let (train_labels, test_labels) = (labels.train, labels.test);
     let d = set.dim;
     let rows = |data: &[f32], idx: &[usize]| -> Vec<f32> {
         idx.iter().flat_map(|&i| data[i * d..][..d].iter().copied()).collect()
@@ -280,8 +321,8 @@ fn probe_one(
     let splits = cv_splits(idx.len(), folds);
     match classifier {
         ProbeClassifier::Logistic => {
-            let scaler = Standardizer::fit(&set.train, d);
-            let x = scaler.apply(&x);
+            let scaled = scaled.expect("the logistic probe gets its features' standardiser");
+            let x = scaled.scaler.apply(&x);
             let scores: Vec<f64> = ALPHAS
                 .par_iter()
                 .map(|&alpha| {
@@ -309,7 +350,7 @@ fn probe_one(
                 );
                 return Err(Error::Diverged(what));
             }
-            let pred = logistic_predict(&model, &scaler.apply(&set.test), d);
+            let pred = logistic_predict(&model, &scaled.test, d);
             Ok((accuracy(&pred, test_labels), format!("alpha={alpha}")))
         }
         ProbeClassifier::Knn => {

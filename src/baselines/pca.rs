@@ -49,8 +49,8 @@ impl Pca {
             let x: Vec<f32> =
                 rows.chunks(dim).flat_map(|row| row.iter().zip(&mean).map(|(&v, &m)| (v as f64 - m) as f32)).collect();
             gemm(dim, dim, r, &mut part, false, Mat::t(&x, dim), Mat::rows(&x, dim));
+            // xᵀx is symmetric: row- or column-major reads alike.
             cov.iter_mut().zip(&part).for_each(|(c, &p)| *c += p as f64 / (n - 1) as f64);
-            // symmetric: order moot
         }
         let total_variance = cov.trace();
         let eig = SymmetricEigen::new(cov);

@@ -76,7 +76,7 @@ impl Figure for Histogram {
                 .label(name.as_str())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.mix(0.45).filled()));
         }
-        legend(&mut chart)
+        legend(&mut chart, None)
     }
 }
 

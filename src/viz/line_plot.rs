@@ -21,7 +21,7 @@ pub struct LinePlot {
     pub integer_x: bool,
     /// Half-heights of error bars at each point of a series (by series index; none if absent).
     pub errors: Vec<(usize, Vec<f64>)>,
-    /// Where the legend goes (plotters' default: the upper right corner).
+    /// Where the legend goes (plotters' default: the middle of the right edge).
     pub legend_at: Option<SeriesLabelPosition>,
 }
 
@@ -159,16 +159,6 @@ impl LinePlot {
                 chart.draw_series(bars).map_err(err)?;
             }
         }
-        match self.legend_at.clone() {
-            Some(position) => chart
-                .configure_series_labels()
-                .position(position)
-                .label_font((FONT, 13))
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .draw()
-                .map_err(err),
-            None => legend(&mut chart),
-        }
+        legend(&mut chart, self.legend_at.clone())
     }
 }

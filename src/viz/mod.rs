@@ -141,9 +141,11 @@ pub const TAB10: [RGBColor; 10] = [
 /// The legend of a figure with named series: a translucent white box with a black border.
 fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
     chart: &mut ChartContext<'a, DB, CT>,
+    position: Option<plotters::chart::SeriesLabelPosition>,
 ) -> DrawResult {
     chart
         .configure_series_labels()
+        .position(position.unwrap_or(plotters::chart::SeriesLabelPosition::MiddleRight))
         .label_font((FONT, 13))
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
