@@ -245,6 +245,28 @@ enum Command {
         #[arg(long, short)]
         output: PathBuf,
     },
+    /// Anomaly detection: score every row or image of a data source by the model's
+    /// reconstruction error and flag those above a threshold fitted on the validation part of
+    /// the model's training data (its normal data). Writes a parquet table (row, score, flag,
+    /// and label, class, anomaly when labelled) and prints a JSON summary. For a model trained
+    /// with --normal-class on labelled input, the summary reports ROC AUC, average precision,
+    /// and precision, recall and F1 at the threshold, and the ROC and precision–recall curves
+    /// are drawn beside the table (-roc.png, -pr.png).
+    Detect {
+        /// A model directory or a hub repository `owner/name`.
+        dir: String,
+        /// The data to score, read as the training data was (same columns by name, image size,
+        /// label column, normalisation) [default: the model's test split].
+        #[arg(long, value_name = "SOURCE")]
+        input: Option<DataSource>,
+        /// percentile:P (of the validation scores), mean-sd:K (their mean + K standard
+        /// deviations) or value:X (a fixed score; needs no training data).
+        #[arg(long, value_name = "RULE", default_value = "percentile:99")]
+        threshold: apps::detect::Threshold,
+        /// The parquet table to write.
+        #[arg(long, short)]
+        output: PathBuf,
+    },
     /// Feature extraction: how much of the labels each model's code keeps. A classifier trained
     /// on the codes of a few labelled training samples is scored on the test split, at each label
     /// budget, averaged over seeded draws of the labelled subset (the same draws for every feature
@@ -476,8 +498,9 @@ struct TrainArgs {
     #[arg(long, value_name = "WEIGHT[:METHOD]")]
     contractive: Option<Contractive>,
     /// Train on this class only (by name, e.g. 1 for ECG5000's normal beats, 7 for MNIST
-    /// sevens): `eval` then also reports test_auroc, how well reconstruction error tells the
-    /// other classes (anomalies) from it on the test split.
+    /// sevens, or by number when no class has that name: 0 for Fashion-MNIST's T-shirt/top):
+    /// `eval` then also reports test_auroc, how well reconstruction error tells the other
+    /// classes (anomalies) from it on the test split, and `detect` judges its flags.
     #[arg(long, value_name = "K")]
     normal_class: Option<String>,
     /// The model directory to write.
@@ -670,6 +693,24 @@ fn main() -> Result<()> {
                 println!("σ = {s}: best autoencoder {gain:+.2} dB PSNR over the best filter");
             }
             eprintln!("wrote {}, {} and {}", output.display(), json.display(), figure.display());
+            Ok(())
+        }
+        Command::Detect { dir: model, input, threshold, output } => {
+            let (dir, _) = model_dir(&model, None)?;
+            let what = input.as_ref().map_or("the test split".to_string(), |i| i.to_string());
+            let (d, set) = apps::detect::detect(&dir, input.as_ref(), threshold)
+                .with_context(|| format!("scoring {what} with {model}"))?;
+            apps::write_parquet(&mut apps::detect::scores_table(&d, &set)?, &output)?;
+            println!("{}", serde_json::to_string_pretty(&d)?);
+            let mut wrote = vec![output.display().to_string()];
+            if let Some((roc, pr)) = apps::detect::figures(&d) {
+                for (fig, suffix) in [(roc, "-roc"), (pr, "-pr")] {
+                    let path = suffixed(&output.with_extension("png"), suffix);
+                    autoencoders::viz::Figure::save(&fig, &path)?;
+                    wrote.push(path.display().to_string());
+                }
+            }
+            eprintln!("flagged {} of {} samples; wrote {}", d.flagged, d.samples, wrote.join(", "));
             Ok(())
         }
         Command::Probe { dirs, labels, classifier, draws, folds, no_baselines, seed, output } => {

@@ -135,6 +135,7 @@ fn every_subcommand_explains_its_flags() {
         ("rd", vec!["<DIRS>", "--input", "--bits", "--jpeg-quality", "--output"]),
         ("denoise", vec!["--input", "--output", "same relative"]),
         ("denoise-eval", vec!["<DIRS>", "--input", "--sigma", "--seed", "--output"]),
+        ("detect", vec!["--input", "--threshold", "percentile:P", "mean-sd:K", "value:X", "--output"]),
     ] {
         let help = ok(bin().args([sub, "--help"]));
         for f in flags {

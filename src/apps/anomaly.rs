@@ -17,10 +17,10 @@ pub fn normal_vs_rest_auroc(recon: &[f32], test: &Dataset, normal: u32) -> Optio
 /// of the windows' reconstruction errors) as a detector of the points whose class in `rows`
 /// (one row per time point, labelled) is not `normal` (a class name). `windows` are the cut
 /// rows (normalised), `recon` their reconstructions. `None` without labels, without that
-/// class, or when one group is empty.
+/// class (by name or number), or when one group is empty.
 pub fn point_auroc(window: &Window, recon: &[f32], windows: &Dataset, rows: &Dataset, normal: &str) -> Option<f64> {
     let labels = rows.labels.as_ref()?;
-    let k = rows.class_names.iter().position(|c| c == normal)? as u32;
+    let k = crate::data::class_index(rows, normal).ok()?;
     let scores = window.point_scores(&per_sample_errors(recon, windows), rows.len());
     let (mut s, mut anomalous) = (Vec::new(), Vec::new());
     for (score, &l) in scores.iter().zip(labels) {

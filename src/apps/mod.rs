@@ -1,6 +1,6 @@
 //! Whole jobs on a model directory, shared by the CLI and notebooks, one file each: train,
-//! evaluate, encode, figures, anomaly scoring, compression, denoising, the feature probe and
-//! the demo. Each is built on the public model API; the ones that take a model (rather than a
+//! evaluate, encode, figures, anomaly scoring and detection, compression, denoising, the
+//! feature probe and the demo. Each is built on the public model API; the ones that take a model (rather than a
 //! directory) work for any [`Autoencoder`], including models defined outside this crate.
 //!
 //! [`Autoencoder`]: crate::models::Autoencoder
@@ -9,6 +9,7 @@ pub mod anomaly;
 pub mod compress;
 pub mod demo;
 pub mod denoise;
+pub mod detect;
 pub mod encode;
 pub mod evaluate;
 pub mod figures;

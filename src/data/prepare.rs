@@ -277,15 +277,35 @@ pub fn prepare_data(cfg: &DataConfig) -> Result<Prepared> {
     Ok(Prepared { train, test, normalizer, config: cfg })
 }
 
-/// The index of the class named `name` in `data`, or an error listing the names.
+/// The index of the class named `name` in `data` — or, when no class has that name, numbered
+/// `name` (Fashion-MNIST's `0` is `T-shirt/top`) — or an error listing the names.
 pub fn class_index(data: &Dataset, name: &str) -> Result<u32> {
     if data.labels.is_none() {
         return Err(Error::config("normal_class", format!("`{}` has no labels to pick a class from", data.name)));
     }
-    data.class_names.iter().position(|c| c == name).map(|i| i as u32).ok_or_else(|| {
+    let by_number = || name.parse::<usize>().ok().filter(|&k| k < data.class_names.len());
+    data.class_names.iter().position(|c| c == name).or_else(by_number).map(|i| i as u32).ok_or_else(|| {
         Error::config(
             "normal_class",
             format!("`{}` has no class `{name}`; its classes are {}", data.name, data.class_names.join(", ")),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_class_is_found_by_name_first_then_by_number() {
+        let names = ["T-shirt/top", "Trouser", "7"].map(String::from).to_vec();
+        let data = Dataset::new("clothes", vec![0.0; 3], vec![1], Some(vec![0, 1, 2]), names).unwrap();
+        assert_eq!(class_index(&data, "Trouser").unwrap(), 1);
+        assert_eq!(class_index(&data, "0").unwrap(), 0);
+        assert_eq!(class_index(&data, "1").unwrap(), 1);
+        // A class named "7" is that class, not number 7 (there is none).
+        assert_eq!(class_index(&data, "7").unwrap(), 2);
+        let e = class_index(&data, "3").unwrap_err().to_string();
+        assert!(e.contains("has no class `3`") && e.contains("T-shirt/top, Trouser, 7"), "{e}");
+    }
 }

@@ -125,6 +125,49 @@ pub fn roc_curve(scores: &[f64], positive: &[bool]) -> Vec<(f64, f64)> {
     curve
 }
 
+/// The precision–recall curve of `scores` for finding the `positive` samples: `(recall,
+/// precision)` at every distinct threshold, highest first.
+pub fn pr_curve(scores: &[f64], positive: &[bool]) -> Vec<(f64, f64)> {
+    let n_pos = positive.iter().filter(|&&p| p).count().max(1) as f64;
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let (mut tp, mut curve) = (0.0, Vec::new());
+    for (i, &k) in order.iter().enumerate() {
+        if positive[k] {
+            tp += 1.0;
+        }
+        if order.get(i + 1).is_none_or(|&next| scores[next] != scores[k]) {
+            curve.push((tp / n_pos, tp / (i + 1) as f64));
+        }
+    }
+    curve
+}
+
+/// Average precision of `scores` for finding the `positive` samples: the precision at each
+/// distinct threshold weighted by the recall it adds, Σ (Rₙ − Rₙ₋₁) Pₙ (scikit-learn's
+/// `average_precision_score`, ties grouped). `None` without positives.
+pub fn average_precision(scores: &[f64], positive: &[bool]) -> Option<f64> {
+    assert_eq!(scores.len(), positive.len());
+    let n_pos = positive.iter().filter(|&&p| p).count();
+    if n_pos == 0 {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a])); // highest score first
+    let (mut tp, mut ap, mut last_recall) = (0.0, 0.0, 0.0);
+    for (i, &k) in order.iter().enumerate() {
+        if positive[k] {
+            tp += 1.0;
+        }
+        if order.get(i + 1).is_none_or(|&next| scores[next] != scores[k]) {
+            let recall = tp / n_pos as f64;
+            ap += (recall - last_recall) * tp / (i + 1) as f64;
+            last_recall = recall;
+        }
+    }
+    Some(ap)
+}
+
 /// Reconstruction quality on a test split, as written to `metrics.json`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
@@ -494,6 +537,18 @@ mod tests {
         assert!((m.test_psnr - 20.0).abs() < 1e-4);
         assert!((m.test_bce.unwrap() - -(0.9f64.ln())).abs() < 1e-6);
         assert_eq!(Metrics::from_reconstructions(&[-1.0, 1.0], &[-1.0, 1.0], 1, 0.0).test_bce, None);
+    }
+
+    #[test]
+    fn average_precision_matches_scikit_learn() {
+        // sklearn.metrics.average_precision_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) = 0.8333…
+        let ap = average_precision(&[0.1, 0.4, 0.35, 0.8], &[false, false, true, true]).unwrap();
+        assert!((ap - 5.0 / 6.0).abs() < 1e-12, "{ap}");
+        // Ties count as one threshold: ([1, 0, 1], [0.5, 0.5, 0.5]) = 2/3, the positive rate.
+        let tied = average_precision(&[0.5; 3], &[true, false, true]).unwrap();
+        assert!((tied - 2.0 / 3.0).abs() < 1e-12, "{tied}");
+        assert_eq!(average_precision(&[0.5, 0.1], &[true, true]), Some(1.0));
+        assert_eq!(average_precision(&[0.5, 0.1], &[false, false]), None);
     }
 
     #[test]

@@ -1,0 +1,323 @@
+//! `autoencoders detect`: every row or image of a data source scored by the model's
+//! reconstruction error, flagged above a threshold fitted on the validation part of the
+//! model's (normal) training data, and — when the input is labelled and the model was trained
+//! on one normal class — judged: ROC AUC, average precision, precision / recall / F1 at the
+//! threshold.
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::data::{class_index, prepare_data, DataSource, Dataset, Split};
+use crate::model_dir::RunConfig;
+use crate::models::{Autoencoder, ModelVisitor};
+use crate::train::{average_precision, pr_curve, reconstruction_errors, roc_auc, roc_curve};
+use crate::viz::LinePlot;
+use crate::{Error, Result};
+
+/// How the flagging threshold is set.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Threshold {
+    /// The given percentile (0–100) of the validation scores: `percentile:99` flags about 1 %
+    /// of normal data.
+    Percentile(f64),
+    /// The validation scores' mean plus this many standard deviations.
+    MeanSd(f64),
+    /// This score, whatever the validation data (needs no training data at hand).
+    Value(f64),
+}
+
+impl Default for Threshold {
+    fn default() -> Self {
+        Threshold::Percentile(99.0)
+    }
+}
+
+impl fmt::Display for Threshold {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Threshold::Percentile(p) => write!(f, "percentile:{p}"),
+            Threshold::MeanSd(k) => write!(f, "mean-sd:{k}"),
+            Threshold::Value(v) => write!(f, "value:{v}"),
+        }
+    }
+}
+
+impl FromStr for Threshold {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let bad =
+            |why: &str| Error::config("threshold", format!("`{s}`: {why}; give percentile:P, mean-sd:K or value:X"));
+        let (kind, number) = s.split_once(':').ok_or_else(|| bad("no `:`"))?;
+        let x: f64 = number.trim().parse().map_err(|_| bad("not a number after `:`"))?;
+        if !x.is_finite() {
+            return Err(bad("not a finite number"));
+        }
+        match kind.trim() {
+            "percentile" if (0.0..=100.0).contains(&x) => Ok(Threshold::Percentile(x)),
+            "percentile" => Err(bad("a percentile is between 0 and 100")),
+            "mean-sd" => Ok(Threshold::MeanSd(x)),
+            "value" => Ok(Threshold::Value(x)),
+            _ => Err(bad("unknown rule")),
+        }
+    }
+}
+
+impl Threshold {
+    /// The score above which a sample is flagged, given the scores of normal validation
+    /// samples (not read by [`Threshold::Value`]); `None` when a rule needs them and there
+    /// are none.
+    pub fn fit(&self, normal: &[f64]) -> Option<f64> {
+        if let Threshold::Value(v) = self {
+            return Some(*v);
+        }
+        if normal.is_empty() {
+            return None;
+        }
+        Some(match self {
+            Threshold::Percentile(p) => percentile(normal, *p),
+            Threshold::MeanSd(k) => {
+                let n = normal.len() as f64;
+                let mean = normal.iter().sum::<f64>() / n;
+                let var = normal.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+                mean + k * var.sqrt()
+            }
+            Threshold::Value(_) => unreachable!("returned above"),
+        })
+    }
+}
+
+/// The `p`-th percentile of `xs` with linear interpolation between order statistics (numpy's
+/// default).
+fn percentile(xs: &[f64], p: f64) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    let pos = p / 100.0 * (v.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
+}
+
+/// How a data source was scored.
+#[derive(Debug, Serialize)]
+pub struct Detection {
+    /// The rule the threshold came from (`percentile:99`, …).
+    pub rule: String,
+    /// The score above which a sample is flagged.
+    pub threshold: f64,
+    /// Normal validation samples the threshold was fitted on (0 for `value:X`).
+    pub validation_samples: usize,
+    /// Samples scored.
+    pub samples: usize,
+    /// Samples flagged.
+    pub flagged: usize,
+    /// How well the scores and flags tell the anomalies (every class but the model's normal
+    /// one), when the input is labelled and the model has a normal class.
+    pub report: Option<DetectionReport>,
+    /// Each sample's score: its mean squared reconstruction error.
+    #[serde(skip)]
+    pub scores: Vec<f64>,
+    /// Whether each sample is an anomaly by its label (with a report).
+    #[serde(skip)]
+    pub anomalous: Option<Vec<bool>>,
+}
+
+/// Scores and flags against the labels.
+#[derive(Debug, Serialize)]
+pub struct DetectionReport {
+    /// The normal class; every other is an anomaly.
+    pub normal_class: String,
+    /// Anomalies among the samples.
+    pub anomalies: usize,
+    /// Area under the ROC curve of the scores.
+    pub auroc: Option<f64>,
+    /// Average precision of the scores (the area under the precision–recall curve, by steps).
+    pub average_precision: Option<f64>,
+    /// Of the flagged samples, the fraction that are anomalies (0 when none is flagged).
+    pub precision: f64,
+    /// Of the anomalies, the fraction flagged.
+    pub recall: f64,
+    /// The harmonic mean of precision and recall.
+    pub f1: f64,
+}
+
+impl Detection {
+    /// Whether each sample is flagged: its score is above the threshold.
+    pub fn flags(&self) -> Vec<bool> {
+        self.scores.iter().map(|&s| s > self.threshold).collect()
+    }
+}
+
+/// Scores `input` (or the model's test split) with the model in `dir`, reading it as the
+/// training data was, and flags it by `threshold`.
+pub fn detect(dir: &Path, input: Option<&DataSource>, threshold: Threshold) -> Result<(Detection, Dataset)> {
+    let cfg = RunConfig::load(dir)?;
+    let set = match input {
+        Some(src) => super::load_checked_input(&cfg, dir, src)?,
+        None => super::load_checked_split(&cfg, dir, Split::Test)?,
+    };
+    let val = match threshold {
+        Threshold::Value(_) => None,
+        _ => Some(validation_part(&cfg)?),
+    };
+    let (scores, val_scores) = cfg.load_model(dir, Scores { set: &set, val: val.as_ref() })?;
+    let th = threshold.fit(&val_scores).ok_or_else(|| {
+        Error::config(
+            "threshold",
+            format!("{} has no validation samples to fit {threshold} on; give value:X", dir.display()),
+        )
+    })?;
+    let anomalous = match (&cfg.data.normal_class, &set.labels) {
+        (Some(name), Some(labels)) => {
+            let k = class_index(&set, name)?;
+            Some((set.class_names[k as usize].clone(), labels.iter().map(|&l| l != k).collect::<Vec<bool>>()))
+        }
+        _ => None,
+    };
+    let flagged = scores.iter().filter(|&&s| s > th).count();
+    let mut d = Detection {
+        rule: threshold.to_string(),
+        threshold: th,
+        validation_samples: val_scores.len(),
+        samples: scores.len(),
+        flagged,
+        report: None,
+        scores,
+        anomalous: None,
+    };
+    if let Some((normal_class, anomalous)) = anomalous {
+        d.report = Some(report(&d.scores, &d.flags(), &anomalous, normal_class));
+        d.anomalous = Some(anomalous);
+    }
+    Ok((d, set))
+}
+
+/// The validation part of the model's training data, split off as training did: normal
+/// samples the model never trained on.
+fn validation_part(cfg: &RunConfig) -> Result<Dataset> {
+    if cfg.data.source.stream {
+        let what = "a model trained on a streamed table has no validation part in memory; give --threshold value:X";
+        return Err(Error::config("threshold", what));
+    }
+    let prepared = prepare_data(&cfg.data)?;
+    Ok(prepared.train.split(cfg.train.val_split, cfg.train.seed)?.1)
+}
+
+struct Scores<'a> {
+    set: &'a Dataset,
+    val: Option<&'a Dataset>,
+}
+
+impl ModelVisitor for Scores<'_> {
+    type Output = (Vec<f64>, Vec<f64>);
+    fn visit<M: Autoencoder>(self, model: M) -> Result<Self::Output> {
+        super::check_len(&model, self.set)?;
+        let val = self.val.map(|v| reconstruction_errors(&model, v, 512)).unwrap_or_default();
+        Ok((reconstruction_errors(&model, self.set, 512), val))
+    }
+}
+
+fn report(scores: &[f64], flags: &[bool], anomalous: &[bool], normal_class: String) -> DetectionReport {
+    let hits = flags.iter().zip(anomalous).filter(|(&f, &a)| f && a).count() as f64;
+    let (flagged, anomalies) = (flags.iter().filter(|&&f| f).count(), anomalous.iter().filter(|&&a| a).count());
+    let precision = if flagged == 0 { 0.0 } else { hits / flagged as f64 };
+    let recall = if anomalies == 0 { 0.0 } else { hits / anomalies as f64 };
+    let f1 = if precision + recall == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
+    DetectionReport {
+        normal_class,
+        anomalies,
+        auroc: roc_auc(scores, anomalous),
+        average_precision: average_precision(scores, anomalous),
+        precision,
+        recall,
+        f1,
+    }
+}
+
+/// The scores as a table: `row` (the sample's index in the input), `score`, `flag`, and with
+/// labels `label` and `class` (and `anomaly` with a report).
+pub fn scores_table(d: &Detection, set: &Dataset) -> Result<DataFrame> {
+    let n = d.scores.len();
+    let mut cols = vec![
+        Column::new("row".into(), (0..n as u64).collect::<Vec<u64>>()),
+        Column::new("score".into(), d.scores.clone()),
+        Column::new("flag".into(), d.flags()),
+    ];
+    if let Some(l) = &set.labels {
+        cols.push(Column::new("label".into(), l.clone()));
+        let names: Vec<String> = l.iter().map(|&c| set.class_names[c as usize].clone()).collect();
+        cols.push(Column::new("class".into(), names));
+    }
+    if let Some(a) = &d.anomalous {
+        cols.push(Column::new("anomaly".into(), a.clone()));
+    }
+    DataFrame::new(n, cols).map_err(|e| Error::polars(&set.name, e))
+}
+
+/// The ROC and precision–recall curves of a detection with a report, each with the point
+/// the threshold picks; `None` without labels.
+pub fn figures(d: &Detection) -> Option<(LinePlot, LinePlot)> {
+    let (r, anomalous) = (d.report.as_ref()?, d.anomalous.as_ref()?);
+    let n_neg = (d.samples - r.anomalies).max(1) as f64;
+    let false_alarms = d.flags().iter().zip(anomalous).filter(|(&f, &a)| f && !a).count() as f64;
+    let auroc = r.auroc.unwrap_or(f64::NAN);
+    let roc =
+        LinePlot::new(format!("ROC: normal class {}", r.normal_class), "false positive rate", "true positive rate")
+            .line(format!("reconstruction error (AUROC {auroc:.3})"), roc_curve(&d.scores, anomalous))
+            .line("chance", vec![(0.0, 0.0), (1.0, 1.0)])
+            .line(format!("threshold {}", d.rule), vec![(false_alarms / n_neg, r.recall)])
+            .legend_at(plotters::prelude::SeriesLabelPosition::LowerRight);
+    let ap = r.average_precision.unwrap_or(f64::NAN);
+    let base = r.anomalies as f64 / d.samples.max(1) as f64;
+    let pr = LinePlot::new(format!("Precision–recall: normal class {}", r.normal_class), "recall", "precision")
+        .line(format!("reconstruction error (AP {ap:.3})"), pr_curve(&d.scores, anomalous))
+        .line("chance", vec![(0.0, base), (1.0, base)])
+        .line(format!("threshold {}", d.rule), vec![(r.recall, r.precision)])
+        .legend_at(plotters::prelude::SeriesLabelPosition::LowerLeft);
+    Some((roc, pr))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_parse_and_refuse_with_the_rules() {
+        assert_eq!("percentile:99.5".parse::<Threshold>().unwrap(), Threshold::Percentile(99.5));
+        assert_eq!("mean-sd:3".parse::<Threshold>().unwrap(), Threshold::MeanSd(3.0));
+        assert_eq!("value:0.25".parse::<Threshold>().unwrap(), Threshold::Value(0.25));
+        for bad in ["99", "percentile:101", "percentile:x", "median:3", "value:NaN", "value:inf"] {
+            let e = bad.parse::<Threshold>().unwrap_err().to_string();
+            assert!(e.contains(bad) && e.contains("percentile:P, mean-sd:K or value:X"), "{bad}: {e}");
+        }
+        assert_eq!(Threshold::default().to_string(), "percentile:99");
+    }
+
+    #[test]
+    fn thresholds_fit_like_numpy() {
+        let xs = [4.0, 1.0, 3.0, 2.0];
+        // numpy.percentile([1, 2, 3, 4], 90) = 3.7; mean 2.5, sample s.d. 1.2910
+        assert!((Threshold::Percentile(90.0).fit(&xs).unwrap() - 3.7).abs() < 1e-12);
+        assert_eq!(Threshold::Percentile(0.0).fit(&xs), Some(1.0));
+        assert_eq!(Threshold::Percentile(100.0).fit(&xs), Some(4.0));
+        let sd = (5.0f64 / 3.0).sqrt();
+        assert!((Threshold::MeanSd(2.0).fit(&xs).unwrap() - (2.5 + 2.0 * sd)).abs() < 1e-12);
+        assert_eq!(Threshold::Value(7.0).fit(&[]), Some(7.0));
+        assert_eq!(Threshold::Percentile(99.0).fit(&[]), None);
+    }
+
+    #[test]
+    fn report_counts_hits_at_the_threshold() {
+        let scores = [0.1, 0.2, 0.9, 0.8, 0.3];
+        let anomalous = [false, false, true, false, true];
+        let flags: Vec<bool> = scores.iter().map(|&s| s > 0.5).collect();
+        let r = report(&scores, &flags, &anomalous, "0".into());
+        assert_eq!((r.anomalies, r.precision, r.recall), (2, 0.5, 0.5));
+        assert!((r.f1 - 0.5).abs() < 1e-12);
+        assert!((r.auroc.unwrap() - 5.0 / 6.0).abs() < 1e-12);
+        let none = report(&scores, &[false; 5], &anomalous, "0".into());
+        assert_eq!((none.precision, none.recall, none.f1), (0.0, 0.0, 0.0));
+    }
+}
