@@ -136,6 +136,7 @@ fn every_subcommand_explains_its_flags() {
         ("denoise", vec!["--input", "--output", "same relative"]),
         ("denoise-eval", vec!["<DIRS>", "--input", "--sigma", "--seed", "--output"]),
         ("detect", vec!["--input", "--threshold", "percentile:P", "mean-sd:K", "value:X", "--output"]),
+        ("detect-eval", vec!["[SETS]", "--models", "--epochs", "--seed", "--output", "Isolation Forest"]),
     ] {
         let help = ok(bin().args([sub, "--help"]));
         for f in flags {

@@ -17,6 +17,7 @@ pub mod generate;
 pub mod probe;
 pub mod rd;
 pub mod sweep;
+pub mod table_study;
 pub mod train;
 
 pub use demo::demo_config;

@@ -51,6 +51,6 @@ pub use dataset::{Batch, Batches, Dataset};
 pub use image_folder::ImageSize;
 pub use normalize::{NormalizeKind, Normalizer};
 pub use prepare::{class_index, prepare, prepare_data, DataConfig, Prepared, DEFAULT_TEST_SPLIT};
-pub use registry::{data_root, DatasetId, Split, DATA_ENV};
+pub use registry::{adbench_sets, data_root, DatasetId, Split, DATA_ENV};
 pub use source::{DataSource, SourceOptions};
 pub use windows::Window;

@@ -268,17 +268,44 @@ fn require(id: &DatasetId, paths: &[&Path], fix: &str) -> Result<()> {
 }
 
 /// `adbench/cardio` or `adbench/6_cardio` → `root/adbench/6_cardio.npz`.
-fn adbench_file(root: &Path, set: &str) -> Result<PathBuf> {
-    let dir = root.join("adbench");
-    let id = DatasetId::Adbench(set.to_string());
-    require(&id, &[&dir], "Copy the ADBench `Classical` .npz files there, or set AUTOENCODERS_DATA.")?;
-    let rd = std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?;
+/// The `.npz` file names in `dir`, sorted.
+fn npz_files(dir: &Path) -> Result<Vec<String>> {
+    let rd = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
     let mut names: Vec<String> = rd
         .filter_map(|e| e.ok())
         .filter_map(|e| e.file_name().to_str().map(str::to_string))
         .filter(|n| n.ends_with(".npz"))
         .collect();
     names.sort();
+    Ok(names)
+}
+
+/// The ADBench sets under `root/adbench`, by the names `adbench/<name>` takes (`cardio` for
+/// `6_cardio.npz`), in the order of their files' numbers.
+pub fn adbench_sets(root: &Path) -> Result<Vec<String>> {
+    let dir = root.join("adbench");
+    require(
+        &DatasetId::Adbench("*".into()),
+        &[&dir],
+        "Copy the ADBench `Classical` .npz files there, or set AUTOENCODERS_DATA.",
+    )?;
+    let mut sets: Vec<(u32, String)> = npz_files(&dir)?
+        .iter()
+        .map(|n| {
+            let stem = n.trim_end_matches(".npz").to_ascii_lowercase();
+            let numbered = stem.split_once('_').and_then(|(k, name)| Some((k.parse::<u32>().ok()?, name.to_string())));
+            numbered.unwrap_or((u32::MAX, stem))
+        })
+        .collect();
+    sets.sort();
+    Ok(sets.into_iter().map(|(_, name)| name).collect())
+}
+
+fn adbench_file(root: &Path, set: &str) -> Result<PathBuf> {
+    let dir = root.join("adbench");
+    let id = DatasetId::Adbench(set.to_string());
+    require(&id, &[&dir], "Copy the ADBench `Classical` .npz files there, or set AUTOENCODERS_DATA.")?;
+    let names = npz_files(&dir)?;
     let want = set.trim_end_matches(".npz").to_ascii_lowercase();
     let hit = names.iter().find(|n| {
         let stem = n.trim_end_matches(".npz").to_ascii_lowercase();
