@@ -267,7 +267,6 @@ fn require(id: &DatasetId, paths: &[&Path], fix: &str) -> Result<()> {
     })
 }
 
-/// `adbench/cardio` or `adbench/6_cardio` → `root/adbench/6_cardio.npz`.
 /// The `.npz` file names in `dir`, sorted.
 fn npz_files(dir: &Path) -> Result<Vec<String>> {
     let rd = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
@@ -301,6 +300,7 @@ pub fn adbench_sets(root: &Path) -> Result<Vec<String>> {
     Ok(sets.into_iter().map(|(_, name)| name).collect())
 }
 
+/// `adbench/cardio` or `adbench/6_cardio` → `root/adbench/6_cardio.npz`.
 fn adbench_file(root: &Path, set: &str) -> Result<PathBuf> {
     let dir = root.join("adbench");
     let id = DatasetId::Adbench(set.to_string());
