@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::apps::{self, figures::SaveDyn};
+use crate::data::Normalizer;
 use crate::fs::write_atomic;
 use crate::model_dir::{read_metrics, RunConfig, CONFIG, HISTORY, METRICS, WEIGHTS};
 use crate::models::Variant;
@@ -109,7 +110,7 @@ pub struct CardInput<'a> {
 /// reconstructs, how to load it, and how it was trained.
 pub fn model_card(input: &CardInput, opts: &ExportOptions) -> String {
     let repo = opts.repo_id.clone().unwrap_or_else(|| "OWNER/NAME".into());
-    let metrics = metric_rows(input.metrics);
+    let metrics = metric_rows(input.cfg, input.metrics);
     let mut s = card_metadata(input, &metrics, opts);
     s += &card_results(input, &metrics);
     s += &card_usage(input.cfg, &repo);
@@ -117,11 +118,19 @@ pub fn model_card(input: &CardInput, opts: &ExportOptions) -> String {
     s
 }
 
-/// (hub metric type, label, value) for each test metric the card reports.
-fn metric_rows(m: &Metrics) -> Vec<(&'static str, &'static str, f64)> {
-    let mut rows = vec![("mse", "Test MSE", m.test_mse), ("psnr", "Test PSNR (dB)", m.test_psnr)];
+/// (hub metric type, label, value) for each test metric the card reports. PSNR is left out
+/// for standardised data: its "peak" would be the test data's range, a number that says
+/// nothing about the reconstruction.
+fn metric_rows(cfg: &RunConfig, m: &Metrics) -> Vec<(&'static str, &'static str, f64)> {
+    let mut rows = vec![("mse", "Test MSE", m.test_mse)];
     if let Some(bce) = m.test_bce {
-        rows.insert(1, ("bce", "Test BCE", bce));
+        rows.push(("bce", "Test BCE", bce));
+    }
+    if !matches!(cfg.data.normalizer, Some(Normalizer::Standardize { .. })) {
+        rows.push(("psnr", "Test PSNR (dB)", m.test_psnr));
+    }
+    if let Some(auroc) = m.test_auroc {
+        rows.push(("roc_auc", "Test ROC AUC, the other classes as anomalies", auroc));
     }
     if let Some(v) = &m.variational {
         rows.push(("neg_elbo", "Test −ELBO (nats per sample)", v.neg_elbo));
@@ -191,6 +200,14 @@ fn card_results(input: &CardInput, metrics: &[(&str, &str, f64)]) -> String {
     };
     let _ = writeln!(s, "| training loss ({loss}) on test | {:.5} |\n", m.test_loss);
     s += "Values are in the model's normalised units (see `data.normalizer` in `config.json`).\n\n";
+    if let Some(k) = &cfg.data.normal_class {
+        let _ = writeln!(
+            s,
+            "Trained on class `{k}` only, as a model of normal data: the ROC AUC scores each test sample by its \
+             reconstruction error, the samples of the other classes counting as anomalies \
+             (`autoencoders detect` flags them with a threshold).\n"
+        );
+    }
     s += "![Test images (top) and their reconstructions (bottom)](reconstructions.png)\n\n";
     s
 }

@@ -6,6 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use autoencoders::apps;
+use autoencoders::data::NormalizeKind;
 use autoencoders::export::{export, ExportOptions};
 use autoencoders::hub::Hub;
 use autoencoders::model_dir::RunConfig;
@@ -68,6 +69,8 @@ fn export_writes_a_hub_ready_folder_that_loads_bit_identically() {
     assert!(yaml.starts_with("library_name: autoencoders\nlicense: \"mit\"\n"), "{yaml}");
     assert!(yaml.contains(&format!("    - type: mse\n      value: {}\n", metrics["test_mse"])), "{yaml}");
     assert!(yaml.contains(&format!("    - type: bce\n      value: {}\n", metrics["test_bce"])), "{yaml}");
+    assert!(yaml.contains(&format!("    - type: psnr\n      value: {}\n", metrics["test_psnr"])), "{yaml}");
+    assert!(!card.contains("roc_auc") && !card.contains("Trained on class"), "not a one-class model: {card}");
     assert!(body.contains("Dense1::from_pretrained(\"acme/digits-ae\")"), "{body}");
     assert!(body.contains("autoencoders demo") && body.contains("![Loss per epoch](loss_curve.png)"), "{body}");
 
@@ -104,6 +107,26 @@ fn export_refuses_a_non_empty_folder_and_computes_missing_metrics() {
     assert_eq!(std::fs::read(out.join("metrics.json")).unwrap(), want, "recomputed metrics equal the evaluated ones");
     let card = std::fs::read_to_string(out.join("README.md")).unwrap();
     assert!(!card.contains("license:") && card.contains("from_pretrained(\"OWNER/NAME\")"), "{card}");
+}
+
+#[test]
+fn the_card_of_a_one_class_model_reports_its_auroc_and_no_psnr_of_standardised_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("model");
+    let mut cfg: RunConfig = apps::demo_config();
+    cfg.train.epochs = 3;
+    cfg.data.normal_class = Some("3".into());
+    cfg.data.normalize = NormalizeKind::Standard;
+    apps::train(&cfg, &dir, false, Progress::Quiet).unwrap();
+    let auroc = apps::evaluate(&dir).unwrap().test_auroc.expect("a one-class model is evaluated by its AUROC");
+    let out = tmp.path().join("hub");
+    export(&dir, &out, &ExportOptions::default()).unwrap();
+    let card = std::fs::read_to_string(out.join("README.md")).unwrap();
+    let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(metrics["test_auroc"].as_f64(), Some(auroc));
+    assert!(card.contains(&format!("    - type: roc_auc\n      value: {}\n", metrics["test_auroc"])), "{card}");
+    assert!(card.contains(&format!("| {auroc:.5} |")) && card.contains("Trained on class `3` only"), "{card}");
+    assert!(!card.contains("psnr") && !card.contains("PSNR"), "no PSNR for standardised data: {card}");
 }
 
 #[test]
