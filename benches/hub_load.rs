@@ -35,6 +35,7 @@ fn main() {
         },
         train: TrainConfig::default(),
         command: "benches/hub.rs".into(),
+        threshold: None,
         format_version: autoencoders::model_dir::FORMAT_VERSION,
         variant: Default::default(),
     };

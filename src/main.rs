@@ -260,9 +260,10 @@ enum Command {
         #[arg(long, value_name = "SOURCE")]
         input: Option<DataSource>,
         /// percentile:P (of the validation scores), mean-sd:K (their mean + K standard
-        /// deviations) or value:X (a fixed score; needs no training data).
-        #[arg(long, value_name = "RULE", default_value = "percentile:99")]
-        threshold: apps::detect::Threshold,
+        /// deviations) or value:X (a fixed score) [default: percentile:99, as stored in
+        /// config.json when training ended; another rule is fitted on the training data again]
+        #[arg(long, value_name = "RULE")]
+        threshold: Option<apps::detect::Threshold>,
         /// The parquet table to write.
         #[arg(long, short)]
         output: PathBuf,

@@ -91,9 +91,10 @@ pub fn remove_orphans(dir: &Path) -> Result<usize> {
 }
 
 /// The `config.json` format this release writes. Version 0 is the format before the field
-/// existed (read as is); 2 added `variant` (absent: a plain autoencoder); a higher version
+/// existed (read as is); 2 added `variant` (absent: a plain autoencoder); 3 added `threshold`
+/// (absent: none stored, `detect` fits one); a higher version
 /// than this is refused with a request to upgrade.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Everything needed to rebuild, retrain or evaluate a model: `config.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,15 +112,51 @@ pub struct RunConfig {
     pub data: DataConfig,
     /// The optimiser and loop settings.
     pub train: TrainConfig,
+    /// The anomaly threshold fitted on the validation part when training ended (`detect`
+    /// uses it unless told another rule); absent while a run is under way, whose weights it
+    /// would not describe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<StoredThreshold>,
     /// The command line that trained it, for the record.
     #[serde(default)]
     pub command: String,
 }
 
+/// An anomaly threshold on reconstruction error, as `config.json` keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoredThreshold {
+    /// The rule it was fitted by (`percentile:99`).
+    pub rule: String,
+    /// The score above which a sample is flagged.
+    pub value: f64,
+    /// The normal validation samples it was fitted on.
+    pub validation_samples: usize,
+    /// The SHA-256 of the `model.safetensors` it was fitted with: a run killed part-way, or
+    /// weights replaced by hand, leave a threshold that no longer describes the weights.
+    pub weights_sha256: String,
+}
+
+/// The SHA-256 of `dir`'s weights file, in hex.
+pub fn weights_sha256(dir: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let path = dir.join(WEIGHTS);
+    let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    Ok(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
+}
+
 impl RunConfig {
     /// A config in the current format, with no command recorded.
     pub fn new(model: ModelConfig, data: DataConfig, train: TrainConfig) -> Self {
-        Self { format_version: FORMAT_VERSION, model, variant: Variant::Plain, data, train, command: String::new() }
+        Self {
+            format_version: FORMAT_VERSION,
+            model,
+            variant: Variant::Plain,
+            data,
+            train,
+            threshold: None,
+            command: String::new(),
+        }
     }
 
     /// This config with the backbone trained as `variant`.

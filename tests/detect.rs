@@ -116,6 +116,44 @@ fn rows_off_the_normal_data_are_scored_high_and_flagged_by_each_rule() {
 }
 
 #[test]
+fn the_threshold_stored_when_training_ended_is_a_refit_and_needs_no_training_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    train(root);
+    let config = root.join("m/config.json");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let cfg: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let stored = cfg["threshold"].clone();
+    assert_eq!((stored["rule"].as_str(), stored["validation_samples"].as_u64()), (Some("percentile:99"), Some(40)));
+    let detect = |out: &str, extra: &[&str]| summary(&ok(bin(root).args(["detect", "m", "-o", out]).args(extra)));
+    let s = detect("a.parquet", &[]);
+    assert_eq!((&s["stored"], &s["threshold"], &s["validation_samples"]), (&true.into(), &stored["value"], &40.into()));
+    assert_eq!(detect("b.parquet", &["--threshold", "percentile:99"])["stored"], true);
+
+    // Without it, detect fits the rule on the validation part again: the same value, bit for bit.
+    let mut bare = cfg.clone();
+    bare.as_object_mut().unwrap().remove("threshold");
+    std::fs::write(&config, serde_json::to_string_pretty(&bare).unwrap()).unwrap();
+    let refit = detect("c.parquet", &[]);
+    assert_eq!((&refit["stored"], &refit["threshold"]), (&false.into(), &stored["value"]));
+
+    // Fitted with other weights (a run killed part-way, weights swapped by hand): fitted again.
+    let mut other = cfg.clone();
+    other["threshold"]["value"] = 1e9.into();
+    other["threshold"]["weights_sha256"] = "00".repeat(32).into();
+    std::fs::write(&config, serde_json::to_string_pretty(&other).unwrap()).unwrap();
+    let text2 = ok(bin(root).args(["detect", "m", "-o", "d.parquet"]));
+    assert!(text2.contains("fitted with other weights"), "{text2}");
+    assert_eq!(summary(&text2)["threshold"], stored["value"]);
+
+    // With the stored threshold, the training data need not be at hand; another rule needs it.
+    std::fs::write(&config, &text).unwrap();
+    std::fs::remove_file(root.join("train.csv")).unwrap();
+    assert_eq!(detect("e.parquet", &["--input", "test.csv"])["threshold"], stored["value"]);
+    fails(bin(root).args(["detect", "m", "--threshold", "mean-sd:3", "-o", "f.parquet"]), "train.csv");
+}
+
+#[test]
 fn bad_input_and_rules_are_refused_naming_what_to_fix() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();

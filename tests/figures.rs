@@ -15,6 +15,7 @@ fn quick(dataset: DatasetId, model: DenseConfig, dir: &std::path::Path) {
         data: DataConfig::new(dataset),
         train: TrainConfig { epochs: 2, batch_size: 64, ..Default::default() },
         command: String::new(),
+        threshold: None,
         format_version: autoencoders::model_dir::FORMAT_VERSION,
         variant: Default::default(),
     };

@@ -83,6 +83,7 @@ fn conv_autoencoder_learns_mnist_and_reloads_identically() {
         data: DataConfig { normalizer: Some(norm), ..DataConfig::new(DatasetId::Mnist) },
         train: cfg,
         command: String::new(),
+        threshold: None,
         format_version: autoencoders::model_dir::FORMAT_VERSION,
         variant: Default::default(),
     };
@@ -107,6 +108,7 @@ fn a_model_of_normal_ecg_beats_flags_the_abnormal_ones() {
         data: DataConfig { normal_class: Some("1".into()), ..DataConfig::new(DatasetId::Ecg5000) },
         train: TrainConfig { epochs: 100, batch_size: 32, val_split: 0.1, patience: None, ..Default::default() },
         command: String::new(),
+        threshold: None,
         format_version: autoencoders::model_dir::FORMAT_VERSION,
         variant: Default::default(),
     };
@@ -135,6 +137,7 @@ fn lstm_autoencoder_of_normal_beats_separates_abnormal_ones_and_reloads() {
         data: DataConfig { normal_class: Some("1".into()), ..DataConfig::new(DatasetId::Ecg5000) },
         train: TrainConfig { epochs: 8, batch_size: 32, val_split: 0.1, patience: None, ..Default::default() },
         command: String::new(),
+        threshold: None,
         format_version: autoencoders::model_dir::FORMAT_VERSION,
         variant: Default::default(),
     };

@@ -19,6 +19,7 @@ fn digits_cfg(epochs: usize) -> RunConfig {
         data: DataConfig::new(DatasetId::Digits),
         train: TrainConfig { epochs, batch_size: 64, seed: 7, val_split: 0.1, patience: None, ..Default::default() },
         command: String::new(),
+        threshold: None,
         format_version: autoencoders::model_dir::FORMAT_VERSION,
         variant: Default::default(),
     }

@@ -12,7 +12,7 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::data::{class_index, prepare_data, DataSource, Dataset, Split};
-use crate::model_dir::RunConfig;
+use crate::model_dir::{weights_sha256, RunConfig, StoredThreshold};
 use crate::models::{Autoencoder, ModelVisitor};
 use crate::train::{average_precision, pr_curve, reconstruction_errors, roc_auc, roc_curve};
 use crate::viz::LinePlot;
@@ -107,6 +107,8 @@ pub struct Detection {
     pub rule: String,
     /// The score above which a sample is flagged.
     pub threshold: f64,
+    /// Whether the threshold is the one `config.json` stored when training ended.
+    pub stored: bool,
     /// Normal validation samples the threshold was fitted on (0 for `value:X`).
     pub validation_samples: usize,
     /// Samples scored.
@@ -151,24 +153,46 @@ impl Detection {
 }
 
 /// Scores `input` (or the model's test split) with the model in `dir`, reading it as the
-/// training data was, and flags it by `threshold`.
-pub fn detect(dir: &Path, input: Option<&DataSource>, threshold: Threshold) -> Result<(Detection, Dataset)> {
+/// training data was, and flags it by `threshold` — by default, or when it names the same
+/// rule, the threshold `config.json` stored when training ended (no training data is read);
+/// else fitted anew on the validation part of the training data.
+pub fn detect(dir: &Path, input: Option<&DataSource>, threshold: Option<Threshold>) -> Result<(Detection, Dataset)> {
     let cfg = RunConfig::load(dir)?;
     let set = match input {
         Some(src) => super::load_checked_input(&cfg, dir, src)?,
         None => super::load_checked_split(&cfg, dir, Split::Test)?,
     };
-    let val = match threshold {
-        Threshold::Value(_) => None,
-        _ => Some(validation_part(&cfg)?),
+    let stored = match &cfg.threshold {
+        Some(s) if threshold.as_ref().is_none_or(|t| t.to_string() == s.rule) => {
+            let current = weights_sha256(dir)?;
+            if current != s.weights_sha256 {
+                eprintln!(
+                    "{}: the stored threshold was fitted with other weights (a run ended part-way?); fitting it again",
+                    dir.display()
+                );
+            }
+            Some(s).filter(|_| current == s.weights_sha256)
+        }
+        _ => None,
+    };
+    let rule = threshold.unwrap_or_default();
+    let val = match (stored, &rule) {
+        (Some(_), _) | (None, Threshold::Value(_)) => None,
+        (None, _) => Some(validation_part(&cfg)?),
     };
     let (scores, val_scores) = cfg.load_model(dir, Scores { set: &set, val: val.as_ref() })?;
-    let th = threshold.fit(&val_scores).ok_or_else(|| {
-        Error::config(
-            "threshold",
-            format!("{} has no validation samples to fit {threshold} on; give value:X", dir.display()),
-        )
-    })?;
+    let (th, validation_samples) = match stored {
+        Some(s) => (s.value, s.validation_samples),
+        None => {
+            let th = rule.fit(&val_scores).ok_or_else(|| {
+                Error::config(
+                    "threshold",
+                    format!("{} has no validation samples to fit {rule} on; give value:X", dir.display()),
+                )
+            })?;
+            (th, val_scores.len())
+        }
+    };
     let anomalous = match (&cfg.data.normal_class, &set.labels) {
         (Some(name), Some(labels)) => {
             let k = class_index(&set, name)?;
@@ -178,9 +202,10 @@ pub fn detect(dir: &Path, input: Option<&DataSource>, threshold: Threshold) -> R
     };
     let flagged = scores.iter().filter(|&&s| s > th).count();
     let mut d = Detection {
-        rule: threshold.to_string(),
+        rule: rule.to_string(),
         threshold: th,
-        validation_samples: val_scores.len(),
+        stored: stored.is_some(),
+        validation_samples,
         samples: scores.len(),
         flagged,
         report: None,
@@ -192,6 +217,24 @@ pub fn detect(dir: &Path, input: Option<&DataSource>, threshold: Threshold) -> R
         d.anomalous = Some(anomalous);
     }
     Ok((d, set))
+}
+
+/// The default rule's threshold on the reconstruction errors of `val` (the validation part
+/// training held out) under the weights in `dir`, for `config.json`; `None` without
+/// validation samples.
+pub fn stored_threshold(cfg: &RunConfig, dir: &Path, val: &Dataset) -> Result<Option<StoredThreshold>> {
+    if val.is_empty() {
+        return Ok(None);
+    }
+    let rule = Threshold::default();
+    let (errors, _) = cfg.load_model(dir, Scores { set: val, val: None })?;
+    let weights_sha256 = weights_sha256(dir)?;
+    Ok(rule.fit(&errors).map(|value| StoredThreshold {
+        rule: rule.to_string(),
+        value,
+        validation_samples: errors.len(),
+        weights_sha256,
+    }))
 }
 
 /// The validation part of the model's training data, split off as training did: normal

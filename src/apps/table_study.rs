@@ -120,8 +120,7 @@ fn autoencoder_scores(set: &str, prepared: Prepared, opts: &TableStudyOptions) -
     };
     let dir = opts.models.join(set);
     super::train_prepared(&cfg, prepared, &dir, Progress::Quiet)?;
-    let threshold = super::detect::Threshold::Value(f64::INFINITY);
-    Ok((setting, super::detect::detect(&dir, None, threshold)?.0.scores))
+    Ok((setting, super::detect::detect(&dir, None, None)?.0.scores))
 }
 
 /// PCA fitted on the normal training rows with the fewest components that keep

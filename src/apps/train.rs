@@ -125,8 +125,10 @@ fn write_and_fit(
 ) -> Result<History> {
     let _lock = begin_writing(dir)?;
     // Metrics of an earlier model in this directory no longer describe it (nor may `export`
-    // put them in a model card): `eval` writes them again.
+    // put them in a model card): `eval` writes them again. (A stored threshold names the
+    // weights it was fitted on; `detect` ignores it once they change.)
     remove_if_present(&dir.join(METRICS))?;
+    let mut cfg = RunConfig { threshold: None, ..cfg.clone() };
     if !resume {
         cfg.save(dir)?;
     }
@@ -136,11 +138,10 @@ fn write_and_fit(
     }
     let dev = Dev::seed_from_u64(cfg.train.seed);
     let history = cfg.build(&dev, Fit { trainer, train, val })?;
-    if resume {
-        // Only once the resumed run has ended: one that fails or is killed part-way leaves the
-        // config of the last run that finished, not the new --epochs it did not reach.
-        cfg.save(dir)?;
-    }
+    // Only once the run has ended: one that fails or is killed part-way leaves the config of
+    // the last run that finished (not the new --epochs it did not reach), without a threshold.
+    cfg.threshold = super::detect::stored_threshold(&cfg, dir, val)?;
+    cfg.save(dir)?;
     Ok(history)
 }
 
