@@ -137,6 +137,7 @@ fn every_subcommand_explains_its_flags() {
         ("denoise-eval", vec!["<DIRS>", "--input", "--sigma", "--seed", "--output"]),
         ("detect", vec!["--input", "--threshold", "percentile:P", "mean-sd:K", "value:X", "--output"]),
         ("detect-eval", vec!["[SETS]", "--models", "--epochs", "--seed", "--output", "Isolation Forest"]),
+        ("faces", vec!["<DIR>", "--query", "--top", "--metric", "--codes", "--seeds", "--epochs", "leave-one-out"]),
     ] {
         let help = ok(bin().args([sub, "--help"]));
         for f in flags {

@@ -110,7 +110,7 @@ impl ModelVisitor for Denoise<'_> {
 
 /// The image files as one dataset of raw pixel values (channel planes), each checked against
 /// `[c, h, w]`.
-fn read_images(files: &[PathBuf], [c, h, w]: [usize; 3]) -> Result<Dataset> {
+pub(super) fn read_images(files: &[PathBuf], [c, h, w]: [usize; 3]) -> Result<Dataset> {
     let kind = |c: usize| if c == 1 { "grey" } else { "RGB" };
     let images: Vec<image::DynamicImage> = files.par_iter().map(|f| read_image(f)).collect::<Result<_>>()?;
     let mut samples = Vec::with_capacity(files.len() * c * h * w);

@@ -12,6 +12,7 @@ pub mod denoise;
 pub mod detect;
 pub mod encode;
 pub mod evaluate;
+pub mod faces;
 pub mod figures;
 pub mod generate;
 pub mod probe;

@@ -90,6 +90,30 @@ fn check(cfg: &RunConfig) -> Result<()> {
     cfg.model.check_regularizers(t.sparsity.as_ref(), t.contractive.as_ref())
 }
 
+/// A shift corruption moves images, whose shape it knows from their length: one of the conv
+/// family's sizes, and the data must be images of that shape (a table of 784 columns is not).
+fn check_shift(noise: Option<&crate::train::InputNoise>, data: &Dataset) -> Result<()> {
+    if !matches!(noise.map(|n| n.noise), Some(crate::train::Noise::Shift { .. })) {
+        return Ok(());
+    }
+    let sizes = crate::models::conv::SIZES;
+    match data.shape.as_slice() {
+        &[c, h, w] if sizes.contains(&(c, h, w)) => Ok(()),
+        shape => {
+            let known: Vec<String> = sizes.iter().map(|(c, h, w)| format!("{c}×{h}×{w}")).collect();
+            Err(Error::config(
+                "noise",
+                format!(
+                    "shift moves images of {} (channels×height×width); `{}` has samples of shape {shape:?}: \
+                     resize them with --image-size or pick gaussian, mask or salt-pepper noise",
+                    known.join(", "),
+                    data.name
+                ),
+            ))
+        }
+    }
+}
+
 /// Fills in what the data decided, checks the model fits it, splits off validation, trains.
 fn fit_prepared(mut cfg: RunConfig, data: Prepared, dir: &Path, resume: bool, progress: Progress) -> Result<History> {
     cfg.data = data.config.clone();
@@ -100,6 +124,7 @@ fn fit_prepared(mut cfg: RunConfig, data: Prepared, dir: &Path, resume: bool, pr
         });
     }
     check_input(&cfg.model, &data.train)?;
+    check_shift(cfg.train.noise.as_ref(), &data.train)?;
     let (train, val) = data.train.split(cfg.train.val_split, cfg.train.seed)?;
     if train.is_empty() {
         let what = format!("{} leaves no training samples of {}", cfg.train.val_split, data.train.len());

@@ -26,7 +26,10 @@ const CHUNK: usize = 2048;
 
 impl Pca {
     /// Fits `k` components to `data` (`n × dim`, row-major) through the eigendecomposition
-    /// of the sample covariance (nalgebra's symmetric eigensolver).
+    /// of the sample covariance (nalgebra's symmetric eigensolver) — or, with fewer samples
+    /// than features, of the `n × n` Gram matrix (Turk & Pentland's eigenfaces trick), whose
+    /// eigenvectors `u` give the same axes as `xᵀu`: 200 ORL faces of 10,304 pixels decompose
+    /// a 200 × 200 matrix instead of a 10,304 × 10,304 one (850 MB, hours).
     pub fn fit(data: &[f32], dim: usize, k: usize) -> Result<Self> {
         let n = data.len().checked_div(dim).unwrap_or(0);
         if n < 2 || k == 0 || k > dim {
@@ -40,31 +43,15 @@ impl Pca {
             mean.iter_mut().zip(row).for_each(|(m, &v)| *m += v as f64);
         }
         mean.iter_mut().for_each(|m| *m /= n as f64);
-        // Each chunk's xᵀx in f32 on our gemm (all cores), summed in f64: nalgebra's `gemm_tr`
-        // on the 60,000 MNIST images took ~15 s, three quarters of `probe`'s baselines (perf).
-        let mut cov = DMatrix::<f64>::zeros(dim, dim);
-        let mut part = vec![0f32; dim * dim];
-        for rows in data.chunks(CHUNK * dim) {
-            let r = rows.len() / dim;
-            let x: Vec<f32> =
-                rows.chunks(dim).flat_map(|row| row.iter().zip(&mean).map(|(&v, &m)| (v as f64 - m) as f32)).collect();
-            gemm(dim, dim, r, &mut part, false, Mat::t(&x, dim), Mat::rows(&x, dim));
-            // xᵀx is symmetric: row- or column-major reads alike.
-            cov.iter_mut().zip(&part).for_each(|(c, &p)| *c += p as f64 / (n - 1) as f64);
-        }
-        let total_variance = cov.trace();
-        let eig = SymmetricEigen::new(cov);
-        let mut order: Vec<usize> = (0..dim).collect();
-        order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
+        let (axes, total_variance) = if n < dim { gram_axes(data, &mean, k)? } else { covariance_axes(data, &mean, k) };
         let mut components = Vec::with_capacity(k * dim);
         let mut variances = Vec::with_capacity(k);
-        for &c in &order[..k] {
-            let v = eig.eigenvectors.column(c);
+        for (v, var) in axes {
             // Fix each axis' sign (largest entry positive) so results are reproducible.
             let flip =
                 if v.iter().fold(0.0f64, |a, &x| if x.abs() > a.abs() { x } else { a }) < 0.0 { -1.0 } else { 1.0 };
             components.extend(v.iter().map(|&x| (x * flip) as f32));
-            variances.push(eig.eigenvalues[c].max(0.0));
+            variances.push(var.max(0.0));
         }
         Ok(Self { dim, mean: mean.into_iter().map(|m| m as f32).collect(), components, variances, total_variance })
     }
@@ -113,6 +100,82 @@ impl Pca {
     }
 }
 
+/// A unit principal axis and the variance along it.
+type Axis = (Vec<f64>, f64);
+
+/// The centred rows `x − mean` of `rows` in f32.
+fn centred(rows: &[f32], mean: &[f64]) -> Vec<f32> {
+    let dim = mean.len();
+    rows.chunks(dim).flat_map(|row| row.iter().zip(mean).map(|(&v, &m)| (v as f64 - m) as f32)).collect()
+}
+
+/// The top `k` unit axes and their variances from the `dim × dim` covariance, and the total
+/// variance (its trace).
+fn covariance_axes(data: &[f32], mean: &[f64], k: usize) -> (Vec<Axis>, f64) {
+    let dim = mean.len();
+    let n = data.len() / dim;
+    // Each chunk's xᵀx in f32 on our gemm (all cores), summed in f64: nalgebra's `gemm_tr`
+    // on the 60,000 MNIST images took ~15 s, three quarters of `probe`'s baselines (perf).
+    let mut cov = DMatrix::<f64>::zeros(dim, dim);
+    let mut part = vec![0f32; dim * dim];
+    for rows in data.chunks(CHUNK * dim) {
+        let r = rows.len() / dim;
+        let x = centred(rows, mean);
+        gemm(dim, dim, r, &mut part, false, Mat::t(&x, dim), Mat::rows(&x, dim));
+        // xᵀx is symmetric: row- or column-major reads alike.
+        cov.iter_mut().zip(&part).for_each(|(c, &p)| *c += p as f64 / (n - 1) as f64);
+    }
+    let total = cov.trace();
+    let eig = SymmetricEigen::new(cov);
+    let axes = top(&eig.eigenvalues, k)
+        .into_iter()
+        .map(|c| (eig.eigenvectors.column(c).iter().copied().collect(), eig.eigenvalues[c]))
+        .collect();
+    (axes, total)
+}
+
+/// The same from the `n × n` Gram matrix `x xᵀ/(n−1)` when `n < dim`: an eigenvector `u` of
+/// it with eigenvalue `λ` gives the covariance's axis `xᵀu / √(λ(n−1))`, same `λ`. Centred
+/// data has rank at most `n − 1`, so no more axes exist.
+fn gram_axes(data: &[f32], mean: &[f64], k: usize) -> Result<(Vec<Axis>, f64)> {
+    let dim = mean.len();
+    let n = data.len() / dim;
+    if k > n - 1 {
+        return Err(Error::config(
+            "pca",
+            format!("{n} samples of {dim} features span at most {} components (asked for {k})", n - 1),
+        ));
+    }
+    let x = centred(data, mean);
+    let mut g = vec![0f32; n * n];
+    gemm(n, n, dim, &mut g, false, Mat::rows(&x, dim), Mat::t(&x, dim));
+    let gram = DMatrix::<f64>::from_iterator(n, n, g.iter().map(|&v| v as f64 / (n - 1) as f64));
+    let total = gram.trace();
+    let eig = SymmetricEigen::new(gram);
+    let mut axes = Vec::with_capacity(k);
+    for c in top(&eig.eigenvalues, k) {
+        let (u, lambda) = (eig.eigenvectors.column(c), eig.eigenvalues[c]);
+        let mut v = vec![0f64; dim];
+        for (row, &ui) in x.chunks(dim).zip(u.iter()) {
+            v.iter_mut().zip(row).for_each(|(a, &xv)| *a += ui * xv as f64);
+        }
+        // Normalise by the vector's own length (= √(λ(n−1)) up to rounding): unit axes even
+        // for the smallest eigenvalues, where the formula loses precision.
+        let norm = v.iter().map(|a| a * a).sum::<f64>().sqrt().max(f64::MIN_POSITIVE);
+        v.iter_mut().for_each(|a| *a /= norm);
+        axes.push((v, lambda));
+    }
+    Ok((axes, total))
+}
+
+/// Indices of the `k` largest eigenvalues, largest first.
+fn top(eigenvalues: &nalgebra::DVector<f64>, k: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..eigenvalues.len()).collect();
+    order.sort_by(|&a, &b| eigenvalues[b].total_cmp(&eigenvalues[a]));
+    order.truncate(k);
+    order
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +197,31 @@ mod tests {
         let full = Pca::fit(&data, 2, 2).unwrap();
         let back = full.inverse_transform(&full.transform(&data));
         assert!(back.iter().zip(&data).all(|(a, b)| (a - b).abs() < 1e-3));
+    }
+
+    #[test]
+    fn the_gram_path_finds_the_covariance_axes() {
+        // 30 samples of 50 features with decaying variance per direction, so axes are distinct.
+        let (n, dim) = (30, 50);
+        let mut state = 7u64;
+        let mut next = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((state >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+        };
+        let data: Vec<f32> = (0..n * dim).map(|i| next() * 4.0 / (1 + i % dim) as f32).collect();
+        let mean: Vec<f64> =
+            (0..dim).map(|j| data.iter().skip(j).step_by(dim).map(|&v| v as f64).sum::<f64>() / n as f64).collect();
+        let (cov, cov_total) = covariance_axes(&data, &mean, 6);
+        let (gram, gram_total) = gram_axes(&data, &mean, 6).unwrap();
+        assert!((cov_total - gram_total).abs() < 1e-4 * cov_total, "{cov_total} vs {gram_total}");
+        for ((a, va), (b, vb)) in cov.iter().zip(&gram) {
+            assert!((va - vb).abs() < 1e-4 * va, "variance {va} vs {vb}");
+            let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+            assert!((dot.abs() - 1.0).abs() < 1e-3, "axes differ: |cos| = {}", dot.abs());
+        }
+        // `fit` takes the Gram path here; rank n − 1 caps the components.
+        assert_eq!(Pca::fit(&data, dim, 29).unwrap().k(), 29);
+        let e = Pca::fit(&data, dim, 30).unwrap_err().to_string();
+        assert!(e.contains("at most 29 components"), "{e}");
     }
 }

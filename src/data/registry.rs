@@ -43,8 +43,13 @@ pub enum DatasetId {
     Digits,
     /// ECG5000 heartbeats, 140 steps, UCR TSV files in `ecg5000/`.
     Ecg5000,
-    /// ORL / AT&T faces, 92×112 PGM, `orl-faces/sN/M.pgm`.
+    /// ORL / AT&T faces, 92×112 PGM, `orl-faces/sN/M.pgm`: images 1–8 of each person train,
+    /// 9–10 test (more training images for reconstruction and generation).
     OrlFaces,
+    /// The same faces in the face-recognition literature's split (`orl-faces/5-5`): images 1–5
+    /// of each person train, 6–10 test — 200 and 200 (Samaria & Harter 1994, Lawrence et al.
+    /// 1997). What `autoencoders faces` measures identification on.
+    OrlFaces55,
     /// An ADBench tabular set, `adbench/<NN>_<name>.npz`, named with or without its number.
     Adbench(String),
 }
@@ -57,6 +62,7 @@ impl fmt::Display for DatasetId {
             DatasetId::Digits => write!(f, "digits"),
             DatasetId::Ecg5000 => write!(f, "ecg5000"),
             DatasetId::OrlFaces => write!(f, "orl-faces"),
+            DatasetId::OrlFaces55 => write!(f, "orl-faces/5-5"),
             DatasetId::Adbench(s) => write!(f, "adbench/{s}"),
         }
     }
@@ -71,11 +77,12 @@ impl FromStr for DatasetId {
             "digits" => DatasetId::Digits,
             "ecg5000" => DatasetId::Ecg5000,
             "orl-faces" | "orl" => DatasetId::OrlFaces,
+            "orl-faces/5-5" | "orl/5-5" => DatasetId::OrlFaces55,
             s if s.starts_with("adbench/") && s.len() > 8 => DatasetId::Adbench(s[8..].to_string()),
             _ => {
                 return Err(Error::config(
                     "dataset",
-                    format!("`{s}` is not one of mnist, fashion-mnist, digits, ecg5000, orl-faces, adbench/<set>"),
+                    format!("`{s}` is not one of mnist, fashion-mnist, digits, ecg5000, orl-faces, orl-faces/5-5, adbench/<set>"),
                 ))
             }
         })
@@ -188,16 +195,17 @@ impl DatasetId {
                 )?;
                 tabular::load_table(&path, tabular::TableFormat::UCR_TSV, &name)
             }
-            DatasetId::OrlFaces => {
+            DatasetId::OrlFaces | DatasetId::OrlFaces55 => {
                 let dir = root.join("orl-faces");
                 require(
                     self,
                     &[&dir.join("s1")],
                     "Unpack the AT&T/ORL face archive (s1 … s40 folders of PGM files) there, or set AUTOENCODERS_DATA.",
                 )?;
-                // Per person: the first 8 images train, the last 2 test.
+                // Per person, by file number: the first 8 (or 5) images train, the rest test.
+                let first = if *self == DatasetId::OrlFaces { 8 } else { 5 };
                 check_orl_people(&dir)?;
-                image_folder::load_image_folder(&dir, &name, |_, k| (k < 8) == train)
+                image_folder::load_image_folder(&dir, &name, |_, k| (k < first) == train)
             }
             DatasetId::Adbench(set) => {
                 let path = adbench_file(root, set)?;
@@ -233,7 +241,14 @@ impl DatasetId {
 
     /// True for image datasets (min-max scaled to [0, 1], suited to sigmoid + BCE).
     pub fn is_image(&self) -> bool {
-        matches!(self, DatasetId::Mnist | DatasetId::FashionMnist | DatasetId::Digits | DatasetId::OrlFaces)
+        matches!(
+            self,
+            DatasetId::Mnist
+                | DatasetId::FashionMnist
+                | DatasetId::Digits
+                | DatasetId::OrlFaces
+                | DatasetId::OrlFaces55
+        )
     }
 
     /// The normalisation this dataset trains with, fitted on its training split: images
@@ -351,7 +366,7 @@ fn check_orl_people(dir: &Path) -> Result<()> {
             return Err(Error::format(
                 &person,
                 format!(
-                    "an ORL person folder holds exactly 1.pgm … 10.pgm (images 1–8 train, 9–10 test); \
+                    "an ORL person folder holds exactly 1.pgm … 10.pgm (images 1–8 train, 9–10 test; 1–5 and 6–10 in orl-faces/5-5); \
                      missing: [{}], unexpected: [{}]. Restore the archive's files, or train on the folder \
                      as your own data (`--dataset PATH`), which splits per class at random",
                     missing.join(", "),

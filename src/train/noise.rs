@@ -35,13 +35,23 @@ pub enum Noise {
         /// The fraction of values replaced.
         p: f32,
     },
+    /// Moves each image by a random whole number of pixels, up to `pixels` each way across
+    /// and down, repeating the edge rows and columns into the gap: the model must rebuild the
+    /// image where it was, so its code cannot depend on small shifts.
+    Shift {
+        /// The largest shift, in pixels.
+        pixels: f32,
+    },
 }
 
 impl FromStr for Noise {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
         let bad = |what: &str| {
-            Error::config("noise", format!("`{s}`: {what}; expected gaussian:SIGMA, mask:P or salt-pepper:P"))
+            Error::config(
+                "noise",
+                format!("`{s}`: {what}; expected gaussian:SIGMA, mask:P, salt-pepper:P or shift:PIXELS"),
+            )
         };
         let (kind, value) = s.split_once(':').ok_or_else(|| bad("no `:`"))?;
         let v: f32 = value.trim().parse().map_err(|_| bad("the strength is not a number"))?;
@@ -49,6 +59,7 @@ impl FromStr for Noise {
             "gaussian" => Noise::Gaussian { sigma: v },
             "mask" => Noise::Mask { p: v },
             "salt-pepper" | "salt_pepper" => Noise::SaltPepper { p: v },
+            "shift" => Noise::Shift { pixels: v },
             _ => return Err(bad("unknown kind")),
         };
         noise.validate()?;
@@ -62,6 +73,7 @@ impl fmt::Display for Noise {
             Noise::Gaussian { sigma } => write!(f, "gaussian:{sigma}"),
             Noise::Mask { p } => write!(f, "mask:{p}"),
             Noise::SaltPepper { p } => write!(f, "salt-pepper:{p}"),
+            Noise::Shift { pixels } => write!(f, "shift:{pixels}"),
         }
     }
 }
@@ -72,11 +84,15 @@ impl Noise {
         let ok = match *self {
             Noise::Gaussian { sigma } => sigma.is_finite() && sigma >= 0.0,
             Noise::Mask { p } | Noise::SaltPepper { p } => (0.0..=1.0).contains(&p),
+            Noise::Shift { pixels } => pixels.fract() == 0.0 && (0.0..=16.0).contains(&pixels),
         };
         if ok {
             Ok(())
         } else {
-            Err(Error::config("noise", format!("`{self}`: σ must be ≥ 0 and p within [0, 1]")))
+            Err(Error::config(
+                "noise",
+                format!("`{self}`: σ must be ≥ 0, p within [0, 1] and a shift whole pixels from 0 to 16"),
+            ))
         }
     }
 }
@@ -109,7 +125,10 @@ impl InputNoise {
 const NOISE_CHUNK: usize = 16_384;
 
 impl Corruption for InputNoise {
-    fn corrupt(&self, batch: &mut [f32], _sample_len: usize, rng: &mut StdRng) {
+    fn corrupt(&self, batch: &mut [f32], sample_len: usize, rng: &mut StdRng) {
+        if let Noise::Shift { pixels } = self.noise {
+            return shift_images(batch, sample_len, pixels as i64, rng);
+        }
         let seeds: Vec<u64> = (0..batch.len().div_ceil(NOISE_CHUNK)).map(|_| rng.gen()).collect();
         batch.par_chunks_mut(NOISE_CHUNK).zip(seeds).for_each(|(chunk, seed)| {
             self.corrupt_chunk(chunk, &mut StdRng::seed_from_u64(seed));
@@ -134,11 +153,33 @@ impl InputNoise {
                     *x = lo;
                 }
             }),
+            Noise::Shift { .. } => {}
             Noise::SaltPepper { p } => chunk.iter_mut().for_each(|x| {
                 if rng.gen::<f32>() < p {
                     *x = if rng.gen::<bool>() { hi } else { lo };
                 }
             }),
+        }
+    }
+}
+
+/// [`Noise::Shift`] on every image of `batch`; the image shape comes from the sample length
+/// (one of the conv family's sizes, e.g. 10,304 = 1×112×92).
+fn shift_images(batch: &mut [f32], sample_len: usize, s: i64, rng: &mut StdRng) {
+    let Some(&(c, h, w)) = crate::models::conv::SIZES.iter().find(|(c, h, w)| c * h * w == sample_len) else {
+        return;
+    };
+    for img in batch.chunks_mut(sample_len) {
+        let (dy, dx) = (rng.gen_range(-s..=s), rng.gen_range(-s..=s));
+        let src = img.to_vec();
+        for ch in 0..c {
+            for y in 0..h {
+                let sy = (y as i64 - dy).clamp(0, h as i64 - 1) as usize;
+                for x in 0..w {
+                    let sx = (x as i64 - dx).clamp(0, w as i64 - 1) as usize;
+                    img[(ch * h + y) * w + x] = src[(ch * h + sy) * w + sx];
+                }
+            }
         }
     }
 }
@@ -167,6 +208,30 @@ mod tests {
         let sp = corrupt("salt-pepper:0.2", 0.5);
         let (salt, pepper) = (sp.iter().filter(|&&x| x == 1.0).count(), sp.iter().filter(|&&x| x == 0.0).count());
         assert!((salt as f64 / 1e5 - 0.1).abs() < 0.01 && (pepper as f64 / 1e5 - 0.1).abs() < 0.01);
+    }
+
+    #[test]
+    fn a_shift_moves_each_image_by_at_most_its_pixels() {
+        // One bright pixel in the middle of each 1×28×28 image.
+        let n = InputNoise::new("shift:2".parse().unwrap());
+        let mut batch = vec![0f32; 50 * 784];
+        batch.chunks_mut(784).for_each(|img| img[14 * 28 + 14] = 1.0);
+        n.corrupt(&mut batch, 784, &mut StdRng::seed_from_u64(3));
+        let mut moves = std::collections::HashSet::new();
+        for img in batch.chunks(784) {
+            let at: Vec<usize> = (0..784).filter(|&i| img[i] == 1.0).collect();
+            assert_eq!(at.len(), 1, "one bright pixel, moved whole");
+            let (dy, dx) = (at[0] as i64 / 28 - 14, at[0] as i64 % 28 - 14);
+            assert!(dy.abs() <= 2 && dx.abs() <= 2, "moved ({dy}, {dx})");
+            moves.insert((dy, dx));
+        }
+        assert!(moves.len() > 10, "random moves, not one: {moves:?}");
+        // The edge is repeated into the gap: a bright left column stays bright after any move.
+        let mut edge = vec![0f32; 784];
+        (0..28).for_each(|y| edge[y * 28] = 1.0);
+        n.corrupt(&mut edge, 784, &mut StdRng::seed_from_u64(4));
+        assert!((0..28).all(|y| edge[y * 28] == 1.0));
+        assert!("shift:1.5".parse::<Noise>().is_err() && "shift:17".parse::<Noise>().is_err());
     }
 
     #[test]
