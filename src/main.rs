@@ -390,7 +390,7 @@ fn family_names() -> Vec<PossibleValue> {
 
 #[derive(Args)]
 struct TrainArgs {
-    /// The data: a built-in set (mnist, fashion-mnist, digits, ecg5000, orl-faces, adbench/<set>,
+    /// The data: a built-in set (mnist, fashion-mnist, digits, ecg5000, orl-faces, orl-faces/5-5, adbench/<set>,
     /// optionally NAME@train or NAME@test), a file (.csv .tsv .parquet .npz .npy), a folder of
     /// images (root/<class>/*.png|jpg|pgm, or flat), a folder of parquet files, or a hub dataset
     /// hf:owner/name[:config][@split].

@@ -318,7 +318,7 @@ fn load_path(path: &Path, opts: &SourceOptions, label_optional: bool, name: &str
         return Err(Error::MissingData {
             name: name.into(),
             looked_for: path.display().to_string(),
-            fix: "Give a built-in dataset (mnist, fashion-mnist, digits, ecg5000, orl-faces, adbench/<set>), an \
+            fix: "Give a built-in dataset (mnist, fashion-mnist, digits, ecg5000, orl-faces, orl-faces/5-5, adbench/<set>), an \
                   existing file (.csv .tsv .parquet .npz .npy) or folder of images, or hf:owner/name."
                 .into(),
         });
