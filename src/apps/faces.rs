@@ -20,7 +20,9 @@ use crate::model_dir::RunConfig;
 use crate::models::conv::ConvConfig;
 use crate::models::{Autoencoder, ModelConfig, ModelVisitor, ReconLoss};
 use crate::nn::Activation;
-use crate::train::{encode_all, roc_auc, roc_curve, AdamConfig, InputNoise, LrSchedule, Noise, Progress, TrainConfig};
+use crate::train::{
+    encode_all, median, roc_auc, roc_curve, AdamConfig, InputNoise, LrSchedule, Noise, Progress, TrainConfig,
+};
 use crate::viz::LinePlot;
 use crate::{Error, Result};
 
@@ -410,17 +412,6 @@ pub fn equal_error_rate(scores: &[f64], positive: &[bool]) -> f64 {
         }
     }
     f64::NAN
-}
-
-/// The median of `v` (the mean of the middle two for an even count).
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    match n {
-        0 => f64::NAN,
-        _ if n % 2 == 1 => v[n / 2],
-        _ => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
 }
 
 /// The autoencoder setting with the best median leave-one-out accuracy (ties: the smaller

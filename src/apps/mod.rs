@@ -1,5 +1,5 @@
 //! Whole jobs on a model directory, shared by the CLI and notebooks, one file each: train,
-//! evaluate, encode, figures, anomaly scoring and detection, compression, denoising, the
+//! evaluate, encode, figures, anomaly scoring and detection (tables, one-class images), compression, denoising, faces, the
 //! feature probe and the demo. Each is built on the public model API; the ones that take a model (rather than a
 //! directory) work for any [`Autoencoder`], including models defined outside this crate.
 //!
@@ -15,6 +15,7 @@ pub mod evaluate;
 pub mod faces;
 pub mod figures;
 pub mod generate;
+pub mod one_class;
 pub mod probe;
 pub mod rd;
 pub mod sweep;

@@ -125,7 +125,7 @@ fn autoencoder_scores(set: &str, prepared: Prepared, opts: &TableStudyOptions) -
 
 /// PCA fitted on the normal training rows with the fewest components that keep
 /// [`PCA_VARIANCE`] of their variance; each test row's squared reconstruction error.
-fn pca_scores(p: &Prepared) -> Result<(usize, Vec<f64>)> {
+pub(super) fn pca_scores(p: &Prepared) -> Result<(usize, Vec<f64>)> {
     let d = p.train.sample_len();
     let full = Pca::fit(&p.train.samples, d, d)?;
     // The first k whose cumulative ratio reaches the target (scikit-learn's n_components=0.95).

@@ -75,6 +75,17 @@ pub fn per_sample_errors(recon: &[f32], data: &Dataset) -> Vec<f64> {
         .collect()
 }
 
+/// The median of `v` — how studies over seeds report (the mean of the middle two for an even count).
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => v[n / 2],
+        _ => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
 /// Area under the ROC curve of `scores` for telling `positive` samples from the rest: the
 /// probability that a random positive scores above a random negative (ties count half), by
 /// the rank-sum (Mann–Whitney U) formula. `None` unless both groups are present.
