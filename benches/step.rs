@@ -1,5 +1,6 @@
 //! One training step (forward, backward, Adam) and one inference batch of each model family,
-//! on fixed random data: medians over rounds, in ms. The workloads of the performance issue:
+//! on fixed random data: medians over rounds, in ms. Inference runs the frozen model
+//! (`Autoencoder::inference`) where the family has one, else the tape path without a tape. The workloads of the performance issue:
 //! the dense 784→256→64→256→784 and 784→128→64→32 autoencoders (batch 256), the convolutional
 //! one (batch 64) and the LSTM one on 140-step series (batch 32).
 //!
@@ -59,6 +60,11 @@ fn bench<M: Autoencoder>(name: &str, model: &mut M, n: usize, rounds: usize) {
     let data: Vec<f32> = (0..len).map(|i| ((i * 7919) % 1000) as f32 / 1000.0).collect();
     let mut step = PlainStep::new(AdamConfig::default());
     model.refresh_ids();
+    // Inference runs the frozen model where the family has one (`Autoencoder::inference`, what
+    // `encode_all` and `reconstruct_all` use), frozen once as PyTorch's weights are in place;
+    // `AUTOENCODERS_INFERENCE=tape` times the tape path instead.
+    let tape = std::env::var("AUTOENCODERS_INFERENCE").is_ok_and(|v| v == "tape");
+    let mut frozen = if tape { None } else { model.inference() };
     let (mut train, mut infer) = (Vec::new(), Vec::new());
     for r in 0..rounds + 2 {
         let x = dev.tensor_from_vec(data.clone(), model.input_shape(n));
@@ -66,8 +72,18 @@ fn bench<M: Autoencoder>(name: &str, model: &mut M, n: usize, rounds: usize) {
         step.train_batch(model, StepBatch { input: x.clone(), target: x.clone() }, 1e-3).unwrap();
         let step = t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let y = model.reconstruct(x);
-        std::hint::black_box(&y); // as PyTorch's `m(x)`: no copy out
+        match frozen.as_mut() {
+            Some(f) => {
+                // A fresh output each time, as PyTorch's `m(x)` allocates one.
+                let mut y = Vec::with_capacity(len);
+                f.reconstruct_into(&data, n, &mut y);
+                std::hint::black_box(&y);
+            }
+            None => {
+                let y = model.reconstruct(x);
+                std::hint::black_box(&y); // as PyTorch's `m(x)`: no copy out
+            }
+        }
         let fwd = t.elapsed().as_secs_f64();
         if r >= 2 {
             // the first two rounds warm caches and allocators

@@ -74,13 +74,6 @@ pub fn denoise_path(dir: &Path, input: &Path, output: &Path) -> Result<usize> {
     })
 }
 
-/// The model's reconstructions of `set` (normalised as its training data): denoised images,
-/// for a denoising model.
-pub fn denoise_set(dir: &Path, set: &Dataset) -> Result<Vec<f32>> {
-    let outs = RunConfig::load(dir)?.load_model(dir, ReconstructEach(&[set]))?;
-    Ok(outs.into_iter().next().unwrap_or_default())
-}
-
 /// `[c, h, w]` of the images a model takes, from its training data's test split (a model's
 /// config stores only its input length, and an image size only when the images were resized).
 pub fn model_image_shape(cfg: &RunConfig, dir: &Path) -> Result<[usize; 3]> {
@@ -244,7 +237,7 @@ pub fn study(dirs: &[PathBuf], opts: &StudyOptions) -> Result<Vec<DenoisePoint>>
     for dir in dirs {
         super::check_reads_alike(first, &cfg, dir, &RunConfig::load(dir)?)?;
         let sets: Vec<&Dataset> = noisy.iter().map(|(_, t, _)| t).collect();
-        let outs = RunConfig::load(dir)?.load_model(dir, ReconstructEach(&sets))?;
+        let outs = super::encode::reconstruct_sets(dir, &sets)?;
         for ((sigma, _, _), out) in noisy.iter().zip(outs) {
             points.push(DenoisePoint {
                 sigma: *sigma,
@@ -290,15 +283,6 @@ pub fn psnr01(a: &[f32], b: &[f32]) -> f64 {
     let mse = a.iter().zip(b).map(|(&x, &y)| (x as f64 - y.clamp(0.0, 1.0) as f64).powi(2)).sum::<f64>()
         / a.len().max(1) as f64;
     -10.0 * mse.log10()
-}
-
-struct ReconstructEach<'a>(&'a [&'a Dataset]);
-
-impl ModelVisitor for ReconstructEach<'_> {
-    type Output = Vec<Vec<f32>>;
-    fn visit<M: Autoencoder>(self, model: M) -> Result<Vec<Vec<f32>>> {
-        self.0.iter().map(|set| Ok(reconstruct_all(&model, set, 512))).collect()
-    }
 }
 
 /// PSNR against σ: one line per method (and autoencoder).

@@ -9,7 +9,7 @@ use crate::data::{DataSource, Dataset, Split};
 use crate::fs::{write_atomic, write_atomic_with};
 use crate::model_dir::RunConfig;
 use crate::models::{Autoencoder, ModelVisitor};
-use crate::train::encode_all;
+use crate::train::{encode_all, reconstruct_all};
 use crate::{Error, Result};
 
 /// The codes of the test split (`split = Test`) or the training split, as a table with
@@ -19,6 +19,26 @@ pub fn encode(dir: &Path, split: Split) -> Result<DataFrame> {
     let set = super::load_checked_split(&cfg, dir, split)?;
     let (codes, k) = cfg.load_model(dir, Codes(&set))?;
     codes_table(&codes, k, &set)
+}
+
+/// The reconstructions by the model in `dir` of `set` (normalised as its training data):
+/// denoised images for a denoising model, what anomaly scores compare against for any.
+pub fn reconstruct_set(dir: &Path, set: &Dataset) -> Result<Vec<f32>> {
+    Ok(reconstruct_sets(dir, &[set])?.into_iter().next().unwrap_or_default())
+}
+
+/// [`reconstruct_set`] of each of `sets`, in order, with one load of the model.
+pub fn reconstruct_sets(dir: &Path, sets: &[&Dataset]) -> Result<Vec<Vec<f32>>> {
+    RunConfig::load(dir)?.load_model(dir, ReconstructEach(sets))
+}
+
+struct ReconstructEach<'a>(&'a [&'a Dataset]);
+
+impl ModelVisitor for ReconstructEach<'_> {
+    type Output = Vec<Vec<f32>>;
+    fn visit<M: Autoencoder>(self, model: M) -> Result<Vec<Vec<f32>>> {
+        self.0.iter().map(|set| Ok(reconstruct_all(&model, set, 512))).collect()
+    }
 }
 
 /// Writes the codes of `split` (or of `input`, read as the training data was) to the parquet

@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::table_study::{pca_scores, PCA_VARIANCE};
-use crate::data::Dataset;
-use crate::data::{class_index, prepare_data, DataConfig, DataSource};
+use crate::baselines::Pca;
+use crate::data::{class_index, prepare_data, DataConfig, DataSource, Dataset, Prepared, Split};
 use crate::model_dir::RunConfig;
 use crate::models::conv::ConvConfig;
 use crate::models::{Autoencoder, ModelConfig, ModelVisitor};
@@ -91,7 +91,8 @@ pub fn study(opts: &OneClassOptions, mut each: impl FnMut(&[ClassPoint])) -> Res
 
 /// The classes to run, by number and name: the options' or every class of the dataset.
 fn classes(opts: &OneClassOptions) -> Result<Vec<(usize, String)>> {
-    let test = prepare_data(&DataConfig::new(opts.dataset.clone()))?.test;
+    // The test split alone, as read (each class's study prepares its own data).
+    let test = DataConfig::new(opts.dataset.clone()).load_raw(Split::Test)?.data;
     let names = &test.class_names;
     if test.labels.is_none() || names.len() < 2 {
         let what = format!("`{}` needs labels of at least two classes: one normal, the others anomalies", test.name);
@@ -106,10 +107,8 @@ fn classes(opts: &OneClassOptions) -> Result<Vec<(usize, String)>> {
 fn study_class(opts: &OneClassOptions, k: usize, name: &str) -> Result<Vec<ClassPoint>> {
     let data = DataConfig { normal_class: Some(k.to_string()), ..DataConfig::new(opts.dataset.clone()) };
     let prepared = prepare_data(&data)?;
-    let test = &prepared.test;
-    let labels = test.labels.as_ref().expect("classes() checked the labels");
+    let labels = prepared.test.labels.as_ref().expect("classes() checked the labels");
     let anomalous: Vec<bool> = labels.iter().map(|&l| l as usize != k).collect();
-    let model = conv_model(&test.shape, opts.code)?;
     let point = |method: &str, seed: Option<u64>, setting: String, scores: &[f64]| ClassPoint {
         class: k,
         name: name.to_string(),
@@ -121,25 +120,40 @@ fn study_class(opts: &OneClassOptions, k: usize, name: &str) -> Result<Vec<Class
     };
     let (pcs, pca) = pca_scores(&prepared)?;
     let mut points = vec![point("pca", None, format!("k={pcs} ({:.0} %)", PCA_VARIANCE * 100.0), &pca)];
+    let setting = format!("conv code {} for {} epochs", opts.code, opts.epochs);
     for &seed in &opts.seeds {
-        let train = TrainConfig { epochs: opts.epochs, seed, patience: None, ..Default::default() };
-        let cfg = RunConfig {
-            command: format!("autoencoders one-class (class {name}, seed {seed})"),
-            ..RunConfig::new(ModelConfig::Conv(model.clone()), prepared.config.clone(), train)
-        };
         let dir = model_dir(&opts.models, k, seed);
-        super::train_prepared(&cfg, prepared.clone(), &dir, Progress::Quiet)?;
-        // The parts training used: it fitted on the first, held the second out.
-        let (fit, val) = prepared.train.split(cfg.train.val_split, seed)?;
-        let s = RunConfig::load(&dir)?.load_model(&dir, Parts { fit: &fit, val: &val, test })?;
-        let (code_val, code_test) = gaussian_distances(&s.codes, &s.val_codes, &s.test_codes, model.code);
-        let both = sum_standardised(&[(&s.val_errors, &s.test_errors), (&code_val, &code_test)]);
-        let setting = format!("conv code {} for {} epochs", opts.code, opts.epochs);
-        for (method, scores) in [("reconstruction", &s.test_errors), ("code", &code_test), ("both", &both)] {
-            points.push(point(method, Some(seed), setting.clone(), scores));
+        for (method, scores) in seed_scores(opts, &prepared, &dir, seed, name)? {
+            points.push(point(method, Some(seed), setting.clone(), &scores));
         }
     }
     Ok(points)
+}
+
+/// Trains the model of one class and seed into `dir` and scores the test set by each of the
+/// autoencoder's methods: reconstruction error, the code's Mahalanobis distance under the
+/// Gaussian of the training codes, and both standardised and summed.
+fn seed_scores(
+    opts: &OneClassOptions,
+    prepared: &Prepared,
+    dir: &Path,
+    seed: u64,
+    name: &str,
+) -> Result<[(&'static str, Vec<f64>); 3]> {
+    let model = conv_model(&prepared.test.shape, opts.code)?;
+    let train = TrainConfig { epochs: opts.epochs, seed, patience: None, ..Default::default() };
+    let cfg = RunConfig {
+        command: format!("autoencoders one-class (class {name}, seed {seed})"),
+        ..RunConfig::new(ModelConfig::Conv(model), prepared.config.clone(), train)
+    };
+    super::train_prepared(&cfg, prepared.clone(), dir, Progress::Quiet)?;
+    // The parts training used: it fitted on the first, held the second out.
+    let (fit, val) = prepared.train.split(cfg.train.val_split, seed)?;
+    let s = RunConfig::load(dir)?.load_model(dir, Parts { fit: &fit, val: &val, test: &prepared.test })?;
+    let gaussian = Pca::fit(&s.codes, opts.code, opts.code)?; // every axis: the codes' Gaussian
+    let (code_val, code_test) = (gaussian.mahalanobis(&s.val_codes), gaussian.mahalanobis(&s.test_codes));
+    let both = sum_standardised(&[(&s.val_errors, &s.test_errors), (&code_val, &code_test)]);
+    Ok([("reconstruction", s.test_errors), ("code", code_test), ("both", both)])
 }
 
 /// What one model gives: the codes of the samples it fitted, and the codes and reconstruction
@@ -169,39 +183,6 @@ impl ModelVisitor for Parts<'_> {
             test_errors: reconstruction_errors(&model, self.test, 512),
         })
     }
-}
-
-/// The squared Mahalanobis distance of each validation and test code under a Gaussian fitted to
-/// the training codes (covariance plus 1e-6 of its mean variance on the diagonal).
-fn gaussian_distances(fit: &[f32], val: &[f32], test: &[f32], k: usize) -> (Vec<f64>, Vec<f64>) {
-    use nalgebra::{DMatrix, DVector};
-    let n = fit.len() / k;
-    let mut mean = DVector::<f64>::zeros(k);
-    for row in fit.chunks(k) {
-        for (m, &x) in mean.iter_mut().zip(row) {
-            *m += x as f64 / n as f64;
-        }
-    }
-    let mut cov = DMatrix::<f64>::zeros(k, k);
-    for row in fit.chunks(k) {
-        let d = DVector::from_iterator(k, row.iter().map(|&x| x as f64)) - &mean;
-        cov += &d * d.transpose() / (n as f64 - 1.0).max(1.0);
-    }
-    let ridge = 1e-6 * cov.trace() / k as f64 + 1e-12;
-    for i in 0..k {
-        cov[(i, i)] += ridge;
-    }
-    let inv = cov.try_inverse().unwrap_or_else(|| DMatrix::identity(k, k));
-    let dist = |codes: &[f32]| -> Vec<f64> {
-        codes
-            .chunks(k)
-            .map(|row| {
-                let d = DVector::from_iterator(k, row.iter().map(|&x| x as f64)) - &mean;
-                (d.transpose() * &inv * &d)[(0, 0)]
-            })
-            .collect()
-    };
-    (dist(val), dist(test))
 }
 
 /// Test scores of several kinds made comparable and summed: each standardised by the mean and
@@ -379,12 +360,12 @@ mod tests {
 
     #[test]
     fn code_distance_is_mahalanobis_under_the_fitted_gaussian() {
-        // Mean 0, variances 2/3 and 8/3 (n − 1 = 3), no covariance.
+        // Mean 0, variances 2/3 and 8/3 (n − 1 = 3), no covariance: the Gaussian `seed_scores`
+        // fits to the training codes.
         let fit = [1.0, 0.0, -1.0, 0.0, 0.0, 2.0, 0.0, -2.0];
-        let (val, test) = gaussian_distances(&fit, &[1.0, 0.0], &[0.0, 2.0, 1.0, 2.0, 0.0, 0.0], 2);
+        let d = Pca::fit(&fit, 2, 2).unwrap().mahalanobis(&[1.0, 0.0, 0.0, 2.0, 1.0, 2.0, 0.0, 0.0]);
         let close = |a: f64, b: f64| (a - b).abs() < 1e-4;
-        assert!(close(val[0], 1.5), "{val:?}");
-        assert!(close(test[0], 1.5) && close(test[1], 3.0) && close(test[2], 0.0), "{test:?}");
+        assert!(close(d[0], 1.5) && close(d[1], 1.5) && close(d[2], 3.0) && close(d[3], 0.0), "{d:?}");
     }
 
     #[test]

@@ -124,23 +124,12 @@ fn autoencoder_scores(set: &str, prepared: Prepared, opts: &TableStudyOptions) -
 }
 
 /// PCA fitted on the normal training rows with the fewest components that keep
-/// [`PCA_VARIANCE`] of their variance; each test row's squared reconstruction error.
+/// [`PCA_VARIANCE`] of their variance ([`Pca::fit_variance`]); each test row's squared
+/// reconstruction error.
 pub(super) fn pca_scores(p: &Prepared) -> Result<(usize, Vec<f64>)> {
-    let d = p.train.sample_len();
-    let full = Pca::fit(&p.train.samples, d, d)?;
-    // The first k whose cumulative ratio reaches the target (scikit-learn's n_components=0.95).
-    let mut kept = 0.0;
-    let k = full
-        .explained_variance_ratio()
-        .iter()
-        .position(|r| {
-            kept += r;
-            kept >= PCA_VARIANCE
-        })
-        .map_or(d, |i| i + 1);
-    let pca = full.truncated(k);
+    let pca = Pca::fit_variance(&p.train.samples, p.train.sample_len(), PCA_VARIANCE)?;
     let recon = pca.inverse_transform(&pca.transform(&p.test.samples));
-    Ok((k, crate::train::per_sample_errors(&recon, &p.test)))
+    Ok((pca.k(), crate::train::per_sample_errors(&recon, &p.test)))
 }
 
 /// Mean AUROC, mean AP and mean AUROC rank (1 = best on a set) of each method, in the order

@@ -69,6 +69,43 @@ impl Pca {
         }
     }
 
+    /// Fits every component the data spans and keeps the fewest whose explained variance
+    /// reaches `fraction` of the total (scikit-learn's `n_components=0.95`): the documented
+    /// rule for a baseline whose size nobody tunes.
+    pub fn fit_variance(data: &[f32], dim: usize, fraction: f64) -> Result<Self> {
+        let n = data.len().checked_div(dim).unwrap_or(0);
+        // Centred data spans at most n − 1 axes (the Gram path refuses more).
+        let full = Self::fit(data, dim, dim.min(n.saturating_sub(1)).max(1))?;
+        Ok(full.truncated(full.components_for(fraction)))
+    }
+
+    /// The fewest leading components whose explained variance reaches `fraction` (all of them
+    /// when none does).
+    pub fn components_for(&self, fraction: f64) -> usize {
+        let mut kept = 0.0;
+        self.explained_variance_ratio()
+            .iter()
+            .position(|r| {
+                kept += r;
+                kept >= fraction
+            })
+            .map_or(self.k(), |i| i + 1)
+    }
+
+    /// Each sample's squared Mahalanobis distance from the mean within the kept axes,
+    /// `Σⱼ (x − μ)·vⱼ)² / λⱼ`: with every axis kept, `(x − μ)ᵀ Σ⁻¹ (x − μ)` under the Gaussian
+    /// fitted to the training data. Each variance gets `1e-6` of the mean variance added, so a
+    /// flat direction (a constant code unit) counts heavily without dividing by zero.
+    ///
+    /// # Shapes
+    /// `data`: n × dim → n
+    pub fn mahalanobis(&self, data: &[f32]) -> Vec<f64> {
+        let ridge = 1e-6 * self.total_variance / self.dim.max(1) as f64 + 1e-12;
+        let inverse: Vec<f64> = self.variances.iter().map(|v| 1.0 / (v + ridge)).collect();
+        let codes = self.transform(data);
+        codes.chunks(self.k()).map(|c| c.iter().zip(&inverse).map(|(&p, w)| (p as f64).powi(2) * w).sum()).collect()
+    }
+
     /// Number of components.
     pub fn k(&self) -> usize {
         self.variances.len()
@@ -223,5 +260,50 @@ mod tests {
         assert_eq!(Pca::fit(&data, dim, 29).unwrap().k(), 29);
         let e = Pca::fit(&data, dim, 30).unwrap_err().to_string();
         assert!(e.contains("at most 29 components"), "{e}");
+    }
+
+    #[test]
+    fn the_variance_rule_keeps_the_fewest_components_that_reach_it() {
+        // Three uncorrelated features with variances in the ratio 100 : 10 : 1: feature j of
+        // sample s is ±scale, its sign bit j of s (1,000 samples: every sign pattern 125 times).
+        let scales = [10.0f32, 3.162_277_7, 1.0];
+        let data: Vec<f32> =
+            (0..3000).map(|i| scales[i % 3] * if (i / 3) >> (i % 3) & 1 == 0 { 1.0 } else { -1.0 }).collect();
+        let full = Pca::fit(&data, 3, 3).unwrap();
+        // 100/111 = 0.901, 110/111 = 0.991.
+        assert_eq!(full.components_for(0.90), 1);
+        assert_eq!(full.components_for(0.95), 2);
+        assert_eq!(full.components_for(0.999), 3);
+        assert_eq!(Pca::fit_variance(&data, 3, 0.95).unwrap().k(), 2);
+        // More features than samples: the rule looks only at the n − 1 axes there are.
+        let wide: Vec<f32> = (0..4 * 10).map(|i| ((i * 37) % 11) as f32).collect();
+        assert!(Pca::fit_variance(&wide, 10, 0.95).unwrap().k() <= 3);
+    }
+
+    #[test]
+    fn mahalanobis_over_every_axis_is_the_inverse_covariance_form() {
+        // A correlated 2-D cloud: Σ⁻¹ by hand against the sum over principal axes.
+        let data: Vec<f32> = (0..400)
+            .flat_map(|i| {
+                let (a, b) = (((i * 7) % 13) as f32 - 6.0, ((i * 5) % 11) as f32 - 5.0);
+                [a, 0.5 * a + b]
+            })
+            .collect();
+        let n = 400.0;
+        let mean = |j: usize| data.iter().skip(j).step_by(2).map(|&v| v as f64).sum::<f64>() / n;
+        let (mx, my) = (mean(0), mean(1));
+        let (mut sxx, mut sxy, mut syy) = (0.0, 0.0, 0.0);
+        for p in data.chunks(2) {
+            let (dx, dy) = (p[0] as f64 - mx, p[1] as f64 - my);
+            (sxx, sxy, syy) = (sxx + dx * dx / (n - 1.0), sxy + dx * dy / (n - 1.0), syy + dy * dy / (n - 1.0));
+        }
+        let det = sxx * syy - sxy * sxy;
+        let probe = [3.0f32, -2.0, -1.0, 4.0];
+        let got = Pca::fit(&data, 2, 2).unwrap().mahalanobis(&probe);
+        for (p, g) in probe.chunks(2).zip(&got) {
+            let (dx, dy) = (p[0] as f64 - mx, p[1] as f64 - my);
+            let want = (syy * dx * dx - 2.0 * sxy * dx * dy + sxx * dy * dy) / det;
+            assert!((g - want).abs() < 1e-4 * want, "{g} vs {want}");
+        }
     }
 }

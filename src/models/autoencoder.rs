@@ -305,6 +305,14 @@ pub trait Autoencoder: Params {
         self.output().0.apply(self.decode_logits(z))
     }
 
+    /// This model's weights frozen for encoding and reconstructing many batches without the
+    /// tape ([`Inference`](super::Inference)); `None` (the default) where the family has no
+    /// such path, and callers use [`Autoencoder::encode`] and [`Autoencoder::reconstruct`].
+    /// A snapshot: training the model afterwards does not change it.
+    fn inference(&self) -> Option<Box<dyn super::Inference>> {
+        None
+    }
+
     /// Encodes then decodes.
     fn reconstruct<T: Tape<f32, Dev>>(&self, x: Tensor<Self::Input, f32, Dev, T>) -> Tensor<Self::Input, f32, Dev, T> {
         self.decode(self.encode(x))

@@ -14,7 +14,7 @@ mod sgemm;
 
 pub use activation::Activation;
 pub use conv::{Conv2d, ConvTranspose2d, Flatten, Image, MaxPool2d, Unflatten, Upsample2d, UpsampleMode};
-pub use dense::Dense;
+pub use dense::{Dense, FrozenDense};
 pub use lstm::{repeat_steps, Lstm, Sequence};
 pub use params::{join, Param, ParamRow, Params, Subset};
 

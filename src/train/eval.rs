@@ -40,8 +40,12 @@ pub fn evaluate_loss_of<M: Autoencoder>(
 
 /// Every sample's reconstruction, flattened like `data.samples`.
 pub fn reconstruct_all<M: Autoencoder>(model: &M, data: &Dataset, batch: usize) -> Vec<f32> {
-    let dev = Dev::default();
     let mut out = Vec::with_capacity(data.samples.len());
+    if let Some(mut frozen) = model.inference() {
+        data.batches(batch).for_each(|b| frozen.reconstruct_into(b.x, b.n, &mut out));
+        return out;
+    }
+    let dev = Dev::default();
     for b in data.batches(batch) {
         let x = dev.tensor_from_vec(b.x.to_vec(), model.input_shape(b.n));
         out.extend(model.reconstruct(x).as_vec());
@@ -51,8 +55,12 @@ pub fn reconstruct_all<M: Autoencoder>(model: &M, data: &Dataset, batch: usize) 
 
 /// Every sample's code, `data.len() × model.code_len()` values.
 pub fn encode_all<M: Autoencoder>(model: &M, data: &Dataset, batch: usize) -> Vec<f32> {
-    let dev = Dev::default();
     let mut out = Vec::with_capacity(data.len() * model.code_len());
+    if let Some(mut frozen) = model.inference() {
+        data.batches(batch).for_each(|b| frozen.encode_into(b.x, b.n, &mut out));
+        return out;
+    }
+    let dev = Dev::default();
     for b in data.batches(batch) {
         let x = dev.tensor_from_vec(b.x.to_vec(), model.input_shape(b.n));
         out.extend(model.encode(x).as_vec());

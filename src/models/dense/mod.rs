@@ -5,6 +5,7 @@
 //! ([`Dense0`], [`Dense1`], [`Dense2`]). [`DenseFamily::build`] picks the type for a config.
 
 mod config;
+mod inference;
 mod stack;
 
 pub use config::{DenseConfig, MAX_HIDDEN};
@@ -13,8 +14,9 @@ pub use stack::DenseStack;
 use dfdx::prelude::*;
 
 use crate::models::{
-    Autoencoder, BuildOptions, CardText, Family, FamilyModel, HeadsVisitor, JacobianSupport, ModelVisitor, ReconLoss,
+    Autoencoder, Inference, BuildOptions, CardText, Family, FamilyModel, HeadsVisitor, JacobianSupport, ModelVisitor, ReconLoss,
 };
+use inference::{Acts, DenseInference};
 use crate::nn::{join, Activation, Dense, Dev, Param, Params};
 use crate::Result;
 
@@ -152,6 +154,13 @@ where
     /// (batch, code) → …hidden → (batch, input), before the output activation
     fn decode_logits<T: Tape<f32, Dev>>(&self, z: Tensor<Self::Code, f32, Dev, T>) -> Tensor<Self::Input, f32, Dev, T> {
         self.decoder.forward(z, self.config.activation, Activation::Identity)
+    }
+
+    fn inference(&self) -> Option<Box<dyn Inference>> {
+        let c = &self.config;
+        let acts = Acts { between: c.activation, code: c.code_activation, output: c.output_activation };
+        let frozen = DenseInference::new(self.encoder.freeze(), self.decoder.freeze(), acts)?;
+        Some(Box::new(frozen))
     }
 }
 

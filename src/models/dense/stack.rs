@@ -1,6 +1,6 @@
 use dfdx::prelude::*;
 
-use crate::nn::{Activation, Dense, Dev, Params};
+use crate::nn::{Activation, Dense, Dev, FrozenDense, Params};
 use crate::{Error, Result};
 
 /// A chain of [`Dense`] layers (a tuple of 1 to 3) with an activation between layers and a
@@ -39,6 +39,9 @@ pub trait DenseStack: Params + Sized {
         last: Activation,
         input_grad: bool,
     ) -> Tensor<(B, Self::Out), f32, Dev, T>;
+
+    /// Each layer's weights, first to last, frozen for inference ([`FrozenDense`]).
+    fn freeze(&self) -> Vec<FrozenDense>;
 
     /// [`DenseStack::forward_with`] (no input gradient) and the output's tangent along `t`:
     /// the Jacobian–vector product, layer by layer `ṫ = act'(a) ⊙ t Wᵀ`, on the same tape.
@@ -122,6 +125,10 @@ impl<A: Dim, B: Dim> DenseStack for (Dense<A, B>,) {
         self.0.input()
     }
 
+    fn freeze(&self) -> Vec<FrozenDense> {
+        vec![self.0.freeze()]
+    }
+
     fn forward_with<N: Dim, T: Tape<f32, Dev>>(
         &self,
         x: Tensor<(N, A), f32, Dev, T>,
@@ -166,6 +173,10 @@ impl<A: Dim, B: Dim, C: Dim> DenseStack for (Dense<A, B>, Dense<B, C>) {
         self.0.input()
     }
 
+    fn freeze(&self) -> Vec<FrozenDense> {
+        vec![self.0.freeze(), self.1.freeze()]
+    }
+
     fn forward_with<N: Dim, T: Tape<f32, Dev>>(
         &self,
         x: Tensor<(N, A), f32, Dev, T>,
@@ -200,6 +211,10 @@ impl<A: Dim, B: Dim, C: Dim, D: Dim> DenseStack for (Dense<A, B>, Dense<B, C>, D
 
     fn input_dim(&self) -> A {
         self.0.input()
+    }
+
+    fn freeze(&self) -> Vec<FrozenDense> {
+        vec![self.0.freeze(), self.1.freeze(), self.2.freeze()]
     }
 
     fn forward_with<N: Dim, T: Tape<f32, Dev>>(
