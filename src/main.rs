@@ -264,6 +264,10 @@ enum Command {
         /// config.json when training ended; another rule is fitted on the training data again]
         #[arg(long, value_name = "RULE")]
         threshold: Option<apps::detect::Threshold>,
+        /// The anomaly score: recon (mean squared reconstruction error), or for a VAE elbo (its
+        /// −ELBO in nats) or iwae:K (its −IWAE bound on log p(x) from K draws; iwae = iwae:100)
+        #[arg(long, value_name = "SCORE", default_value = "recon")]
+        score: apps::detect::Score,
         /// The parquet table to write.
         #[arg(long, short)]
         output: PathBuf,
@@ -313,6 +317,9 @@ enum Command {
         /// Code size of each model.
         #[arg(long, default_value_t = 32)]
         code: usize,
+        /// Train each model as a VAE (β = 1): scored through its means μ and their decoding.
+        #[arg(long)]
+        vae: bool,
     },
     /// Face recognition on ORL (orl-faces/5-5: images 1–5 of each of 40 people train, 6–10
     /// test): a conv autoencoder at the faces' full 112×92 per code size and seed, trained on
@@ -780,11 +787,12 @@ fn main() -> Result<()> {
             eprintln!("wrote {}, {} and {}", output.display(), json.display(), figure.display());
             Ok(())
         }
-        Command::Detect { dir: model, input, threshold, output } => {
+        Command::Detect { dir: model, input, threshold, score, output } => {
             let (dir, _) = model_dir(&model, None)?;
             let what = input.as_ref().map_or("the test split".to_string(), |i| i.to_string());
-            let (d, set) = apps::detect::detect(&dir, input.as_ref(), threshold)
-                .with_context(|| format!("scoring {what} with {model}"))?;
+            let opts = apps::detect::DetectOptions { input, threshold, score };
+            let (d, set) =
+                apps::detect::detect_with(&dir, &opts).with_context(|| format!("scoring {what} with {model}"))?;
             apps::write_parquet(&mut apps::detect::scores_table(&d, &set)?, &output)?;
             println!("{}", serde_json::to_string_pretty(&d)?);
             let mut wrote = vec![output.display().to_string()];
@@ -824,8 +832,9 @@ fn main() -> Result<()> {
             eprintln!("wrote {} and {}", output.display(), json.display());
             Ok(())
         }
-        Command::OneClass { dir, dataset, classes, seeds, epochs, code } => {
-            let opts = apps::one_class::OneClassOptions { dataset, classes, seeds, epochs, code, models: dir.clone() };
+        Command::OneClass { dir, dataset, classes, seeds, epochs, code, vae } => {
+            let models = dir.clone();
+            let opts = apps::one_class::OneClassOptions { dataset, classes, seeds, epochs, code, vae, models };
             let points = apps::one_class::study(&opts, |pts| {
                 let row: Vec<String> = pts.iter().map(|p| format!("{} {:.3}", p.method, p.auroc)).collect();
                 eprintln!("class {} ({}): AUROC {}", pts[0].class, pts[0].name, row.join(", "));

@@ -153,6 +153,47 @@ fn the_threshold_stored_when_training_ended_is_a_refit_and_needs_no_training_dat
     fails(bin(root).args(["detect", "m", "--threshold", "mean-sd:3", "-o", "f.parquet"]), "train.csv");
 }
 
+/// A VAE scored by its bounds on −log p(x): each fits its own threshold (the stored one is on
+/// reconstruction errors), tells the rows off the plane apart, repeats exactly (seeded draws),
+/// and the IWAE bound lies below the ELBO on average; a plain model refuses them.
+#[test]
+fn a_vae_scores_by_its_elbo_and_iwae_bounds_and_a_plain_model_refuses_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    train(root);
+    let args =
+        ["train", "--dataset", "train.csv", "--test", "test.csv", "--label-column", "kind", "--normal-class", "normal"];
+    ok(bin(root)
+        .args(args)
+        .args(["--variant", "vae", "--hidden", "16", "--code", "2", "--epochs", "60", "--lr", "0.01", "--quiet"])
+        .args(["--out", "v"]));
+    let detect = |score: &str, out: &str| {
+        let s = summary(&ok(bin(root).args(["detect", "v", "--score", score, "-o", out])));
+        let df = scores(&root.join(out));
+        let values: Vec<f64> = df.column("score").unwrap().f64().unwrap().iter().map(|v| v.unwrap()).collect();
+        (s, values)
+    };
+    let (elbo, elbo_scores) = detect("elbo", "e.parquet");
+    let (iwae, iwae_scores) = detect("iwae:20", "i.parquet");
+    for (s, name) in [(&elbo, "elbo"), (&iwae, "iwae:20")] {
+        assert_eq!(
+            (s["score"].as_str(), &s["stored"], s["validation_samples"].as_u64()),
+            (Some(name), &false.into(), Some(40))
+        );
+        assert!(s["report"]["auroc"].as_f64().unwrap() > 0.9, "{s}");
+    }
+    assert!(elbo_scores.iter().chain(&iwae_scores).all(|v| v.is_finite()));
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    assert!(mean(&iwae_scores) < mean(&elbo_scores), "{} vs {}", mean(&iwae_scores), mean(&elbo_scores));
+    assert_eq!(detect("elbo", "e2.parquet").1, elbo_scores, "the same draws every run");
+    let (recon, _) = detect("recon", "r.parquet");
+    assert_eq!((recon["score"].as_str(), &recon["stored"]), (Some("recon"), &true.into()));
+
+    fails(bin(root).args(["detect", "m", "--score", "elbo", "-o", "x.parquet"]), "--variant vae");
+    fails(bin(root).args(["detect", "v", "--score", "iwae:0", "-o", "x.parquet"]), "from 1 to 10000");
+    assert!(!root.join("x.parquet").exists());
+}
+
 #[test]
 fn bad_input_and_rules_are_refused_naming_what_to_fix() {
     let tmp = tempfile::tempdir().unwrap();

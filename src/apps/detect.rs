@@ -1,8 +1,8 @@
 //! `autoencoders detect`: every row or image of a data source scored by the model's
-//! reconstruction error, flagged above a threshold fitted on the validation part of the
-//! model's (normal) training data, and — when the input is labelled and the model was trained
-//! on one normal class — judged: ROC AUC, average precision, precision / recall / F1 at the
-//! threshold.
+//! reconstruction error (or a VAE's bound on −log p(x): [`Score`]), flagged above a threshold
+//! fitted on the validation part of the model's (normal) training data, and — when the input
+//! is labelled and the model was trained on one normal class — judged: ROC AUC, average
+//! precision, precision / recall / F1 at the threshold.
 
 use std::fmt;
 use std::path::Path;
@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::data::{class_index, prepare_data, DataSource, Dataset, Split};
 use crate::model_dir::{weights_sha256, RunConfig, StoredThreshold};
 use crate::models::{Autoencoder, ModelVisitor};
-use crate::train::{average_precision, pr_curve, reconstruction_errors, roc_auc, roc_curve};
+use crate::train::{average_precision, latent_scores, pr_curve, reconstruction_errors, roc_auc, roc_curve};
 use crate::viz::LinePlot;
 use crate::{Error, Result};
 
@@ -66,6 +66,83 @@ impl FromStr for Threshold {
     }
 }
 
+/// What a sample's anomaly score is.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum Score {
+    /// Its mean squared reconstruction error (every model): `recon`.
+    #[default]
+    Reconstruction,
+    /// A VAE's negative ELBO in nats, `−log p(x|z) + KL(q(z|x) ‖ p(z))` with one seeded draw
+    /// of `z`: `elbo`.
+    NegElbo,
+    /// A VAE's negative importance-weighted bound on `log p(x)` with this many draws (Burda et
+    /// al. 2016; tighter than the ELBO as the draws grow): `iwae:K` (`iwae` is `iwae:100`).
+    Iwae(usize),
+}
+
+impl fmt::Display for Score {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Score::Reconstruction => f.write_str("recon"),
+            Score::NegElbo => f.write_str("elbo"),
+            Score::Iwae(k) => write!(f, "iwae:{k}"),
+        }
+    }
+}
+
+impl FromStr for Score {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = |why: &str| Error::config("score", format!("`{s}`: {why}; give recon, elbo, iwae or iwae:K"));
+        match s.trim().split_once(':') {
+            None if s.trim() == "recon" => Ok(Score::Reconstruction),
+            None if s.trim() == "elbo" => Ok(Score::NegElbo),
+            None if s.trim() == "iwae" => Ok(Score::Iwae(100)),
+            Some(("iwae", k)) => match k.trim().parse::<usize>() {
+                Ok(k) if (1..=10_000).contains(&k) => Ok(Score::Iwae(k)),
+                _ => Err(bad("the draws K are a whole number from 1 to 10000")),
+            },
+            _ => Err(bad("unknown score")),
+        }
+    }
+}
+
+impl Score {
+    /// How figures name it.
+    pub fn label(&self) -> String {
+        match self {
+            Score::Reconstruction => "reconstruction error".into(),
+            Score::NegElbo => "−ELBO".into(),
+            Score::Iwae(k) => format!("−IWAE bound (k = {k})"),
+        }
+    }
+
+    /// Each sample's score under `model` (the draws of a VAE's bounds come from `seed`).
+    fn of<M: Autoencoder>(&self, model: &M, set: &Dataset, seed: u64) -> Result<Vec<f64>> {
+        let k = match *self {
+            Score::Reconstruction => return Ok(reconstruction_errors(model, set, 512)),
+            Score::NegElbo => 0,
+            Score::Iwae(k) => k,
+        };
+        latent_scores(model, set, k, 512, seed).ok_or_else(|| {
+            let what = "is a bound on log p(x), which only a latent-variable model has (--variant vae); \
+                        score this model with recon";
+            Error::config("score", format!("{self} {what}"))
+        })
+    }
+}
+
+/// What `detect` reads and how it scores.
+#[derive(Clone, Debug, Default)]
+pub struct DetectOptions {
+    /// The data to score [default: the model's test split].
+    pub input: Option<DataSource>,
+    /// The flagging rule [default: percentile:99, the one `config.json` stores].
+    pub threshold: Option<Threshold>,
+    /// The score [default: reconstruction error].
+    pub score: Score,
+}
+
 impl Threshold {
     /// The score above which a sample is flagged, given the scores of normal validation
     /// samples (not read by [`Threshold::Value`]); `None` when a rule needs them and there
@@ -103,6 +180,8 @@ fn percentile(xs: &[f64], p: f64) -> f64 {
 /// How a data source was scored.
 #[derive(Debug, Serialize)]
 pub struct Detection {
+    /// The score (`recon`, `elbo`, `iwae:K`).
+    pub score: String,
     /// The rule the threshold came from (`percentile:99`, …).
     pub rule: String,
     /// The score above which a sample is flagged.
@@ -118,7 +197,7 @@ pub struct Detection {
     /// How well the scores and flags tell the anomalies (every class but the model's normal
     /// one), when the input is labelled and the model has a normal class.
     pub report: Option<DetectionReport>,
-    /// Each sample's score: its mean squared reconstruction error.
+    /// Each sample's score: its mean squared reconstruction error, or the bound [`Score`] names.
     #[serde(skip)]
     pub scores: Vec<f64>,
     /// Whether each sample is an anomaly by its label (with a report).
@@ -157,13 +236,20 @@ impl Detection {
 /// rule, the threshold `config.json` stored when training ended (no training data is read);
 /// else fitted anew on the validation part of the training data.
 pub fn detect(dir: &Path, input: Option<&DataSource>, threshold: Option<Threshold>) -> Result<(Detection, Dataset)> {
+    detect_with(dir, &DetectOptions { input: input.cloned(), threshold, score: Score::Reconstruction })
+}
+
+/// [`detect`] with another [`Score`]: the threshold `config.json` stores is on reconstruction
+/// errors, so any other score fits its threshold on the validation part again.
+pub fn detect_with(dir: &Path, opts: &DetectOptions) -> Result<(Detection, Dataset)> {
+    let (threshold, score) = (opts.threshold, opts.score);
     let cfg = RunConfig::load(dir)?;
-    let set = match input {
+    let set = match &opts.input {
         Some(src) => super::load_checked_input(&cfg, dir, src)?,
         None => super::load_checked_split(&cfg, dir, Split::Test)?,
     };
     let stored = match &cfg.threshold {
-        Some(s) if threshold.as_ref().is_none_or(|t| t.to_string() == s.rule) => {
+        Some(s) if score == Score::Reconstruction && threshold.as_ref().is_none_or(|t| t.to_string() == s.rule) => {
             let current = weights_sha256(dir)?;
             if current != s.weights_sha256 {
                 eprintln!(
@@ -180,7 +266,7 @@ pub fn detect(dir: &Path, input: Option<&DataSource>, threshold: Option<Threshol
         (Some(_), _) | (None, Threshold::Value(_)) => None,
         (None, _) => Some(validation_part(&cfg)?),
     };
-    let (scores, val_scores) = cfg.load_model(dir, Scores { set: &set, val: val.as_ref() })?;
+    let (scores, val_scores) = cfg.load_model(dir, Scores { set: &set, val: val.as_ref(), score })?;
     let (th, validation_samples) = match stored {
         Some(s) => (s.value, s.validation_samples),
         None => {
@@ -202,6 +288,7 @@ pub fn detect(dir: &Path, input: Option<&DataSource>, threshold: Option<Threshol
     };
     let flagged = scores.iter().filter(|&&s| s > th).count();
     let mut d = Detection {
+        score: score.to_string(),
         rule: rule.to_string(),
         threshold: th,
         stored: stored.is_some(),
@@ -227,7 +314,7 @@ pub fn stored_threshold(cfg: &RunConfig, dir: &Path, val: &Dataset) -> Result<Op
         return Ok(None);
     }
     let rule = Threshold::default();
-    let (errors, _) = cfg.load_model(dir, Scores { set: val, val: None })?;
+    let (errors, _) = cfg.load_model(dir, Scores { set: val, val: None, score: Score::Reconstruction })?;
     let weights_sha256 = weights_sha256(dir)?;
     Ok(rule.fit(&errors).map(|value| StoredThreshold {
         rule: rule.to_string(),
@@ -251,14 +338,16 @@ fn validation_part(cfg: &RunConfig) -> Result<Dataset> {
 struct Scores<'a> {
     set: &'a Dataset,
     val: Option<&'a Dataset>,
+    score: Score,
 }
 
 impl ModelVisitor for Scores<'_> {
     type Output = (Vec<f64>, Vec<f64>);
     fn visit<M: Autoencoder>(self, model: M) -> Result<Self::Output> {
         super::check_len(&model, self.set)?;
-        let val = self.val.map(|v| reconstruction_errors(&model, v, 512)).unwrap_or_default();
-        Ok((reconstruction_errors(&model, self.set, 512), val))
+        // Validation and scored data draw from seeds of their own: each run scores alike.
+        let val = self.val.map(|v| self.score.of(&model, v, 0x5CA1E)).transpose()?.unwrap_or_default();
+        Ok((self.score.of(&model, self.set, 0xDE7EC7)?, val))
     }
 }
 
@@ -306,16 +395,17 @@ pub fn figures(d: &Detection) -> Option<(LinePlot, LinePlot)> {
     let n_neg = (d.samples - r.anomalies).max(1) as f64;
     let false_alarms = d.flags().iter().zip(anomalous).filter(|(&f, &a)| f && !a).count() as f64;
     let auroc = r.auroc.unwrap_or(f64::NAN);
+    let label = d.score.parse::<Score>().map_or_else(|_| d.score.clone(), |s| s.label());
     let roc =
         LinePlot::new(format!("ROC: normal class {}", r.normal_class), "false positive rate", "true positive rate")
-            .line(format!("reconstruction error (AUROC {auroc:.3})"), roc_curve(&d.scores, anomalous))
+            .line(format!("{label} (AUROC {auroc:.3})"), roc_curve(&d.scores, anomalous))
             .line("chance", vec![(0.0, 0.0), (1.0, 1.0)])
             .line(format!("threshold {}", d.rule), vec![(false_alarms / n_neg, r.recall)])
             .legend_at(plotters::prelude::SeriesLabelPosition::LowerRight);
     let ap = r.average_precision.unwrap_or(f64::NAN);
     let base = r.anomalies as f64 / d.samples.max(1) as f64;
     let pr = LinePlot::new(format!("Precision–recall: normal class {}", r.normal_class), "recall", "precision")
-        .line(format!("reconstruction error (AP {ap:.3})"), pr_curve(&d.scores, anomalous))
+        .line(format!("{label} (AP {ap:.3})"), pr_curve(&d.scores, anomalous))
         .line("chance", vec![(0.0, base), (1.0, base)])
         .line(format!("threshold {}", d.rule), vec![(r.recall, r.precision)])
         .legend_at(plotters::prelude::SeriesLabelPosition::LowerLeft);
@@ -336,6 +426,19 @@ mod tests {
             assert!(e.contains(bad) && e.contains("percentile:P, mean-sd:K or value:X"), "{bad}: {e}");
         }
         assert_eq!(Threshold::default().to_string(), "percentile:99");
+    }
+
+    #[test]
+    fn scores_parse_print_back_and_refuse_bad_draws() {
+        for (text, want) in [("recon", Score::Reconstruction), ("elbo", Score::NegElbo), ("iwae", Score::Iwae(100))] {
+            assert_eq!(text.parse::<Score>().unwrap(), want);
+        }
+        assert_eq!("iwae:7".parse::<Score>().unwrap(), Score::Iwae(7));
+        assert_eq!(Score::Iwae(7).to_string().parse::<Score>().unwrap(), Score::Iwae(7));
+        for bad in ["iwae:0", "iwae:x", "elbo:3", "mse", ""] {
+            let err = bad.parse::<Score>().unwrap_err().to_string();
+            assert!(err.contains("recon, elbo, iwae or iwae:K"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -218,10 +218,15 @@ fn no_prior(what: &str) -> Error {
 }
 
 /// Decodes `n` codes (rows of the model's code size) in batches of 512.
+/// Without the tape where the model has a frozen form ([`Autoencoder::inference`]).
 pub(crate) fn decode_codes<M: Autoencoder>(model: &M, codes: Vec<f32>, n: usize) -> Vec<f32> {
     let dev = Dev::default();
     let k = model.code_len();
     let mut out = Vec::new();
+    if let Some(mut frozen) = model.inference() {
+        codes.chunks(k * 512).for_each(|z| frozen.decode_into(z, z.len() / k, &mut out));
+        return out;
+    }
     for chunk in codes.chunks(k * 512) {
         let z = dev.tensor_from_vec(chunk.to_vec(), (chunk.len() / k, k));
         out.extend(values(&model.decode(reshape_code(model, z))));

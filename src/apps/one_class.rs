@@ -13,7 +13,8 @@
 //!
 //! PCA's reconstruction error (components for [`PCA_VARIANCE`] of the class's variance) runs
 //! beside them on the same split. One setting for every class, fixed before any test score is
-//! seen; per-seed numbers and the median over seeds.
+//! seen; per-seed numbers and the median over seeds. With [`OneClassOptions::vae`] each model
+//! is a VAE instead, scored the same way through its means μ (its code).
 
 use std::path::{Path, PathBuf};
 
@@ -24,7 +25,7 @@ use crate::baselines::Pca;
 use crate::data::{class_index, prepare_data, DataConfig, DataSource, Dataset, Prepared, Split};
 use crate::model_dir::RunConfig;
 use crate::models::conv::ConvConfig;
-use crate::models::{Autoencoder, ModelConfig, ModelVisitor};
+use crate::models::{Autoencoder, ModelConfig, ModelVisitor, VaeConfig, Variant};
 use crate::train::{average_precision, encode_all, median, reconstruction_errors, roc_auc, Progress, TrainConfig};
 use crate::viz::LinePlot;
 use crate::{Error, Result};
@@ -43,6 +44,9 @@ pub struct OneClassOptions {
     pub epochs: usize,
     /// The code size of every model.
     pub code: usize,
+    /// Train each model as a VAE (β = 1, Bernoulli decoder) instead of a plain autoencoder:
+    /// its code is the mean μ, its reconstruction the decoded μ.
+    pub vae: bool,
     /// Where the models go: `DIR/class-K-seed-S`, model directories `detect` reads.
     pub models: PathBuf,
 }
@@ -51,7 +55,7 @@ impl OneClassOptions {
     /// The measured setting for `dataset`: 3 seeds, 10 epochs, code 32 — the CLI's `train
     /// --model conv` defaults.
     pub fn new(dataset: DataSource, models: impl Into<PathBuf>) -> Self {
-        Self { dataset, classes: vec![], seeds: vec![0, 1, 2], epochs: 10, code: 32, models: models.into() }
+        Self { dataset, classes: vec![], seeds: vec![0, 1, 2], epochs: 10, code: 32, vae: false, models: models.into() }
     }
 }
 
@@ -120,7 +124,8 @@ fn study_class(opts: &OneClassOptions, k: usize, name: &str) -> Result<Vec<Class
     };
     let (pcs, pca) = pca_scores(&prepared)?;
     let mut points = vec![point("pca", None, format!("k={pcs} ({:.0} %)", PCA_VARIANCE * 100.0), &pca)];
-    let setting = format!("conv code {} for {} epochs", opts.code, opts.epochs);
+    let kind = if opts.vae { "conv VAE" } else { "conv" };
+    let setting = format!("{kind} code {} for {} epochs", opts.code, opts.epochs);
     for &seed in &opts.seeds {
         let dir = model_dir(&opts.models, k, seed);
         for (method, scores) in seed_scores(opts, &prepared, &dir, seed, name)? {
@@ -144,6 +149,7 @@ fn seed_scores(
     let train = TrainConfig { epochs: opts.epochs, seed, patience: None, ..Default::default() };
     let cfg = RunConfig {
         command: format!("autoencoders one-class (class {name}, seed {seed})"),
+        variant: if opts.vae { Variant::Vae(VaeConfig::default()) } else { Variant::Plain },
         ..RunConfig::new(ModelConfig::Conv(model), prepared.config.clone(), train)
     };
     super::train_prepared(&cfg, prepared.clone(), dir, Progress::Quiet)?;

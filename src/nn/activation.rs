@@ -118,9 +118,14 @@ impl Activation {
     }
 }
 
-/// Evaluates `$body` with `$f` bound to `$act`'s function (GELU excluded: never fused) as a
-/// closure or fn item of its own type per arm, so the element loops inline and vectorise it
-/// (a common `fn(f32) -> f32` pointer kept them scalar: `perf` showed `sigmoid` as a call).
+/// Evaluates `$body` with `$f` bound to `$act`'s function as a closure or fn item of its own
+/// type per arm, so the element loops inline and vectorise it (a common `fn(f32) -> f32`
+/// pointer kept them scalar: `perf` showed `sigmoid` as a call).
+///
+/// # Panics
+/// For GELU, which is never fused (its derivative needs the input, not the output): every
+/// caller takes dfdx's op for it first. Refusing here keeps a missed guard from silently
+/// computing the identity.
 macro_rules! with_function {
     ($act:expr, $f:ident => $body:expr) => {
         match $act {
@@ -136,15 +141,17 @@ macro_rules! with_function {
                 let $f = math::sigmoid;
                 $body
             }
-            Activation::Identity | Activation::Gelu => {
+            Activation::Identity => {
                 let $f = |z: f32| z;
                 $body
             }
+            Activation::Gelu => unreachable!("GELU is never fused: its callers take dfdx's op"),
         }
     };
 }
 
-/// The same for the derivative as a function of the activation's *output* `y`.
+/// The same for the derivative as a function of the activation's *output* `y` (GELU has
+/// none: it panics, as [`with_function`] does).
 macro_rules! with_slope {
     ($act:expr, $d:ident => $body:expr) => {
         match $act {
@@ -160,10 +167,11 @@ macro_rules! with_slope {
                 let $d = |y: f32| y * (1.0 - y);
                 $body
             }
-            Activation::Identity | Activation::Gelu => {
+            Activation::Identity => {
                 let $d = |_: f32| 1.0f32;
                 $body
             }
+            Activation::Gelu => unreachable!("GELU has no slope as a function of its output"),
         }
     };
 }
@@ -172,8 +180,12 @@ pub(crate) use {with_function, with_slope};
 /// Values handed to one rayon task by the element-wise passes: enough work to pay for it.
 pub(crate) const CHUNK: usize = 8192;
 
-/// `act` of every value, in place, across threads.
+/// `act` of every value, in place, across threads (GELU too, though it is never fused: a
+/// VAE's Gaussian likelihood reads its output activation outside the tape).
 pub(crate) fn act_in_place(y: &mut [f32], act: Activation) {
+    if act == Activation::Gelu {
+        return y.par_chunks_mut(CHUNK).for_each(|c| c.iter_mut().for_each(|v| *v = math::gelu(*v)));
+    }
     with_function!(act, f => y.par_chunks_mut(CHUNK).for_each(|c| map_in_place(c, &f)))
 }
 
@@ -203,6 +215,23 @@ impl std::fmt::Display for Activation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn act_in_place_computes_every_activation_as_dfdx_does() {
+        let dev = Dev::seed_from_u64(4);
+        let x: Tensor<(usize,), f32, Dev> = dev.sample_normal_like(&(20_000,)) * 4.0;
+        for act in [Activation::Relu, Activation::Tanh, Activation::Sigmoid, Activation::Identity, Activation::Gelu] {
+            let mut y = x.as_vec();
+            act_in_place(&mut y, act);
+            let want = act.apply_unfused(x.clone()).as_vec();
+            if act == Activation::Gelu {
+                let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&y), bits(&want), "gelu: dfdx's formula bit for bit");
+            }
+            let worst = y.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            assert!(worst < 1e-5, "{act}: off by {worst}");
+        }
+    }
 
     #[test]
     fn fused_activations_and_their_gradients_match_dfdx() {

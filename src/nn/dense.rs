@@ -262,7 +262,7 @@ math::wide_fn! {
 /// The gradient before the activation, from the gradient after it and the saved output `y`;
 /// `None` for the identity (it is `gy` itself).
 fn act_grad(gy: &[f32], y: &[f32], act: Activation) -> Option<Vec<f32>> {
-    if matches!(act, Activation::Identity | Activation::Gelu) {
+    if act == Activation::Identity {
         return None;
     }
     let mut out = vec![0.0; gy.len()];

@@ -53,6 +53,14 @@ pub fn tanh(x: f32) -> f32 {
     1.0 - 2.0 / (exp(2.0 * x) + 1.0)
 }
 
+/// GELU's tanh approximation, `x/2 · (1 + tanh(√(2/π) (x + 0.044715 x³)))`: dfdx's
+/// `fast_gelu`, the same operations in the same order (equal bit for bit, tested), for values
+/// read outside a tape.
+pub fn gelu(x: f32) -> f32 {
+    let alpha = x + 0.044715 * x.powi(3);
+    0.5 * x * (1.0 + (std::f32::consts::FRAC_2_PI.sqrt() * alpha).tanh())
+}
+
 /// The standard normal CDF, `Φ(x) = erfc(−x/√2) / 2` (libm's `erfc`, accurate to a few ulp).
 pub fn normal_cdf(x: f64) -> f64 {
     0.5 * libm::erfc(-x / std::f64::consts::SQRT_2)

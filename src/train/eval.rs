@@ -346,6 +346,23 @@ pub fn variational_stats<M: Autoencoder>(
     })
 }
 
+/// Each sample's negative bound on `log p(x)` under a latent-variable model, in nats: with
+/// `k = 0` the negative ELBO (one `z ~ q(z|x)` and the closed-form KL), else the negative
+/// IWAE bound from `k` draws; `None` for other models. Draws come from `seed`. An anomaly
+/// score that asks how likely the model finds `x`, not only how well it rebuilds it.
+pub fn latent_scores<M: Autoencoder>(model: &M, data: &Dataset, k: usize, batch: usize, seed: u64) -> Option<Vec<f64>> {
+    let dev = Dev::default();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let batch = if k > 1 { (batch * 8 / k).clamp(32, batch) } else { batch };
+    let mut out = Vec::with_capacity(data.len());
+    for b in data.batches(batch) {
+        let x = dev.tensor_from_vec(b.x.to_vec(), model.input_shape(b.n));
+        let bounds = model.latent_bounds(x, k, &mut rng)?;
+        out.extend(bounds.iter().map(|l| if k == 0 { l.recon + l.kl } else { -l.log_px }));
+    }
+    Some(out)
+}
+
 /// The sparsity of a set of codes.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct CodeStats {

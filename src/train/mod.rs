@@ -22,9 +22,10 @@ pub use adaptive::{
 };
 pub use adversarial::{AdversarialLosses, AdversarialStep, ADVERSARIAL_LR, DISCRIMINATOR_STEPS};
 pub use eval::{
-    average_precision, code_stats, encode_all, evaluate_loss, evaluate_loss_of, jacobian_norms, jacobian_stats, median,
-    per_sample_errors, pr_curve, prior_fit, reconstruct_all, reconstruction_errors, roc_auc, roc_curve,
-    variational_stats, CodeStats, JacobianStats, MetricSums, Metrics, PriorFit, VariationalStats, ACTIVE_UNIT_VARIANCE,
+    average_precision, code_stats, encode_all, evaluate_loss, evaluate_loss_of, jacobian_norms, jacobian_stats,
+    latent_scores, median, per_sample_errors, pr_curve, prior_fit, reconstruct_all, reconstruction_errors, roc_auc,
+    roc_curve, variational_stats, CodeStats, JacobianStats, MetricSums, Metrics, PriorFit, VariationalStats,
+    ACTIVE_UNIT_VARIANCE,
 };
 pub use history::{score, EpochRecord, History};
 pub use noise::{InputNoise, Noise};

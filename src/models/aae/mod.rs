@@ -154,6 +154,10 @@ impl<M: Autoencoder<Code = (usize, usize)>> Autoencoder for Aae<M> {
     fn decode_logits<T: Tape<f32, Dev>>(&self, z: Tensor<Self::Code, f32, Dev, T>) -> Tensor<Self::Input, f32, Dev, T> {
         self.backbone.decode_logits(z)
     }
+    /// The backbone's: the discriminator takes no part in encoding or decoding.
+    fn inference(&self) -> Option<Box<dyn crate::models::Inference>> {
+        self.backbone.inference()
+    }
     /// The reconstruction loss (what the first phase trains and validation watches).
     fn loss<T: Tape<f32, Dev>>(
         &self,
@@ -173,5 +177,18 @@ impl<M: Autoencoder<Code = (usize, usize)>> Autoencoder for Aae<M> {
     }
     fn is_adversarial(&self) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frozen_aae_is_its_backbone_frozen() {
+        use crate::models::dense::{Dense1, DenseConfig};
+        let dev = Dev::seed_from_u64(6);
+        let backbone = Dense1::new(&dev, &DenseConfig::shallow(30, 2).with_hidden(&[8])).unwrap();
+        crate::models::inference::assert_frozen_agrees(&Aae::new(&dev, backbone, AaeConfig::default()), 11);
     }
 }

@@ -66,6 +66,10 @@ impl Inference for DenseInference {
         self.run(0..self.encoder_layers, x, n, out);
     }
 
+    fn decode_into(&mut self, z: &[f32], n: usize, out: &mut Vec<f32>) {
+        self.run(self.encoder_layers..self.layers.len(), z, n, out);
+    }
+
     fn reconstruct_into(&mut self, x: &[f32], n: usize, out: &mut Vec<f32>) {
         self.run(0..self.layers.len(), x, n, out);
     }
@@ -73,28 +77,11 @@ impl Inference for DenseInference {
 
 #[cfg(test)]
 mod tests {
-    use dfdx::prelude::*;
 
     use crate::models::dense::{Dense0, Dense2, DenseConfig};
+    use crate::models::inference::assert_frozen_agrees;
     use crate::models::Autoencoder;
     use crate::nn::{Activation, Dev};
-
-    /// The frozen path against the tape path on `n` samples: equal bit for bit.
-    fn agrees<M: Autoencoder<Input = (usize, usize), Code = (usize, usize)>>(model: &M, n: usize) {
-        let dev = Dev::seed_from_u64(3);
-        let d = model.input_shape(1).1;
-        let data: Vec<f32> = (0..n * d).map(|i| ((i * 7919) % 1000) as f32 / 1000.0).collect();
-        let x = || dev.tensor_from_vec(data.clone(), (n, d));
-        let mut frozen = model.inference().expect("a dense model without GELU has a frozen form");
-        let (mut codes, mut recon) = (vec![1.0], vec![2.0]); // appended to, not overwritten
-        frozen.encode_into(&data, n, &mut codes);
-        frozen.reconstruct_into(&data, n, &mut recon);
-        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&codes[1..]), bits(&model.encode(x()).as_vec()), "codes, n = {n}");
-        assert_eq!(bits(&recon[1..]), bits(&model.reconstruct(x()).as_vec()), "reconstructions, n = {n}");
-        assert_eq!((codes[0], recon[0]), (1.0, 2.0));
-        assert_eq!((frozen.input_len(), frozen.code_len()), (d, model.code_len()));
-    }
 
     #[test]
     fn frozen_dense_models_match_the_tape_path_bit_for_bit() {
@@ -107,9 +94,9 @@ mod tests {
         let model = Dense2::new(&dev, &deep).unwrap();
         // One row; an odd batch; one large enough that every pass splits across threads.
         for n in [1, 37, 600] {
-            agrees(&model, n);
+            assert_frozen_agrees(&model, n);
         }
-        agrees(&Dense0::new(&dev, &DenseConfig::shallow(50, 4)).unwrap(), 9);
+        assert_frozen_agrees(&Dense0::new(&dev, &DenseConfig::shallow(50, 4)).unwrap(), 9);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! figures and interpolation use); generation decodes draws from the prior `N(0, I)`.
 
 mod config;
+mod inference;
 
 pub use config::VaeConfig;
 
@@ -14,7 +15,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 
-use crate::models::{recon_loss, Autoencoder, LatentBound, LossParts, Prior, ReconLoss};
+use crate::models::{recon_loss, Autoencoder, Inference, LatentBound, LossParts, Prior, ReconLoss};
 use crate::nn::activation::act_in_place;
 use crate::nn::{math, values, Activation, Dev, Param, Params};
 use rayon::prelude::*;
@@ -138,6 +139,11 @@ impl<M: Autoencoder<Code = (usize, usize)>> Autoencoder for Vae<M> {
 
     fn is_stochastic(&self) -> bool {
         true
+    }
+
+    /// The backbone's frozen form with the means taken out (`None` when it has none).
+    fn inference(&self) -> Option<Box<dyn Inference>> {
+        Some(Box::new(inference::VaeInference::new(self.backbone.inference()?)))
     }
 
     /// The negative ELBO with one `z` per sample (never μ), β-weighted KL: with a fixed
@@ -342,6 +348,18 @@ pub fn gaussian_kl<T: Tape<f32, Dev>>(stats: Tensor<(usize, usize), f32, Dev, T>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_frozen_vae_encodes_its_means_and_decodes_them_bit_for_bit() {
+        use crate::models::dense::{Dense1, DenseConfig};
+        let dev = Dev::seed_from_u64(2);
+        let cfg =
+            DenseConfig { output_activation: Activation::Sigmoid, ..DenseConfig::shallow(40, 3).with_hidden(&[16]) };
+        let vae = Vae::new(Dense1::with_heads(&dev, &cfg, 2).unwrap(), VaeConfig::default());
+        for n in [1, 23] {
+            crate::models::inference::assert_frozen_agrees(&vae, n);
+        }
+    }
 
     #[test]
     fn kl_of_identical_gaussians_is_zero_and_known_pairs_match_the_closed_form() {
