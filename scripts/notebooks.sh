@@ -46,8 +46,8 @@ export JUPYTER_PATH="$PWD/$VENV/share/jupyter"
 
 export EVCXR_TMPDIR="$PWD/target/notebooks/evcxr"
 mkdir -p "$EVCXR_TMPDIR"
-# The same dependency versions as the crate's own build.
-cp Cargo.lock "$EVCXR_TMPDIR/Cargo.lock"
+# The same dependency versions as the crate's own build: notebooks.py copies Cargo.lock into
+# $EVCXR_TMPDIR before each `:dep` cell (evcxr's start-up build prunes an earlier copy).
 mkdir -p target/notebooks/.cargo
 cat > target/notebooks/.cargo/config.toml <<'TOML'
 # Written by scripts/notebooks.sh. The notebook cells (the root crate of evcxr's build) at
