@@ -90,6 +90,12 @@ impl fmt::Display for Score {
     }
 }
 
+impl Serialize for Score {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 impl FromStr for Score {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
@@ -180,8 +186,8 @@ fn percentile(xs: &[f64], p: f64) -> f64 {
 /// How a data source was scored.
 #[derive(Debug, Serialize)]
 pub struct Detection {
-    /// The score (`recon`, `elbo`, `iwae:K`).
-    pub score: String,
+    /// The score (written as `recon`, `elbo`, `iwae:K`).
+    pub score: Score,
     /// The rule the threshold came from (`percentile:99`, …).
     pub rule: String,
     /// The score above which a sample is flagged.
@@ -288,7 +294,7 @@ pub fn detect_with(dir: &Path, opts: &DetectOptions) -> Result<(Detection, Datas
     };
     let flagged = scores.iter().filter(|&&s| s > th).count();
     let mut d = Detection {
-        score: score.to_string(),
+        score,
         rule: rule.to_string(),
         threshold: th,
         stored: stored.is_some(),
@@ -304,6 +310,12 @@ pub fn detect_with(dir: &Path, opts: &DetectOptions) -> Result<(Detection, Datas
         d.anomalous = Some(anomalous);
     }
     Ok((d, set))
+}
+
+/// Each sample of `set` (already read as the model's data) scored by `score` under the model
+/// in `dir`.
+pub fn score_set(dir: &Path, set: &Dataset, score: Score) -> Result<Vec<f64>> {
+    Ok(RunConfig::load(dir)?.load_model(dir, Scores { set, val: None, score })?.0)
 }
 
 /// The default rule's threshold on the reconstruction errors of `val` (the validation part
@@ -395,7 +407,7 @@ pub fn figures(d: &Detection) -> Option<(LinePlot, LinePlot)> {
     let n_neg = (d.samples - r.anomalies).max(1) as f64;
     let false_alarms = d.flags().iter().zip(anomalous).filter(|(&f, &a)| f && !a).count() as f64;
     let auroc = r.auroc.unwrap_or(f64::NAN);
-    let label = d.score.parse::<Score>().map_or_else(|_| d.score.clone(), |s| s.label());
+    let label = d.score.label();
     let roc =
         LinePlot::new(format!("ROC: normal class {}", r.normal_class), "false positive rate", "true positive rate")
             .line(format!("{label} (AUROC {auroc:.3})"), roc_curve(&d.scores, anomalous))
@@ -407,8 +419,7 @@ pub fn figures(d: &Detection) -> Option<(LinePlot, LinePlot)> {
     let pr = LinePlot::new(format!("Precision–recall: normal class {}", r.normal_class), "recall", "precision")
         .line(format!("{label} (AP {ap:.3})"), pr_curve(&d.scores, anomalous))
         .line("chance", vec![(0.0, base), (1.0, base)])
-        .line(format!("threshold {}", d.rule), vec![(r.recall, r.precision)])
-        .legend_at(plotters::prelude::SeriesLabelPosition::LowerLeft);
+        .line(format!("threshold {}", d.rule), vec![(r.recall, r.precision)]);
     Some((roc, pr))
 }
 

@@ -99,7 +99,7 @@ fn study_set(set: &str, opts: &TableStudyOptions) -> Result<Vec<TablePoint>> {
         auroc: roc_auc(scores, &anomalous).unwrap_or(f64::NAN),
         average_precision: average_precision(scores, &anomalous).unwrap_or(f64::NAN),
     };
-    let (ae_setting, ae) = autoencoder_scores(set, prepared.clone(), opts)?;
+    let (ae_setting, ae) = autoencoder_scores(set, &prepared, opts)?;
     let (k, pca) = pca_scores(&prepared)?;
     let forest_opts = IsolationForestOptions { seed: opts.seed, ..Default::default() };
     let forest = IsolationForest::fit(&train.samples, d, &forest_opts)?.score(&test.samples);
@@ -110,7 +110,7 @@ fn study_set(set: &str, opts: &TableStudyOptions) -> Result<Vec<TablePoint>> {
     ])
 }
 
-fn autoencoder_scores(set: &str, prepared: Prepared, opts: &TableStudyOptions) -> Result<(String, Vec<f64>)> {
+fn autoencoder_scores(set: &str, prepared: &Prepared, opts: &TableStudyOptions) -> Result<(String, Vec<f64>)> {
     let model = rule_model(prepared.train.sample_len());
     let setting = format!("{}-{}", model.hidden[0], model.code);
     let train = TrainConfig { epochs: opts.epochs, seed: opts.seed, patience: Some(10), ..Default::default() };
@@ -119,8 +119,9 @@ fn autoencoder_scores(set: &str, prepared: Prepared, opts: &TableStudyOptions) -
         ..RunConfig::new(ModelConfig::Dense(model), prepared.config.clone(), train)
     };
     let dir = opts.models.join(set);
-    super::train_prepared(&cfg, prepared, &dir, Progress::Quiet)?;
-    Ok((setting, super::detect::detect(&dir, None, None)?.0.scores))
+    super::train_prepared(&cfg, prepared.clone(), &dir, Progress::Quiet)?;
+    // The test split in memory, not read again from the model's data source.
+    Ok((setting, super::detect::score_set(&dir, &prepared.test, super::detect::Score::Reconstruction)?))
 }
 
 /// PCA fitted on the normal training rows with the fewest components that keep

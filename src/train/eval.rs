@@ -310,19 +310,12 @@ pub fn variational_stats<M: Autoencoder>(
     batch: usize,
     seed: u64,
 ) -> Option<VariationalStats> {
-    let dev = Dev::default();
-    let mut rng = StdRng::seed_from_u64(seed);
     let (mut recon, mut kl, mut iw, mut iw_sq) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
-    // IWAE's cost is k decoder passes per sample: smaller batches keep the k·batch logits small.
-    let batch = if k > 1 { (batch * 8 / k).clamp(32, batch) } else { batch };
-    for b in data.batches(batch) {
-        let x = dev.tensor_from_vec(b.x.to_vec(), model.input_shape(b.n));
-        for bound in model.latent_bounds(x, k, &mut rng)? {
-            recon += bound.recon;
-            kl += bound.kl;
-            iw += bound.log_px;
-            iw_sq += bound.log_px * bound.log_px;
-        }
+    for bound in latent_bounds_all(model, data, k, batch, seed)? {
+        recon += bound.recon;
+        kl += bound.kl;
+        iw += bound.log_px;
+        iw_sq += bound.log_px * bound.log_px;
     }
     let n = data.len().max(1) as f64;
     let codes = encode_all(model, data, 512);
@@ -351,14 +344,27 @@ pub fn variational_stats<M: Autoencoder>(
 /// IWAE bound from `k` draws; `None` for other models. Draws come from `seed`. An anomaly
 /// score that asks how likely the model finds `x`, not only how well it rebuilds it.
 pub fn latent_scores<M: Autoencoder>(model: &M, data: &Dataset, k: usize, batch: usize, seed: u64) -> Option<Vec<f64>> {
+    let bounds = latent_bounds_all(model, data, k, batch, seed)?;
+    Some(bounds.iter().map(|l| if k == 0 { l.recon + l.kl } else { -l.log_px }).collect())
+}
+
+/// [`Autoencoder::latent_bounds`] of every sample of `data`, in order, in batches of `batch`
+/// (fewer when `k` draws each multiply the decoder's work); `None` for models without them.
+fn latent_bounds_all<M: Autoencoder>(
+    model: &M,
+    data: &Dataset,
+    k: usize,
+    batch: usize,
+    seed: u64,
+) -> Option<Vec<crate::models::LatentBound>> {
     let dev = Dev::default();
     let mut rng = StdRng::seed_from_u64(seed);
+    // IWAE's cost is k decoder passes per sample: smaller batches keep the k·batch logits small.
     let batch = if k > 1 { (batch * 8 / k).clamp(32, batch) } else { batch };
     let mut out = Vec::with_capacity(data.len());
     for b in data.batches(batch) {
         let x = dev.tensor_from_vec(b.x.to_vec(), model.input_shape(b.n));
-        let bounds = model.latent_bounds(x, k, &mut rng)?;
-        out.extend(bounds.iter().map(|l| if k == 0 { l.recon + l.kl } else { -l.log_px }));
+        out.extend(model.latent_bounds(x, k, &mut rng)?);
     }
     Some(out)
 }

@@ -5,7 +5,7 @@ use crate::models::Inference;
 
 pub(super) struct VaeInference {
     /// The backbone, whose codes are `[μ | log σ²]` rows (2 × latent).
-    pub backbone: Box<dyn Inference>,
+    backbone: Box<dyn Inference>,
     /// The backbone's codes of the current batch.
     stats: Vec<f32>,
     /// The means of the current batch, for `reconstruct_into`.
