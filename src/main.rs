@@ -320,6 +320,10 @@ enum Command {
         /// Train each model as a VAE (β = 1): scored through its means μ and their decoding.
         #[arg(long)]
         vae: bool,
+        /// Train each model as a denoising autoencoder on inputs corrupted by KIND:STRENGTH
+        /// (as `train --noise`: gaussian:SIGMA, mask:P, salt-pepper:P, shift:PIXELS).
+        #[arg(long, value_name = "KIND:STRENGTH")]
+        noise: Option<autoencoders::train::Noise>,
     },
     /// Face recognition on ORL (orl-faces/5-5: images 1–5 of each of 40 people train, 6–10
     /// test): a conv autoencoder at the faces' full 112×92 per code size and seed, trained on
@@ -832,9 +836,9 @@ fn main() -> Result<()> {
             eprintln!("wrote {} and {}", output.display(), json.display());
             Ok(())
         }
-        Command::OneClass { dir, dataset, classes, seeds, epochs, code, vae } => {
+        Command::OneClass { dir, dataset, classes, seeds, epochs, code, vae, noise } => {
             let models = dir.clone();
-            let opts = apps::one_class::OneClassOptions { dataset, classes, seeds, epochs, code, vae, models };
+            let opts = apps::one_class::OneClassOptions { dataset, classes, seeds, epochs, code, vae, noise, models };
             let points = apps::one_class::study(&opts, |pts| {
                 let row: Vec<String> = pts.iter().map(|p| format!("{} {:.3}", p.method, p.auroc)).collect();
                 eprintln!("class {} ({}): AUROC {}", pts[0].class, pts[0].name, row.join(", "));

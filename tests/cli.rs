@@ -138,7 +138,10 @@ fn every_subcommand_explains_its_flags() {
         ("detect", vec!["--input", "--threshold", "percentile:P", "mean-sd:K", "value:X", "--output"]),
         ("detect-eval", vec!["[SETS]", "--models", "--epochs", "--seed", "--output", "Isolation Forest"]),
         ("faces", vec!["<DIR>", "--query", "--top", "--metric", "--codes", "--seeds", "--epochs", "leave-one-out"]),
-        ("one-class", vec!["<DIR>", "--dataset", "--classes", "--seeds", "--epochs", "--code", "Ruff"]),
+        (
+            "one-class",
+            vec!["<DIR>", "--dataset", "--classes", "--seeds", "--epochs", "--code", "--vae", "--noise", "Ruff"],
+        ),
     ] {
         let help = ok(bin().args([sub, "--help"]));
         for f in flags {

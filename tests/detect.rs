@@ -311,9 +311,15 @@ fn one_class_scores_each_normal_digit_against_the_other_nine() {
     let study = json[5]["auroc"].as_f64().unwrap();
     assert!((metrics["test_auroc"].as_f64().unwrap() - study).abs() < 1e-9, "{metrics} vs {study}");
 
+    // Fashion-MNIST, with denoising models (`--noise`): the models train on corrupted input.
     let fashion = ["one-class", "of", "--dataset", "fashion-mnist", "--classes", "0", "--seeds", "0", "--epochs", "1"];
-    let out = ok(bin(root).env("AUTOENCODERS_DATA", &data).args(fashion));
+    let out = ok(bin(root).env("AUTOENCODERS_DATA", &data).args(fashion).args(["--noise", "mask:0.3"]));
     assert!(out.contains("\n0,T-shirt/top,"), "{out}");
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("of/class-0-seed-0/config.json")).unwrap()).unwrap();
+    assert_eq!(config["train"]["noise"]["noise"], serde_json::json!({"kind": "mask", "p": 0.3}), "{config}");
+    let json = std::fs::read_to_string(root.join("of/one-class.json")).unwrap();
+    assert!(json.contains("conv code 32 for 1 epochs, noise mask:0.3"), "{json}");
     let unknown = ["one-class", "ou", "--dataset", "fashion-mnist", "--classes", "Hat", "--epochs", "1"];
     fails(bin(root).env("AUTOENCODERS_DATA", &data).args(unknown), "has no class `Hat`; its classes are T-shirt/top");
 }

@@ -26,7 +26,9 @@ use crate::data::{class_index, prepare_data, DataConfig, DataSource, Dataset, Pr
 use crate::model_dir::RunConfig;
 use crate::models::conv::ConvConfig;
 use crate::models::{Autoencoder, ModelConfig, ModelVisitor, VaeConfig, Variant};
-use crate::train::{average_precision, encode_all, median, reconstruction_errors, roc_auc, Progress, TrainConfig};
+use crate::train::{
+    average_precision, encode_all, median, reconstruction_errors, roc_auc, InputNoise, Noise, Progress, TrainConfig,
+};
 use crate::viz::LinePlot;
 use crate::{Error, Result};
 
@@ -47,6 +49,9 @@ pub struct OneClassOptions {
     /// Train each model as a VAE (β = 1, Bernoulli decoder) instead of a plain autoencoder:
     /// its code is the mean μ, its reconstruction the decoded μ.
     pub vae: bool,
+    /// Train each model as a denoising autoencoder: this corruption of its input, the clean
+    /// image its target (scoring reads clean images).
+    pub noise: Option<Noise>,
     /// Where the models go: `DIR/class-K-seed-S`, model directories `detect` reads.
     pub models: PathBuf,
 }
@@ -55,7 +60,16 @@ impl OneClassOptions {
     /// The measured setting for `dataset`: 3 seeds, 10 epochs, code 32 — the CLI's `train
     /// --model conv` defaults.
     pub fn new(dataset: DataSource, models: impl Into<PathBuf>) -> Self {
-        Self { dataset, classes: vec![], seeds: vec![0, 1, 2], epochs: 10, code: 32, vae: false, models: models.into() }
+        Self {
+            dataset,
+            classes: vec![],
+            seeds: vec![0, 1, 2],
+            epochs: 10,
+            code: 32,
+            vae: false,
+            noise: None,
+            models: models.into(),
+        }
     }
 }
 
@@ -125,7 +139,8 @@ fn study_class(opts: &OneClassOptions, k: usize, name: &str) -> Result<Vec<Class
     let (pcs, pca) = pca_scores(&prepared)?;
     let mut points = vec![point("pca", None, format!("k={pcs} ({:.0} %)", PCA_VARIANCE * 100.0), &pca)];
     let kind = if opts.vae { "conv VAE" } else { "conv" };
-    let setting = format!("{kind} code {} for {} epochs", opts.code, opts.epochs);
+    let noise = opts.noise.map_or(String::new(), |n| format!(", noise {n}"));
+    let setting = format!("{kind} code {} for {} epochs{noise}", opts.code, opts.epochs);
     for &seed in &opts.seeds {
         let dir = model_dir(&opts.models, k, seed);
         for (method, scores) in seed_scores(opts, &prepared, &dir, seed, name)? {
@@ -146,7 +161,8 @@ fn seed_scores(
     name: &str,
 ) -> Result<[(&'static str, Vec<f64>); 3]> {
     let model = conv_model(&prepared.test.shape, opts.code)?;
-    let train = TrainConfig { epochs: opts.epochs, seed, patience: None, ..Default::default() };
+    let noise = opts.noise.map(InputNoise::new);
+    let train = TrainConfig { epochs: opts.epochs, seed, patience: None, noise, ..Default::default() };
     let cfg = RunConfig {
         command: format!("autoencoders one-class (class {name}, seed {seed})"),
         variant: if opts.vae { Variant::Vae(VaeConfig::default()) } else { Variant::Plain },
