@@ -273,7 +273,8 @@ fn detect_eval_compares_three_detectors_on_adbench_sets() {
 /// `one-class` on real MNIST, two normal classes (one by number, one by name), one seed: each
 /// class's row, PCA beside it, the CSV and JSON, and one model directory per class whose `eval`
 /// gives the study's AUROC. Fashion-MNIST's classes are found by number too (`0` is
-/// `T-shirt/top`); a class the dataset lacks is refused naming its classes.
+/// `T-shirt/top`), here with denoising models (`--noise`, recorded in each model's config and
+/// named in the report); a class the dataset lacks is refused naming its classes.
 #[test]
 fn one_class_scores_each_normal_digit_against_the_other_nine() {
     let data = require_data!();
