@@ -264,7 +264,10 @@ enum Command {
         /// config.json when training ended; another rule is fitted on the training data again]
         #[arg(long, value_name = "RULE")]
         threshold: Option<apps::detect::Threshold>,
-        /// The anomaly score: recon (mean squared reconstruction error), or for a VAE elbo (its
+        /// The anomaly score: recon (mean squared reconstruction error); code (the squared
+        /// Mahalanobis distance of the sample's code under the Gaussian of the training codes);
+        /// neighbours:K (the mean squared distance from its code to the K nearest training
+        /// codes, whitened by that Gaussian; neighbours = neighbours:5); or for a VAE elbo (its
         /// −ELBO in nats) or iwae:K (its −IWAE bound on log p(x) from K draws; iwae = iwae:100)
         #[arg(long, value_name = "SCORE", default_value = "recon")]
         score: apps::detect::Score,
@@ -296,7 +299,9 @@ enum Command {
     },
     /// Anomaly detection on images, one class at a time (Ruff et al. 2018): per class and seed, a
     /// conv autoencoder trains on that class's training images only; every test image is scored
-    /// by its reconstruction error, the class's own normal and every other class's anomalous.
+    /// (the class's own normal, every other class's anomalous) by its reconstruction error, by
+    /// its code's Mahalanobis distance to the training codes, by its code's 5 nearest training
+    /// codes, and by the first two summed.
     /// Prints each class's AUROC (median over seeds) beside PCA's reconstruction error (95 % of
     /// the class's variance) and the means; writes DIR/one-class.csv (every seed) and .json.
     OneClass {

@@ -1,13 +1,18 @@
 //! `autoencoders one-class`: anomaly detection on images, one class at a time (the protocol of
 //! Ruff et al. 2018, Deep SVDD): for each class, a conv autoencoder trains on that class's
 //! training images only and scores every test image; the class's test images are normal, the
-//! nine other classes' are anomalies; the AUROC of each class and their mean. Three scores of
+//! nine other classes' are anomalies; the AUROC of each class and their mean. Four scores of
 //! each model (see [`METHODS`]):
 //!
 //! - `reconstruction`: the mean squared reconstruction error (what `detect` uses);
 //! - `code`: how unlikely the image's code is — its squared Mahalanobis distance under a
 //!   Gaussian fitted to the codes of the class's training images. An anomaly the decoder
 //!   rebuilds well can still land where no normal code lies;
+//! - `neighbours`: the same question without the Gaussian — the mean squared distance from the
+//!   image's code to its [`NEIGHBOURS`] nearest training codes, in the whitened space of that
+//!   Gaussian (a Mahalanobis distance to each neighbour; Bergman, Cohen & Hoshen 2020 score by
+//!   nearest neighbours in a learned feature space). Classes whose codes lie on several clumps
+//!   or a curved sheet are what it sees better;
 //! - `both`: the two summed after standardising each on the class's validation images (normal,
 //!   held out by training) — no weight tuned, no anomaly seen.
 //!
@@ -20,8 +25,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::detect::{CodeReference, NEIGHBOURS};
 use super::table_study::{pca_scores, PCA_VARIANCE};
-use crate::baselines::Pca;
 use crate::data::{class_index, prepare_data, DataConfig, DataSource, Dataset, Prepared, Split};
 use crate::model_dir::RunConfig;
 use crate::models::conv::ConvConfig;
@@ -152,14 +157,15 @@ fn study_class(opts: &OneClassOptions, k: usize, name: &str) -> Result<Vec<Class
 
 /// Trains the model of one class and seed into `dir` and scores the test set by each of the
 /// autoencoder's methods: reconstruction error, the code's Mahalanobis distance under the
-/// Gaussian of the training codes, and both standardised and summed.
+/// Gaussian of the training codes, its distance to the nearest training codes, and the first
+/// two standardised and summed.
 fn seed_scores(
     opts: &OneClassOptions,
     prepared: &Prepared,
     dir: &Path,
     seed: u64,
     name: &str,
-) -> Result<[(&'static str, Vec<f64>); 3]> {
+) -> Result<[(&'static str, Vec<f64>); 4]> {
     let model = conv_model(&prepared.test.shape, opts.code)?;
     let noise = opts.noise.map(InputNoise::new);
     let train = TrainConfig { epochs: opts.epochs, seed, patience: None, noise, ..Default::default() };
@@ -172,10 +178,12 @@ fn seed_scores(
     // The parts training used: it fitted on the first, held the second out.
     let (fit, val) = prepared.train.split(cfg.train.val_split, seed)?;
     let s = RunConfig::load(dir)?.load_model(dir, Parts { fit: &fit, val: &val, test: &prepared.test })?;
-    let gaussian = Pca::fit(&s.codes, opts.code, opts.code)?; // every axis: the codes' Gaussian
-    let (code_val, code_test) = (gaussian.mahalanobis(&s.val_codes), gaussian.mahalanobis(&s.test_codes));
+    // `detect --score code` and `--score neighbours` give the same scores from the same parts.
+    let reference = CodeReference::fit(&s.codes, opts.code)?;
+    let (code_val, code_test) = (reference.mahalanobis(&s.val_codes), reference.mahalanobis(&s.test_codes));
+    let neighbours = reference.neighbours(&s.test_codes, NEIGHBOURS);
     let both = sum_standardised(&[(&s.val_errors, &s.test_errors), (&code_val, &code_test)]);
-    Ok([("reconstruction", s.test_errors), ("code", code_test), ("both", both)])
+    Ok([("reconstruction", s.test_errors), ("code", code_test), ("neighbours", neighbours), ("both", both)])
 }
 
 /// What one model gives: the codes of the samples it fitted, and the codes and reconstruction
@@ -239,8 +247,8 @@ pub fn model_dir(root: &Path, k: usize, seed: u64) -> PathBuf {
     root.join(format!("class-{k}-seed-{seed}"))
 }
 
-/// The methods, in the report's column order: three scores of the same autoencoder, then PCA.
-pub const METHODS: [&str; 4] = ["reconstruction", "code", "both", "pca"];
+/// The methods, in the report's column order: four scores of the same autoencoder, then PCA.
+pub const METHODS: [&str; 5] = ["reconstruction", "code", "neighbours", "both", "pca"];
 
 /// One line of the report: a class, and each method's median AUROC over its seeds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -250,7 +258,7 @@ pub struct ClassRow {
     /// Its name.
     pub name: String,
     /// Each of [`METHODS`]' median AUROC over seeds (NaN when the points have none).
-    pub auroc: [f64; 4],
+    pub auroc: [f64; METHODS.len()],
 }
 
 /// One row per class, in the points' order.
@@ -268,7 +276,7 @@ pub fn rows(points: &[ClassPoint]) -> Vec<ClassRow> {
 }
 
 /// Each method's mean AUROC over the classes.
-pub fn means(rows: &[ClassRow]) -> [f64; 4] {
+pub fn means(rows: &[ClassRow]) -> [f64; METHODS.len()] {
     let n = rows.len().max(1) as f64;
     std::array::from_fn(|i| rows.iter().map(|r| r.auroc[i]).sum::<f64>() / n)
 }
@@ -305,7 +313,7 @@ fn csv_field(name: &str) -> String {
 pub fn table(points: &[ClassPoint]) -> String {
     let rows = rows(points);
     let mut s = format!("class,name,{}\n", METHODS.join(","));
-    let cells = |a: &[f64; 4]| a.iter().map(|x| format!("{x:.4}")).collect::<Vec<_>>().join(",");
+    let cells = |a: &[f64; METHODS.len()]| a.iter().map(|x| format!("{x:.4}")).collect::<Vec<_>>().join(",");
     for r in &rows {
         s += &format!("{},{},{}\n", r.class, csv_field(&r.name), cells(&r.auroc));
     }
@@ -337,6 +345,7 @@ fn label(method: &str) -> &str {
     match method {
         "reconstruction" => "reconstruction error",
         "code" => "code density",
+        "neighbours" => "code's nearest neighbours",
         "both" => "reconstruction + code",
         "pca" => "PCA, 95 % variance",
         other => other,
@@ -371,13 +380,16 @@ mod tests {
         ];
         let rows = rows(&points);
         assert_eq!(rows.iter().map(|r| r.class).collect::<Vec<_>>(), [3, 1], "the points' order");
-        assert_eq!((rows[0].auroc[0], rows[0].auroc[3]), (0.8, 0.7));
+        assert_eq!((rows[0].auroc[0], rows[0].auroc[4]), (0.8, 0.7));
         assert!(rows[0].auroc[1].is_nan(), "no `code` points: NaN, not 0");
         let m = means(&rows);
-        assert!((m[0] - 0.9).abs() < 1e-12 && (m[3] - 0.65).abs() < 1e-12, "{m:?}");
+        assert!((m[0] - 0.9).abs() < 1e-12 && (m[4] - 0.65).abs() < 1e-12, "{m:?}");
         let t = table(&points);
-        assert!(t.starts_with("class,name,reconstruction,code,both,pca\n3,c3,0.8000,NaN,NaN,0.7000\n"), "{t}");
-        assert!(t.ends_with("mean,,0.9000,NaN,NaN,0.6500\n"), "{t}");
+        assert!(
+            t.starts_with("class,name,reconstruction,code,neighbours,both,pca\n3,c3,0.8000,NaN,NaN,NaN,0.7000\n"),
+            "{t}"
+        );
+        assert!(t.ends_with("mean,,0.9000,NaN,NaN,NaN,0.6500\n"), "{t}");
     }
 
     #[test]
@@ -385,7 +397,7 @@ mod tests {
         // Mean 0, variances 2/3 and 8/3 (n − 1 = 3), no covariance: the Gaussian `seed_scores`
         // fits to the training codes.
         let fit = [1.0, 0.0, -1.0, 0.0, 0.0, 2.0, 0.0, -2.0];
-        let d = Pca::fit(&fit, 2, 2).unwrap().mahalanobis(&[1.0, 0.0, 0.0, 2.0, 1.0, 2.0, 0.0, 0.0]);
+        let d = CodeReference::fit(&fit, 2).unwrap().mahalanobis(&[1.0, 0.0, 0.0, 2.0, 1.0, 2.0, 0.0, 0.0]);
         let close = |a: f64, b: f64| (a - b).abs() < 1e-4;
         assert!(close(d[0], 1.5) && close(d[1], 1.5) && close(d[2], 3.0) && close(d[3], 0.0), "{d:?}");
     }

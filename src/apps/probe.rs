@@ -17,11 +17,11 @@ use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::baselines::neighbours::k_nearest;
 use crate::baselines::Pca;
 use crate::data::{Dataset, Split};
 use crate::model_dir::RunConfig;
 use crate::models::{Autoencoder, ModelVisitor};
-use crate::nn::kernels::{gemm, Mat};
 use crate::train::encode_all;
 use crate::viz::LinePlot;
 use crate::{Error, Result};
@@ -464,53 +464,22 @@ fn logistic_predict(model: &Logistic, x: &[Real], d: usize) -> Vec<u32> {
     model.predict(&records).iter().map(|&c| c as u32).collect()
 }
 
-/// Queries per block of the distance matrix: 256 × 60,000 references is 61 MB.
-const QUERY_BLOCK: usize = 256;
-
 /// The majority vote of the `k` nearest references of each query, for each `k` in `ks`
 /// (ascending); a tie goes to the class that reached the top count first, i.e. the one with
-/// the nearer neighbours. Distances ‖q‖² + ‖r‖² − 2 q·r with one matrix product per block.
+/// the nearer neighbours.
 fn knn_votes(refs: &[f32], labels: &[u32], queries: &[f32], d: usize, ks: &[usize]) -> Vec<Vec<u32>> {
-    let n = labels.len();
-    let kmax = ks.iter().copied().max().unwrap_or(1).min(n);
+    let kmax = ks.iter().copied().max().unwrap_or(1);
     let classes = labels.iter().copied().max().map_or(1, |c| c as usize + 1);
-    let ref_sq: Vec<f32> = refs.chunks(d).map(|r| r.iter().map(|v| v * v).sum()).collect();
-    let per_block: Vec<Vec<Vec<u32>>> = queries
-        .par_chunks(QUERY_BLOCK * d)
-        .map(|block| {
-            let m = block.len() / d;
-            let mut dots = vec![0f32; m * n];
-            gemm(m, n, d, &mut dots, false, Mat::rows(block, d), Mat::t(refs, d));
-            let mut out = vec![Vec::with_capacity(m); ks.len()];
-            let mut order: Vec<(f32, u32)> = Vec::with_capacity(n);
-            for (q, row) in block.chunks(d).zip(dots.chunks(n)) {
-                let q_sq: f32 = q.iter().map(|v| v * v).sum();
-                order.clear();
-                order.extend(row.iter().zip(&ref_sq).zip(labels).map(|((&dot, &r), &c)| (q_sq + r - 2.0 * dot, c)));
-                if kmax < n {
-                    order.select_nth_unstable_by(kmax - 1, |a, b| a.0.total_cmp(&b.0));
-                }
-                order[..kmax].sort_by(|a, b| a.0.total_cmp(&b.0));
-                for (slot, &k) in out.iter_mut().zip(ks) {
-                    slot.push(vote(&order[..k.min(kmax)], classes));
-                }
-            }
-            out
-        })
-        .collect();
-    let mut out = vec![Vec::with_capacity(queries.len() / d); ks.len()];
-    for block in per_block {
-        for (all, part) in out.iter_mut().zip(block) {
-            all.extend(part);
-        }
-    }
-    out
+    let nearest = k_nearest(refs, queries, d, kmax);
+    ks.iter()
+        .map(|&k| nearest.iter().map(|nb| vote(nb.iter().take(k).map(|&(_, i)| labels[i]), classes)).collect())
+        .collect()
 }
 
-fn vote(neighbours: &[(f32, u32)], classes: usize) -> u32 {
+fn vote(neighbours: impl Iterator<Item = u32>, classes: usize) -> u32 {
     let mut counts = vec![0usize; classes];
     let (mut best, mut top) = (0u32, 0usize);
-    for &(_, c) in neighbours {
+    for c in neighbours {
         counts[c as usize] += 1;
         if counts[c as usize] > top {
             (best, top) = (c, counts[c as usize]);

@@ -1,9 +1,11 @@
 //! References measured with the same data and metrics as the autoencoders: PCA, the linear
 //! autoencoder's closed form; a supervised classifier, the contrast to self-supervision; and
-//! the Isolation Forest, the tabular anomaly detector to beat.
+//! the Isolation Forest, the tabular anomaly detector to beat; exact nearest neighbours, the
+//! k-NN classifier's and the one-class study's neighbour score.
 
 mod classifier;
 mod isolation_forest;
+pub mod neighbours;
 mod pca;
 
 pub use classifier::{Classifier, ClassifierTraining};

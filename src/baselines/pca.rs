@@ -94,16 +94,30 @@ impl Pca {
 
     /// Each sample's squared Mahalanobis distance from the mean within the kept axes,
     /// `Σⱼ (x − μ)·vⱼ)² / λⱼ`: with every axis kept, `(x − μ)ᵀ Σ⁻¹ (x − μ)` under the Gaussian
-    /// fitted to the training data. Each variance gets `1e-6` of the mean variance added, so a
-    /// flat direction (a constant code unit) counts heavily without dividing by zero.
+    /// fitted to the training data — the squared length of [`Self::whiten`]'s output.
     ///
     /// # Shapes
     /// `data`: n × dim → n
     pub fn mahalanobis(&self, data: &[f32]) -> Vec<f64> {
+        self.whiten(data).chunks(self.k()).map(|c| c.iter().map(|&p| (p as f64).powi(2)).sum()).collect()
+    }
+
+    /// Projects `n × dim` samples onto the kept axes and divides each coordinate by the axis'
+    /// standard deviation: under the fitted Gaussian the result has unit variance on every
+    /// axis, and Euclidean distances between whitened samples are Mahalanobis distances. Each
+    /// variance gets `1e-6` of the mean variance added, so a flat direction (a constant code
+    /// unit) counts heavily without dividing by zero.
+    ///
+    /// # Shapes
+    /// `data`: n × dim → n × k
+    pub fn whiten(&self, data: &[f32]) -> Vec<f32> {
         let ridge = 1e-6 * self.total_variance / self.dim.max(1) as f64 + 1e-12;
-        let inverse: Vec<f64> = self.variances.iter().map(|v| 1.0 / (v + ridge)).collect();
-        let codes = self.transform(data);
-        codes.chunks(self.k()).map(|c| c.iter().zip(&inverse).map(|(&p, w)| (p as f64).powi(2) * w).sum()).collect()
+        let scale: Vec<f32> = self.variances.iter().map(|v| (1.0 / (v + ridge).sqrt()) as f32).collect();
+        let mut codes = self.transform(data);
+        for c in codes.chunks_mut(self.k()) {
+            c.iter_mut().zip(&scale).for_each(|(p, s)| *p *= s);
+        }
+        codes
     }
 
     /// Number of components.
@@ -281,7 +295,7 @@ mod tests {
     }
 
     #[test]
-    fn mahalanobis_over_every_axis_is_the_inverse_covariance_form() {
+    fn mahalanobis_over_every_axis_is_the_inverse_covariance_form_and_whitening_its_square_root() {
         // A correlated 2-D cloud: Σ⁻¹ by hand against the sum over principal axes.
         let data: Vec<f32> = (0..400)
             .flat_map(|i| {
@@ -305,5 +319,9 @@ mod tests {
             let want = (syy * dx * dx - 2.0 * sxy * dx * dy + sxx * dy * dy) / det;
             assert!((g - want).abs() < 1e-4 * want, "{g} vs {want}");
         }
+        // Whitened, the training cloud's covariance is the identity.
+        let w = Pca::fit(&data, 2, 2).unwrap().whiten(&data);
+        let cov = |a: usize, b: usize| w.chunks(2).map(|p| p[a] as f64 * p[b] as f64).sum::<f64>() / (n - 1.0);
+        assert!((cov(0, 0) - 1.0).abs() < 1e-4 && (cov(1, 1) - 1.0).abs() < 1e-4 && cov(0, 1).abs() < 1e-4);
     }
 }
