@@ -18,6 +18,10 @@ const QUERY_BLOCK: usize = 256;
 pub fn k_nearest(refs: &[f32], queries: &[f32], d: usize, k: usize) -> Vec<Vec<(f32, usize)>> {
     let n = refs.len() / d.max(1);
     let k = k.min(n);
+    if n == 0 {
+        // No references: every query's list is empty (the gemm below would yield no rows).
+        return vec![Vec::new(); queries.len() / d.max(1)];
+    }
     let ref_sq: Vec<f32> = refs.chunks(d).map(|r| r.iter().map(|v| v * v).sum()).collect();
     let per_block: Vec<Vec<Vec<(f32, usize)>>> = queries
         .par_chunks(QUERY_BLOCK * d)
@@ -28,7 +32,7 @@ pub fn k_nearest(refs: &[f32], queries: &[f32], d: usize, k: usize) -> Vec<Vec<(
             let mut order: Vec<(f32, usize)> = Vec::with_capacity(n);
             block
                 .chunks(d)
-                .zip(dots.chunks(n.max(1)))
+                .zip(dots.chunks(n))
                 .map(|(q, row)| {
                     let q_sq: f32 = q.iter().map(|v| v * v).sum();
                     order.clear();
@@ -95,5 +99,12 @@ mod tests {
         assert!((d[0] - 4.5).abs() < 1e-4, "(0 + 9) / 2: {d:?}"); // 0 and 3² = 9
         let all = mean_nearest_distance(&refs, &q, 2, 10);
         assert!((all[0] - 25.0 / 3.0).abs() < 1e-4, "(0 + 9 + 16) / 3: {all:?}");
+    }
+
+    #[test]
+    fn without_references_every_query_gets_an_empty_list() {
+        let got = k_nearest(&[], &[1.0, 2.0, 3.0, 4.0], 2, 3);
+        assert_eq!(got, vec![Vec::new(), Vec::new()]);
+        assert_eq!(mean_nearest_distance(&[], &[1.0, 2.0], 2, 3), vec![0.0]);
     }
 }
