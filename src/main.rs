@@ -264,7 +264,8 @@ enum Command {
         /// config.json when training ended; another rule is fitted on the training data again]
         #[arg(long, value_name = "RULE")]
         threshold: Option<apps::detect::Threshold>,
-        /// The anomaly score: recon (mean squared reconstruction error); code (the squared
+        /// The anomaly score: recon (mean squared reconstruction error); complexity (images:
+        /// that error divided by the image's total variation per pixel); code (the squared
         /// Mahalanobis distance of the sample's code under the Gaussian of the training codes);
         /// neighbours:K (the mean squared distance from its code to the K nearest training
         /// codes, whitened by that Gaussian; neighbours = neighbours:5); or for a VAE elbo (its
@@ -301,7 +302,7 @@ enum Command {
     /// conv autoencoder trains on that class's training images only; every test image is scored
     /// (the class's own normal, every other class's anomalous) by its reconstruction error, by
     /// its code's Mahalanobis distance to the training codes, by its code's 5 nearest training
-    /// codes, and by the first two summed.
+    /// codes, by the first two summed, and by its reconstruction error over its total variation.
     /// Prints each class's AUROC (median over seeds) beside PCA's reconstruction error (95 % of
     /// the class's variance) and the means; writes DIR/one-class.csv (every seed) and .json.
     OneClass {

@@ -191,6 +191,8 @@ fn a_vae_scores_by_its_elbo_and_iwae_bounds_and_a_plain_model_refuses_them() {
 
     fails(bin(root).args(["detect", "m", "--score", "elbo", "-o", "x.parquet"]), "--variant vae");
     fails(bin(root).args(["detect", "v", "--score", "iwae:0", "-o", "x.parquet"]), "from 1 to 10000");
+    // Table rows have no total variation to divide by.
+    fails(bin(root).args(["detect", "m", "--score", "complexity", "-o", "x.parquet"]), "are not images");
     assert!(!root.join("x.parquet").exists());
 }
 
@@ -272,8 +274,8 @@ fn detect_eval_compares_three_detectors_on_adbench_sets() {
 
 /// `one-class` on real MNIST, two normal classes (one by number, one by name), one seed: each
 /// class's row, PCA beside it, the CSV and JSON, and one model directory per class whose `eval`
-/// gives the study's reconstruction AUROC, and `detect --score code | neighbours` its code
-/// scores' AUROCs. Fashion-MNIST's classes are found by number too (`0` is
+/// gives the study's reconstruction AUROC, and `detect --score code | neighbours | complexity`
+/// the AUROCs of its other scores. Fashion-MNIST's classes are found by number too (`0` is
 /// `T-shirt/top`), here with denoising models (`--noise`, recorded in each model's config and
 /// named in the report); a class the dataset lacks is refused naming its classes.
 #[test]
@@ -292,7 +294,7 @@ fn one_class_scores_each_normal_digit_against_the_other_nine() {
     let mut expected = vec![];
     for class in ["1", "7"] {
         expected.push((class, "pca", ""));
-        for method in ["reconstruction", "code", "neighbours", "both"] {
+        for method in ["reconstruction", "code", "neighbours", "both", "complexity"] {
             expected.push((class, method, "0"));
         }
     }
@@ -304,16 +306,16 @@ fn one_class_scores_each_normal_digit_against_the_other_nine() {
     }
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(root.join("oc/one-class.json")).unwrap()).unwrap();
-    assert_eq!(json.as_array().map(Vec::len), Some(10));
+    assert_eq!(json.as_array().map(Vec::len), Some(12));
     // The reconstruction score is `detect`'s, whose AUROC `eval` reports for the model.
     ok(bin(root).env("AUTOENCODERS_DATA", &data).args(["eval", "oc/class-7-seed-0"]));
     let metrics: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(root.join("oc/class-7-seed-0/metrics.json")).unwrap()).unwrap();
-    assert_eq!(json[6]["method"].as_str(), Some("reconstruction"));
-    let study = json[6]["auroc"].as_f64().unwrap();
+    assert_eq!(json[7]["method"].as_str(), Some("reconstruction"));
+    let study = json[7]["auroc"].as_f64().unwrap();
     assert!((metrics["test_auroc"].as_f64().unwrap() - study).abs() < 1e-9, "{metrics} vs {study}");
     // So are its code scores, from the codes of the same training part.
-    for (i, score) in [(7, "code"), (8, "neighbours")] {
+    for (i, score) in [(8, "code"), (9, "neighbours"), (11, "complexity")] {
         assert_eq!(json[i]["method"].as_str(), Some(score));
         let out = format!("{score}.parquet");
         let s = summary(&ok(bin(root)

@@ -83,6 +83,13 @@ fn eval_reports_the_bound_its_parts_and_active_units() {
     assert!(v.iw_log_px.unwrap() > -v.neg_elbo, "IWAE {:?} vs −ELBO {}", v.iw_log_px, v.neg_elbo);
     // test_loss is the model's own loss: the −ELBO with one draw per sample, near eval's.
     assert!((m.test_loss - v.neg_elbo).abs() < 0.05 * v.neg_elbo, "{} vs {}", m.test_loss, v.neg_elbo);
+    // The ELBO is the same whatever number of IWAE draws is asked for (it once shared them).
+    for k in [0, 3] {
+        let other = apps::evaluate_with(dir.path(), &apps::EvalOptions { iw_samples: k, ..Default::default() });
+        let w = other.unwrap().variational.unwrap();
+        assert_eq!((w.neg_elbo, w.recon, w.kl), (v.neg_elbo, v.recon, v.kl), "iw_samples {k}");
+        assert_eq!(w.iw_log_px.is_some(), k > 0);
+    }
     // A plain autoencoder has none.
     let plain = tempfile::tempdir().unwrap();
     let cfg = RunConfig { variant: Variant::Plain, ..vae_cfg(2, 1.0) };

@@ -14,7 +14,12 @@
 //!   nearest neighbours in a learned feature space). Classes whose codes lie on several clumps
 //!   or a curved sheet are what it sees better;
 //! - `both`: the two summed after standardising each on the class's validation images (normal,
-//!   held out by training) — no weight tuned, no anomaly seen.
+//!   held out by training) — no weight tuned, no anomaly seen;
+//! - `complexity`: the reconstruction error divided by the image's own complexity, its total
+//!   variation ([`total_variation`](super::detect::total_variation)). A simple image (a 1) is
+//!   rebuilt well by any model, so its raw error says little; the ratio asks how badly the
+//!   image is rebuilt *for how much there is in it* (Serrà et al. 2020 correct a generative
+//!   model's likelihood by the input's compressed size for the same reason). No parameter.
 //!
 //! PCA's reconstruction error (components for [`PCA_VARIANCE`] of the class's variance) runs
 //! beside them on the same split. One setting for every class, fixed before any test score is
@@ -25,7 +30,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::detect::{CodeReference, NEIGHBOURS};
+use super::detect::{complexity_scores, CodeReference, NEIGHBOURS};
 use super::table_study::{pca_scores, PCA_VARIANCE};
 use crate::data::{class_index, prepare_data, DataConfig, DataSource, Dataset, Prepared, Split};
 use crate::model_dir::RunConfig;
@@ -157,15 +162,15 @@ fn study_class(opts: &OneClassOptions, k: usize, name: &str) -> Result<Vec<Class
 
 /// Trains the model of one class and seed into `dir` and scores the test set by each of the
 /// autoencoder's methods: reconstruction error, the code's Mahalanobis distance under the
-/// Gaussian of the training codes, its distance to the nearest training codes, and the first
-/// two standardised and summed.
+/// Gaussian of the training codes, its distance to the nearest training codes, the first two
+/// standardised and summed, and the reconstruction error over the image's complexity.
 fn seed_scores(
     opts: &OneClassOptions,
     prepared: &Prepared,
     dir: &Path,
     seed: u64,
     name: &str,
-) -> Result<[(&'static str, Vec<f64>); 4]> {
+) -> Result<[(&'static str, Vec<f64>); 5]> {
     let model = conv_model(&prepared.test.shape, opts.code)?;
     let noise = opts.noise.map(InputNoise::new);
     let train = TrainConfig { epochs: opts.epochs, seed, patience: None, noise, ..Default::default() };
@@ -183,7 +188,14 @@ fn seed_scores(
     let (code_val, code_test) = (reference.mahalanobis(&s.val_codes), reference.mahalanobis(&s.test_codes));
     let neighbours = reference.neighbours(&s.test_codes, NEIGHBOURS);
     let both = sum_standardised(&[(&s.val_errors, &s.test_errors), (&code_val, &code_test)]);
-    Ok([("reconstruction", s.test_errors), ("code", code_test), ("neighbours", neighbours), ("both", both)])
+    let complexity = complexity_scores(&s.test_errors, &prepared.test);
+    Ok([
+        ("reconstruction", s.test_errors),
+        ("code", code_test),
+        ("neighbours", neighbours),
+        ("both", both),
+        ("complexity", complexity),
+    ])
 }
 
 /// What one model gives: the codes of the samples it fitted, and the codes and reconstruction
@@ -247,8 +259,8 @@ pub fn model_dir(root: &Path, k: usize, seed: u64) -> PathBuf {
     root.join(format!("class-{k}-seed-{seed}"))
 }
 
-/// The methods, in the report's column order: four scores of the same autoencoder, then PCA.
-pub const METHODS: [&str; 5] = ["reconstruction", "code", "neighbours", "both", "pca"];
+/// The methods, in the report's column order: five scores of the same autoencoder, then PCA.
+pub const METHODS: [&str; 6] = ["reconstruction", "code", "neighbours", "both", "complexity", "pca"];
 
 /// One line of the report: a class, and each method's median AUROC over its seeds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -347,6 +359,7 @@ fn label(method: &str) -> &str {
         "code" => "code density",
         "neighbours" => "code's nearest neighbours",
         "both" => "reconstruction + code",
+        "complexity" => "reconstruction ÷ total variation",
         "pca" => "PCA, 95 % variance",
         other => other,
     }
@@ -380,16 +393,18 @@ mod tests {
         ];
         let rows = rows(&points);
         assert_eq!(rows.iter().map(|r| r.class).collect::<Vec<_>>(), [3, 1], "the points' order");
-        assert_eq!((rows[0].auroc[0], rows[0].auroc[4]), (0.8, 0.7));
+        assert_eq!((rows[0].auroc[0], rows[0].auroc[5]), (0.8, 0.7));
         assert!(rows[0].auroc[1].is_nan(), "no `code` points: NaN, not 0");
         let m = means(&rows);
-        assert!((m[0] - 0.9).abs() < 1e-12 && (m[4] - 0.65).abs() < 1e-12, "{m:?}");
+        assert!((m[0] - 0.9).abs() < 1e-12 && (m[5] - 0.65).abs() < 1e-12, "{m:?}");
         let t = table(&points);
         assert!(
-            t.starts_with("class,name,reconstruction,code,neighbours,both,pca\n3,c3,0.8000,NaN,NaN,NaN,0.7000\n"),
+            t.starts_with(
+                "class,name,reconstruction,code,neighbours,both,complexity,pca\n3,c3,0.8000,NaN,NaN,NaN,NaN,0.7000\n"
+            ),
             "{t}"
         );
-        assert!(t.ends_with("mean,,0.9000,NaN,NaN,NaN,0.6500\n"), "{t}");
+        assert!(t.ends_with("mean,,0.9000,NaN,NaN,NaN,NaN,0.6500\n"), "{t}");
     }
 
     #[test]
