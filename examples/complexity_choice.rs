@@ -15,7 +15,7 @@
 //!
 //! ```sh
 //! autoencoders one-class runs/one-class-mnist            # the models (seed 0 is read)
-//! cargo run --release --example complexity_choice -- runs/one-class-mnist
+//! cargo run --example complexity_choice -- runs/one-class-mnist
 //! ```
 
 use std::path::PathBuf;
