@@ -193,6 +193,11 @@ fn regularisers(rounds: usize) {
 fn main() {
     autoencoders::nn::tune_allocator();
     let rounds: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(20);
+    // On a thread of the pool, where `fit` runs its loop (see `nn::on_pool`).
+    autoencoders::nn::on_pool(|| benches(rounds));
+}
+
+fn benches(rounds: usize) {
     let dev = Dev::seed_from_u64(0);
     let mut dense = Bench256::new(&dev, &DenseConfig::shallow(784, 64).with_hidden(&[256])).unwrap();
     bench("dense 784→256→64→256→784", &mut dense, 256, rounds);

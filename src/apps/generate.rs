@@ -224,7 +224,7 @@ pub(crate) fn decode_codes<M: Autoencoder>(model: &M, codes: Vec<f32>, n: usize)
     let k = model.code_len();
     let mut out = Vec::new();
     if let Some(mut frozen) = model.inference() {
-        codes.chunks(k * 512).for_each(|z| frozen.decode_into(z, z.len() / k, &mut out));
+        crate::nn::on_pool(|| codes.chunks(k * 512).for_each(|z| frozen.decode_into(z, z.len() / k, &mut out)));
         return out;
     }
     for chunk in codes.chunks(k * 512) {

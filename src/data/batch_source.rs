@@ -6,8 +6,9 @@ use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 use super::Dataset;
 use crate::Result;
 
-/// Batches of samples for one epoch after another.
-pub trait BatchSource {
+/// Batches of samples for one epoch after another. `Sync`: the trainer reads it from a
+/// thread of the pool ([`crate::nn::on_pool`]).
+pub trait BatchSource: Sync {
     /// Samples per epoch.
     fn len(&self) -> usize;
     /// Whether an epoch has no samples.

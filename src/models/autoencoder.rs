@@ -272,7 +272,9 @@ pub fn recon_loss_unfused<S: Shape, T: Tape<f32, Dev>>(
 /// An encoder → code → decoder model. A variant implements only what differs: the dense
 /// model writes `encode` and `decode_logits`; a sparse or variational one also overrides
 /// `loss` to add its regulariser.
-pub trait Autoencoder: Params {
+///
+/// `Send`: the trainer runs its loop on a thread of the pool ([`crate::nn::on_pool`]).
+pub trait Autoencoder: Params + Send {
     /// A batch of inputs, e.g. `(usize, Const<784>)`.
     type Input: Shape;
     /// A batch of codes, e.g. `(usize, Const<32>)`.

@@ -5,7 +5,7 @@ use rayon::prelude::*;
 use super::activation::{with_function, with_slope, CHUNK};
 use super::kernels::{self, Mat};
 use super::math;
-use super::{join, values, Activation, Dev, Param, Params};
+use super::{join, scratch, values, values_pooled, Activation, Dev, Param, Params};
 
 /// A fully connected layer `y = x Wᵀ + b`, with each size a [`Dim`]: `Const<N>` when known
 /// at compile time, `usize` when read from a config.
@@ -109,8 +109,9 @@ impl<I: Dim, O: Dim> Dense<I, O> {
         let (batch, i, o) = (x.shape().0, self.input().size(), self.output().size());
         let b = batch.size();
         let (x, mut tape) = x.contiguous().split_tape();
-        let xv = values(&x); // (b, in)
-        let w = values(&self.weight); // (out, in)
+        // Copies kept for the backward pass, in buffers it gives back (see `nn::scratch`).
+        let xv = values_pooled(&x); // (b, in)
+        let w = values_pooled(&self.weight); // (out, in)
         let mut y = vec![0.0; b * o]; // (b, out)
         kernels::gemm(b, o, i, &mut y, false, Mat::rows(&xv, i), Mat::t(&w, i));
         if with_bias {
@@ -119,6 +120,11 @@ impl<I: Dim, O: Dim> Dense<I, O> {
         // The backward pass (if any) needs the output only for a nonlinear activation.
         let saved = if T::OWNS_TAPE && act != Activation::Identity { y.clone() } else { Vec::new() };
         let out = x.device().tensor_from_vec(y, (batch, self.output()));
+        if !T::OWNS_TAPE {
+            scratch::give(xv);
+            scratch::give(w);
+            return out.put_tape(tape);
+        }
 
         let (x_g, w_g, b_g, out_g) = (x.ghost(), self.weight.ghost(), self.bias.ghost(), out.ghost());
         tape.add_backward_op(move |grads| {
@@ -137,6 +143,8 @@ impl<I: Dim, O: Dim> Dense<I, O> {
                 kernels::gemm(b, i, o, grads.get_or_alloc_mut(&x_g)?, true, Mat::rows(gz, o), Mat::rows(&w, i));
             }
             **grads.get_or_alloc_mut(&out_g)? = gy;
+            scratch::give(xv);
+            scratch::give(w);
             Ok(())
         });
         out.put_tape(tape)

@@ -12,6 +12,8 @@ pub trait Param {
     fn dims(&self) -> Vec<usize>;
     /// The values, row-major.
     fn values(&self) -> Vec<f32>;
+    /// The values into `out`, which must have exactly as many.
+    fn copy_to(&self, out: &mut [f32]);
     /// Overwrites the values (same length).
     fn set_values(&mut self, values: &[f32]);
     /// Adds a zeroed gradient slot for this tensor to `grads`.
@@ -30,6 +32,9 @@ impl<S: Shape> Param for Tensor<S, f32, Dev> {
     }
     fn values(&self) -> Vec<f32> {
         super::values(self)
+    }
+    fn copy_to(&self, out: &mut [f32]) {
+        self.copy_into(out)
     }
     fn set_values(&mut self, values: &[f32]) {
         self.copy_from(values)

@@ -1,5 +1,6 @@
 //! Our own single-precision matrix multiply for x86-64 CPUs with AVX2 and FMA, in the shape
-//! of BLIS (Van Zee & van de Geijn 2015): operands packed into cache-sized panels, and a
+//! of BLIS (Van Zee & van de Geijn 2015): operands packed into cache-sized panels (a row-major
+//! left operand is read in place instead, as BLIS's small-problem path does), and a
 //! register-blocked micro-kernel that keeps all its accumulators in registers — 6 × 16 with
 //! AVX2, 12 × 32 with AVX-512 where the CPU has it (chosen at run time, one binary). Both
 //! compute every element with the same FMA chain, so results do not depend on which ran.
@@ -81,7 +82,19 @@ trait Micro {
     /// Columns of the tile (vectors of B per step); divides `NC`, a multiple of 8.
     const NR: usize;
     /// Writes the first `rows × cols` values of the tile at `c` (all of them but at the edges).
-    unsafe fn kernel(kc: usize, a: *const f32, b: *const f32, c: Out, rows: usize, cols: usize, accumulate: bool);
+    /// A is a packed sliver (`IN_PLACE` false; `lda` unused) or, in place, the first of the
+    /// tile's rows of a row-major A with row stride `lda`.
+    #[allow(clippy::too_many_arguments)] // the micro-kernel's operands and edges
+    unsafe fn kernel<const IN_PLACE: bool>(
+        kc: usize,
+        a: *const f32,
+        lda: usize,
+        b: *const f32,
+        c: Out,
+        rows: usize,
+        cols: usize,
+        accumulate: bool,
+    );
 }
 
 /// 6 × 16 with AVX2 and FMA: twelve 8-wide accumulators of the sixteen registers.
@@ -94,16 +107,34 @@ struct Avx512;
 impl Micro for Avx2 {
     const MR: usize = 6;
     const NR: usize = 16;
-    unsafe fn kernel(kc: usize, a: *const f32, b: *const f32, c: Out, rows: usize, cols: usize, accumulate: bool) {
-        kernel_avx2(kc, a, b, c, rows, cols, accumulate)
+    unsafe fn kernel<const IN_PLACE: bool>(
+        kc: usize,
+        a: *const f32,
+        lda: usize,
+        b: *const f32,
+        c: Out,
+        rows: usize,
+        cols: usize,
+        accumulate: bool,
+    ) {
+        kernel_avx2::<IN_PLACE>(kc, a, lda, b, c, rows, cols, accumulate)
     }
 }
 
 impl Micro for Avx512 {
     const MR: usize = 12;
     const NR: usize = 32;
-    unsafe fn kernel(kc: usize, a: *const f32, b: *const f32, c: Out, rows: usize, cols: usize, accumulate: bool) {
-        kernel_avx512(kc, a, b, c, rows, cols, accumulate)
+    unsafe fn kernel<const IN_PLACE: bool>(
+        kc: usize,
+        a: *const f32,
+        lda: usize,
+        b: *const f32,
+        c: Out,
+        rows: usize,
+        cols: usize,
+        accumulate: bool,
+    ) {
+        kernel_avx512::<IN_PLACE>(kc, a, lda, b, c, rows, cols, accumulate)
     }
 }
 
@@ -132,17 +163,27 @@ const WIDE_MIN_N: usize = 32;
 #[allow(clippy::too_many_arguments)] // the BLAS shape: sizes, output, flag, operands, threads
 pub(crate) unsafe fn gemm(m: usize, n: usize, k: usize, c: Out, accumulate: bool, a: View, b: View, threads: usize) {
     if wide(n) {
-        split::<Avx512>(m, n, k, c, accumulate, a, b, threads)
+        split::<Avx512, false>(m, n, k, c, accumulate, a, b, threads)
     } else {
-        split::<Avx2>(m, n, k, c, accumulate, a, b, threads)
+        split::<Avx2, false>(m, n, k, c, accumulate, a, b, threads)
     }
 }
 
-/// [`gemm`] with the kernel `K`.
+/// [`gemm`] with the kernel `K`; `PACK_A` packs even a row-major A (for the tests: the two
+/// ways agree bit for bit).
 #[allow(clippy::too_many_arguments)]
-unsafe fn split<K: Micro>(m: usize, n: usize, k: usize, c: Out, accumulate: bool, a: View, b: View, threads: usize) {
+unsafe fn split<K: Micro, const PACK_A: bool>(
+    m: usize,
+    n: usize,
+    k: usize,
+    c: Out,
+    accumulate: bool,
+    a: View,
+    b: View,
+    threads: usize,
+) {
     if threads <= 1 {
-        return serial::<K>(m, n, k, c, accumulate, a, b);
+        return serial::<K, PACK_A>(m, n, k, c, accumulate, a, b);
     }
     // Split the longer side of C into `threads` parts, rounded to whole micro-tiles.
     let (len, tile) = if n >= m { (n, K::NR) } else { (m, K::MR) };
@@ -155,10 +196,10 @@ unsafe fn split<K: Micro>(m: usize, n: usize, k: usize, c: Out, accumulate: bool
                 let (c, a, b) = (c, a, b);
                 if n >= m {
                     let c = Out { ptr: c.ptr.add(start), ..c };
-                    serial::<K>(m, size, k, c, accumulate, a, b.at(0, start))
+                    serial::<K, PACK_A>(m, size, k, c, accumulate, a, b.at(0, start))
                 } else {
                     let c = Out { ptr: c.ptr.add(start * c.ld), ..c };
-                    serial::<K>(size, n, k, c, accumulate, a.at(start, 0), b)
+                    serial::<K, PACK_A>(size, n, k, c, accumulate, a.at(start, 0), b)
                 }
             });
         }
@@ -166,7 +207,21 @@ unsafe fn split<K: Micro>(m: usize, n: usize, k: usize, c: Out, accumulate: bool
 }
 
 /// The blocked product on the calling thread.
-unsafe fn serial<K: Micro>(m: usize, n: usize, k: usize, c: Out, accumulate: bool, a: View, b: View) {
+///
+/// A row-major A (its steps contiguous) is read in place by the micro-kernel rather than
+/// packed: each thread packed all of a batch's rows of A for its half of the columns, and
+/// the 8 × 8 transposes of that packing were 4 % of a VAE 784→400→20 training epoch (`perf`,
+/// 2-core Xeon).
+unsafe fn serial<K: Micro, const PACK_A: bool>(
+    m: usize,
+    n: usize,
+    k: usize,
+    c: Out,
+    accumulate: bool,
+    a: View,
+    b: View,
+) {
+    let in_place = a.cs == 1 && !PACK_A;
     PACK.with_borrow_mut(|(pa, pb)| {
         // Grown, never shrunk: `resize` up again would zero-fill megabytes on every call
         // whose size differs from the last one's.
@@ -186,19 +241,19 @@ unsafe fn serial<K: Micro>(m: usize, n: usize, k: usize, c: Out, accumulate: boo
                 let acc = accumulate || pc > 0;
                 for ic in (0..m).step_by(MC) {
                     let mc = MC.min(m - ic);
-                    pack_a::<K>(mc, kc, a.at(ic, pc), pa);
+                    if !in_place {
+                        pack_a::<K>(mc, kc, a.at(ic, pc), pa);
+                    }
                     for jr in (0..nc).step_by(K::NR) {
                         for ir in (0..mc).step_by(K::MR) {
                             let tile = Out { ptr: c.ptr.add((ic + ir) * c.ld + jc + jr), ld: c.ld };
-                            K::kernel(
-                                kc,
-                                pa.as_ptr().add(ir * kc),
-                                pb.as_ptr().add(jr * kc),
-                                tile,
-                                K::MR.min(mc - ir),
-                                K::NR.min(nc - jr),
-                                acc,
-                            );
+                            let (bp, rows, cols) = (pb.as_ptr().add(jr * kc), K::MR.min(mc - ir), K::NR.min(nc - jr));
+                            if in_place {
+                                let ap = a.at(ic + ir, pc).ptr;
+                                K::kernel::<true>(kc, ap, a.rs, bp, tile, rows, cols, acc);
+                            } else {
+                                K::kernel::<false>(kc, pa.as_ptr().add(ir * kc), 0, bp, tile, rows, cols, acc);
+                            }
                         }
                     }
                 }
@@ -414,13 +469,31 @@ macro_rules! write_tile {
     };
 }
 
-/// One step of one tile row: broadcast `A[r]`, two FMAs into the row's accumulators.
+/// One step of one tile row: broadcast the row's value at `$ap`, two FMAs into the row's
+/// accumulators.
 macro_rules! fma_row {
-    ($ap:expr, $r:expr, $b0:expr, $b1:expr, $c0:ident, $c1:ident) => {
-        let av = _mm256_broadcast_ss(&*$ap.add($r));
+    ($ap:expr, $b0:expr, $b1:expr, $c0:ident, $c1:ident) => {
+        let av = _mm256_broadcast_ss(&*$ap);
         $c0 = _mm256_fmadd_ps(av, $b0, $c0);
         $c1 = _mm256_fmadd_ps(av, $b1, $c1);
     };
+}
+
+/// Where each of a tile's `R` rows of A starts, and the distance between its steps: in a
+/// packed sliver, row `r` at `a + r` and steps `R` apart; in place, row `r` at `a + r·lda` and
+/// steps adjacent. An edge tile's rows past `rows` repeat its last row (nothing past A is
+/// read; their results are not stored).
+#[inline(always)]
+unsafe fn a_rows<const R: usize, const IN_PLACE: bool>(
+    a: *const f32,
+    lda: usize,
+    rows: usize,
+) -> ([*const f32; R], usize) {
+    if IN_PLACE {
+        (std::array::from_fn(|r| a.add(r.min(rows - 1) * lda)), 1)
+    } else {
+        (std::array::from_fn(|r| a.add(r)), R)
+    }
 }
 
 /// One 6 × 16 tile of C from a packed A sliver and a packed B sliver; writes only the first
@@ -429,21 +502,32 @@ macro_rules! fma_row {
 /// The twelve accumulators are named variables, not an array: at opt-level 2 an array was
 /// partly kept on the stack (seen in `perf annotate`), costing a third of the speed.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn kernel_avx2(kc: usize, a: *const f32, b: *const f32, c: Out, rows: usize, cols: usize, accumulate: bool) {
+#[allow(clippy::too_many_arguments)]
+unsafe fn kernel_avx2<const IN_PLACE: bool>(
+    kc: usize,
+    a: *const f32,
+    lda: usize,
+    b: *const f32,
+    c: Out,
+    rows: usize,
+    cols: usize,
+    accumulate: bool,
+) {
     let z = _mm256_setzero_ps();
     let (mut c00, mut c01, mut c10, mut c11, mut c20, mut c21) = (z, z, z, z, z, z);
     let (mut c30, mut c31, mut c40, mut c41, mut c50, mut c51) = (z, z, z, z, z, z);
-    let (mut ap, mut bp) = (a, b);
-    for _ in 0..kc {
+    let (ar, step) = a_rows::<6, IN_PLACE>(a, lda, rows);
+    let mut bp = b;
+    for p in 0..kc {
+        let off = p * step;
         let b0 = _mm256_loadu_ps(bp);
         let b1 = _mm256_loadu_ps(bp.add(8));
-        fma_row!(ap, 0, b0, b1, c00, c01);
-        fma_row!(ap, 1, b0, b1, c10, c11);
-        fma_row!(ap, 2, b0, b1, c20, c21);
-        fma_row!(ap, 3, b0, b1, c30, c31);
-        fma_row!(ap, 4, b0, b1, c40, c41);
-        fma_row!(ap, 5, b0, b1, c50, c51);
-        ap = ap.add(Avx2::MR);
+        fma_row!(ar[0].add(off), b0, b1, c00, c01);
+        fma_row!(ar[1].add(off), b0, b1, c10, c11);
+        fma_row!(ar[2].add(off), b0, b1, c20, c21);
+        fma_row!(ar[3].add(off), b0, b1, c30, c31);
+        fma_row!(ar[4].add(off), b0, b1, c40, c41);
+        fma_row!(ar[5].add(off), b0, b1, c50, c51);
         bp = bp.add(Avx2::NR);
     }
     let acc = [[c00, c01], [c10, c11], [c20, c21], [c30, c31], [c40, c41], [c50, c51]];
@@ -452,8 +536,8 @@ unsafe fn kernel_avx2(kc: usize, a: *const f32, b: *const f32, c: Out, rows: usi
 
 /// One step of one tile row, 16 wide.
 macro_rules! fma_row512 {
-    ($ap:expr, $r:expr, $b0:expr, $b1:expr, $c0:ident, $c1:ident) => {
-        let av = _mm512_set1_ps(*$ap.add($r));
+    ($ap:expr, $b0:expr, $b1:expr, $c0:ident, $c1:ident) => {
+        let av = _mm512_set1_ps(*$ap);
         $c0 = _mm512_fmadd_ps(av, $b0, $c0);
         $c1 = _mm512_fmadd_ps(av, $b1, $c1);
     };
@@ -461,29 +545,40 @@ macro_rules! fma_row512 {
 
 /// One 12 × 32 tile of C (see [`kernel_avx2`]; named accumulators for the same reason).
 #[target_feature(enable = "avx512f")]
-unsafe fn kernel_avx512(kc: usize, a: *const f32, b: *const f32, c: Out, rows: usize, cols: usize, accumulate: bool) {
+#[allow(clippy::too_many_arguments)]
+unsafe fn kernel_avx512<const IN_PLACE: bool>(
+    kc: usize,
+    a: *const f32,
+    lda: usize,
+    b: *const f32,
+    c: Out,
+    rows: usize,
+    cols: usize,
+    accumulate: bool,
+) {
     let z = _mm512_setzero_ps();
     let (mut c00, mut c01, mut c10, mut c11, mut c20, mut c21) = (z, z, z, z, z, z);
     let (mut c30, mut c31, mut c40, mut c41, mut c50, mut c51) = (z, z, z, z, z, z);
     let (mut c60, mut c61, mut c70, mut c71, mut c80, mut c81) = (z, z, z, z, z, z);
     let (mut c90, mut c91, mut ca0, mut ca1, mut cb0, mut cb1) = (z, z, z, z, z, z);
-    let (mut ap, mut bp) = (a, b);
-    for _ in 0..kc {
+    let (ar, step) = a_rows::<12, IN_PLACE>(a, lda, rows);
+    let mut bp = b;
+    for p in 0..kc {
+        let off = p * step;
         let b0 = _mm512_loadu_ps(bp);
         let b1 = _mm512_loadu_ps(bp.add(16));
-        fma_row512!(ap, 0, b0, b1, c00, c01);
-        fma_row512!(ap, 1, b0, b1, c10, c11);
-        fma_row512!(ap, 2, b0, b1, c20, c21);
-        fma_row512!(ap, 3, b0, b1, c30, c31);
-        fma_row512!(ap, 4, b0, b1, c40, c41);
-        fma_row512!(ap, 5, b0, b1, c50, c51);
-        fma_row512!(ap, 6, b0, b1, c60, c61);
-        fma_row512!(ap, 7, b0, b1, c70, c71);
-        fma_row512!(ap, 8, b0, b1, c80, c81);
-        fma_row512!(ap, 9, b0, b1, c90, c91);
-        fma_row512!(ap, 10, b0, b1, ca0, ca1);
-        fma_row512!(ap, 11, b0, b1, cb0, cb1);
-        ap = ap.add(Avx512::MR);
+        fma_row512!(ar[0].add(off), b0, b1, c00, c01);
+        fma_row512!(ar[1].add(off), b0, b1, c10, c11);
+        fma_row512!(ar[2].add(off), b0, b1, c20, c21);
+        fma_row512!(ar[3].add(off), b0, b1, c30, c31);
+        fma_row512!(ar[4].add(off), b0, b1, c40, c41);
+        fma_row512!(ar[5].add(off), b0, b1, c50, c51);
+        fma_row512!(ar[6].add(off), b0, b1, c60, c61);
+        fma_row512!(ar[7].add(off), b0, b1, c70, c71);
+        fma_row512!(ar[8].add(off), b0, b1, c80, c81);
+        fma_row512!(ar[9].add(off), b0, b1, c90, c91);
+        fma_row512!(ar[10].add(off), b0, b1, ca0, ca1);
+        fma_row512!(ar[11].add(off), b0, b1, cb0, cb1);
         bp = bp.add(Avx512::NR);
     }
     let acc = [
@@ -566,13 +661,24 @@ mod tests {
                     let mut c = vec![if accumulate { 1.0 } else { f32::NAN }; m * n];
                     let (av, bv) =
                         (View { ptr: a.as_ptr(), rs: ars, cs: acs }, View { ptr: b.as_ptr(), rs: brs, cs: bcs });
-                    unsafe { split::<Avx2>(m, n, k, Out { ptr: c.as_mut_ptr(), ld: n }, accumulate, av, bv, threads) };
+                    unsafe {
+                        split::<Avx2, false>(m, n, k, Out { ptr: c.as_mut_ptr(), ld: n }, accumulate, av, bv, threads)
+                    };
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    // Row-major A read in place agrees bit for bit with A packed.
+                    let mut packed = vec![if accumulate { 1.0 } else { f32::NAN }; m * n];
+                    let out = Out { ptr: packed.as_mut_ptr(), ld: n };
+                    unsafe { split::<Avx2, true>(m, n, k, out, accumulate, av, bv, threads) };
+                    assert!(bits(&packed) == bits(&c), "{m}×{n}×{k} a_t {a_t} b_t {b_t}: packed A ≠ A in place");
                     if avx512() {
                         // The wide kernel agrees bit for bit: each element's FMA chain is the same.
                         let mut wide = vec![if accumulate { 1.0 } else { f32::NAN }; m * n];
                         let out = Out { ptr: wide.as_mut_ptr(), ld: n };
-                        unsafe { split::<Avx512>(m, n, k, out, accumulate, av, bv, threads) };
-                        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                        unsafe { split::<Avx512, false>(m, n, k, out, accumulate, av, bv, threads) };
+                        let mut wide_packed = vec![if accumulate { 1.0 } else { f32::NAN }; m * n];
+                        let out = Out { ptr: wide_packed.as_mut_ptr(), ld: n };
+                        unsafe { split::<Avx512, true>(m, n, k, out, accumulate, av, bv, threads) };
+                        assert!(bits(&wide_packed) == bits(&c), "{m}×{n}×{k} a_t {a_t} b_t {b_t}: AVX-512, A packed");
                         assert!(bits(&wide) == bits(&c), "{m}×{n}×{k} a_t {a_t} b_t {b_t}: AVX-512 ≠ AVX2");
                     }
                     let base = if accumulate { 1.0 } else { 0.0 };

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::NamedTensor;
-use crate::nn::{Dev, Params};
+use crate::nn::{scratch, Dev, Params};
 
 /// Adam's hyperparameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -64,7 +64,10 @@ impl Adam {
         let (ms, vs) = (&mut self.m, &mut self.v);
         model.visit_mut("", &mut |name, t| {
             let g = t.grad_slice(grads);
-            let mut p = t.values();
+            // dfdx lends no view of a tensor's storage: the values are copied out, updated
+            // and copied back, through a buffer kept from the last step (no zero-fill first).
+            let mut p = scratch::take(t.dims().iter().product());
+            t.copy_to(&mut p);
             let m = ms.entry(name.clone()).or_default();
             let v = vs.entry(name).or_default();
             // A new parameter, or one a step resized (an adaptive model growing or merging
@@ -82,6 +85,7 @@ impl Adam {
                 .zip(m.par_chunks_mut(CHUNK).zip(v.par_chunks_mut(CHUNK)))
                 .for_each(|((p, g), (m, v))| adam_chunk(p, g, m, v, &k));
             t.set_values(&p);
+            scratch::give(p);
         });
     }
 

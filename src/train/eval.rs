@@ -42,7 +42,8 @@ pub fn evaluate_loss_of<M: Autoencoder>(
 pub fn reconstruct_all<M: Autoencoder>(model: &M, data: &Dataset, batch: usize) -> Vec<f32> {
     let mut out = Vec::with_capacity(data.samples.len());
     if let Some(mut frozen) = model.inference() {
-        data.batches(batch).for_each(|b| frozen.reconstruct_into(b.x, b.n, &mut out));
+        // On the pool, like training: see `nn::on_pool`.
+        crate::nn::on_pool(|| data.batches(batch).for_each(|b| frozen.reconstruct_into(b.x, b.n, &mut out)));
         return out;
     }
     let dev = Dev::default();
@@ -57,7 +58,7 @@ pub fn reconstruct_all<M: Autoencoder>(model: &M, data: &Dataset, batch: usize) 
 pub fn encode_all<M: Autoencoder>(model: &M, data: &Dataset, batch: usize) -> Vec<f32> {
     let mut out = Vec::with_capacity(data.len() * model.code_len());
     if let Some(mut frozen) = model.inference() {
-        data.batches(batch).for_each(|b| frozen.encode_into(b.x, b.n, &mut out));
+        crate::nn::on_pool(|| data.batches(batch).for_each(|b| frozen.encode_into(b.x, b.n, &mut out)));
         return out;
     }
     let dev = Dev::default();

@@ -38,8 +38,9 @@ pub struct LossValues {
 /// The trainer owns the loop (shuffling, batches, validation, early stopping, checkpoints,
 /// resume); a step owns what happens to one batch: its losses, its parameter groups and its
 /// optimisers. An adversarial autoencoder, say, makes three updates with two optimisers in
-/// `train_batch` and keeps both optimisers' moments in `state`.
-pub trait TrainStep<M: Autoencoder> {
+/// `train_batch` and keeps both optimisers' moments in `state`. `Send`, like the model: the
+/// trainer's loop runs on a thread of the pool.
+pub trait TrainStep<M: Autoencoder>: Send {
     /// The name of [`LossValues::total`] in messages (`loss`, `elbo`…).
     fn watched(&self) -> &'static str {
         "loss"

@@ -271,6 +271,17 @@ impl<'a> Trainer<'a> {
         val: &Dataset,
         step: &mut S,
     ) -> Result<History> {
+        crate::nn::on_pool(|| self.run(model, train, val, step))
+    }
+
+    /// The loop of [`fit_with`](Self::fit_with), on a thread of the pool.
+    fn run<M: Autoencoder, S: TrainStep<M>>(
+        &self,
+        model: &mut M,
+        train: &dyn BatchSource,
+        val: &Dataset,
+        step: &mut S,
+    ) -> Result<History> {
         let cfg = self.cfg;
         if cfg.batch_size == 0 || train.is_empty() {
             return Err(Error::config("batch_size", "needs a batch size ≥ 1 and a non-empty training set"));

@@ -6,7 +6,7 @@ use crate::{Error, Result};
 /// A chain of [`Dense`] layers (a tuple of 1 to 3) with an activation between layers and a
 /// chosen one after the last. Each layer's output size is the next one's input size — the
 /// compiler checks that wherever sizes are `Const`.
-pub trait DenseStack: Params + Sized {
+pub trait DenseStack: Params + Sized + Send {
     /// The width it reads.
     type In: Dim;
     /// The width it outputs.
