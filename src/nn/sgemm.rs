@@ -81,20 +81,22 @@ trait Micro {
     const MR: usize;
     /// Columns of the tile (vectors of B per step); divides `NC`, a multiple of 8.
     const NR: usize;
-    /// Writes the first `rows × cols` values of the tile at `c` (all of them but at the edges).
-    /// A is a packed sliver (`IN_PLACE` false; `lda` unused) or, in place, the first of the
-    /// tile's rows of a row-major A with row stride `lda`.
-    #[allow(clippy::too_many_arguments)] // the micro-kernel's operands and edges
-    unsafe fn kernel<const IN_PLACE: bool>(
-        kc: usize,
-        a: *const f32,
-        lda: usize,
-        b: *const f32,
-        c: Out,
-        rows: usize,
-        cols: usize,
-        accumulate: bool,
-    );
+    /// Whether [`serial`] lets the kernel read a row-major A in place (else it is packed like
+    /// any other; only the tests' `PackA` says no, to compare the two ways).
+    const A_IN_PLACE: bool = true;
+    /// Writes `tile` over `kc` steps. A is a packed sliver (`IN_PLACE` false; `lda` unused)
+    /// or, in place, the first of the tile's rows of a row-major A with row stride `lda`.
+    unsafe fn kernel<const IN_PLACE: bool>(kc: usize, a: *const f32, lda: usize, b: *const f32, tile: Tile);
+}
+
+/// Where a micro-kernel writes: its tile of C, how much of the tile lies inside C (all of it
+/// but at the edges), and whether it adds to C.
+#[derive(Clone, Copy)]
+struct Tile {
+    c: Out,
+    rows: usize,
+    cols: usize,
+    accumulate: bool,
 }
 
 /// 6 × 16 with AVX2 and FMA: twelve 8-wide accumulators of the sixteen registers.
@@ -107,34 +109,16 @@ struct Avx512;
 impl Micro for Avx2 {
     const MR: usize = 6;
     const NR: usize = 16;
-    unsafe fn kernel<const IN_PLACE: bool>(
-        kc: usize,
-        a: *const f32,
-        lda: usize,
-        b: *const f32,
-        c: Out,
-        rows: usize,
-        cols: usize,
-        accumulate: bool,
-    ) {
-        kernel_avx2::<IN_PLACE>(kc, a, lda, b, c, rows, cols, accumulate)
+    unsafe fn kernel<const IN_PLACE: bool>(kc: usize, a: *const f32, lda: usize, b: *const f32, tile: Tile) {
+        kernel_avx2::<IN_PLACE>(kc, a, lda, b, tile)
     }
 }
 
 impl Micro for Avx512 {
     const MR: usize = 12;
     const NR: usize = 32;
-    unsafe fn kernel<const IN_PLACE: bool>(
-        kc: usize,
-        a: *const f32,
-        lda: usize,
-        b: *const f32,
-        c: Out,
-        rows: usize,
-        cols: usize,
-        accumulate: bool,
-    ) {
-        kernel_avx512::<IN_PLACE>(kc, a, lda, b, c, rows, cols, accumulate)
+    unsafe fn kernel<const IN_PLACE: bool>(kc: usize, a: *const f32, lda: usize, b: *const f32, tile: Tile) {
+        kernel_avx512::<IN_PLACE>(kc, a, lda, b, tile)
     }
 }
 
@@ -163,27 +147,17 @@ const WIDE_MIN_N: usize = 32;
 #[allow(clippy::too_many_arguments)] // the BLAS shape: sizes, output, flag, operands, threads
 pub(crate) unsafe fn gemm(m: usize, n: usize, k: usize, c: Out, accumulate: bool, a: View, b: View, threads: usize) {
     if wide(n) {
-        split::<Avx512, false>(m, n, k, c, accumulate, a, b, threads)
+        split::<Avx512>(m, n, k, c, accumulate, a, b, threads)
     } else {
-        split::<Avx2, false>(m, n, k, c, accumulate, a, b, threads)
+        split::<Avx2>(m, n, k, c, accumulate, a, b, threads)
     }
 }
 
-/// [`gemm`] with the kernel `K`; `PACK_A` packs even a row-major A (for the tests: the two
-/// ways agree bit for bit).
+/// [`gemm`] with the kernel `K`.
 #[allow(clippy::too_many_arguments)]
-unsafe fn split<K: Micro, const PACK_A: bool>(
-    m: usize,
-    n: usize,
-    k: usize,
-    c: Out,
-    accumulate: bool,
-    a: View,
-    b: View,
-    threads: usize,
-) {
+unsafe fn split<K: Micro>(m: usize, n: usize, k: usize, c: Out, accumulate: bool, a: View, b: View, threads: usize) {
     if threads <= 1 {
-        return serial::<K, PACK_A>(m, n, k, c, accumulate, a, b);
+        return serial::<K>(m, n, k, c, accumulate, a, b);
     }
     // Split the longer side of C into `threads` parts, rounded to whole micro-tiles.
     let (len, tile) = if n >= m { (n, K::NR) } else { (m, K::MR) };
@@ -196,10 +170,10 @@ unsafe fn split<K: Micro, const PACK_A: bool>(
                 let (c, a, b) = (c, a, b);
                 if n >= m {
                     let c = Out { ptr: c.ptr.add(start), ..c };
-                    serial::<K, PACK_A>(m, size, k, c, accumulate, a, b.at(0, start))
+                    serial::<K>(m, size, k, c, accumulate, a, b.at(0, start))
                 } else {
                     let c = Out { ptr: c.ptr.add(start * c.ld), ..c };
-                    serial::<K, PACK_A>(size, n, k, c, accumulate, a.at(start, 0), b)
+                    serial::<K>(size, n, k, c, accumulate, a.at(start, 0), b)
                 }
             });
         }
@@ -212,16 +186,8 @@ unsafe fn split<K: Micro, const PACK_A: bool>(
 /// packed: each thread packed all of a batch's rows of A for its half of the columns, and
 /// the 8 × 8 transposes of that packing were 4 % of a VAE 784→400→20 training epoch (`perf`,
 /// 2-core Xeon).
-unsafe fn serial<K: Micro, const PACK_A: bool>(
-    m: usize,
-    n: usize,
-    k: usize,
-    c: Out,
-    accumulate: bool,
-    a: View,
-    b: View,
-) {
-    let in_place = a.cs == 1 && !PACK_A;
+unsafe fn serial<K: Micro>(m: usize, n: usize, k: usize, c: Out, accumulate: bool, a: View, b: View) {
+    let in_place = a.cs == 1 && K::A_IN_PLACE;
     PACK.with_borrow_mut(|(pa, pb)| {
         // Grown, never shrunk: `resize` up again would zero-fill megabytes on every call
         // whose size differs from the last one's.
@@ -246,13 +212,17 @@ unsafe fn serial<K: Micro, const PACK_A: bool>(
                     }
                     for jr in (0..nc).step_by(K::NR) {
                         for ir in (0..mc).step_by(K::MR) {
-                            let tile = Out { ptr: c.ptr.add((ic + ir) * c.ld + jc + jr), ld: c.ld };
-                            let (bp, rows, cols) = (pb.as_ptr().add(jr * kc), K::MR.min(mc - ir), K::NR.min(nc - jr));
+                            let tile = Tile {
+                                c: Out { ptr: c.ptr.add((ic + ir) * c.ld + jc + jr), ld: c.ld },
+                                rows: K::MR.min(mc - ir),
+                                cols: K::NR.min(nc - jr),
+                                accumulate: acc,
+                            };
+                            let bp = pb.as_ptr().add(jr * kc);
                             if in_place {
-                                let ap = a.at(ic + ir, pc).ptr;
-                                K::kernel::<true>(kc, ap, a.rs, bp, tile, rows, cols, acc);
+                                K::kernel::<true>(kc, a.at(ic + ir, pc).ptr, a.rs, bp, tile);
                             } else {
-                                K::kernel::<false>(kc, pa.as_ptr().add(ir * kc), 0, bp, tile, rows, cols, acc);
+                                K::kernel::<false>(kc, pa.as_ptr().add(ir * kc), 0, bp, tile);
                             }
                         }
                     }
@@ -502,17 +472,8 @@ unsafe fn a_rows<const R: usize, const IN_PLACE: bool>(
 /// The twelve accumulators are named variables, not an array: at opt-level 2 an array was
 /// partly kept on the stack (seen in `perf annotate`), costing a third of the speed.
 #[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn kernel_avx2<const IN_PLACE: bool>(
-    kc: usize,
-    a: *const f32,
-    lda: usize,
-    b: *const f32,
-    c: Out,
-    rows: usize,
-    cols: usize,
-    accumulate: bool,
-) {
+unsafe fn kernel_avx2<const IN_PLACE: bool>(kc: usize, a: *const f32, lda: usize, b: *const f32, tile: Tile) {
+    let Tile { c, rows, cols, accumulate } = tile;
     let z = _mm256_setzero_ps();
     let (mut c00, mut c01, mut c10, mut c11, mut c20, mut c21) = (z, z, z, z, z, z);
     let (mut c30, mut c31, mut c40, mut c41, mut c50, mut c51) = (z, z, z, z, z, z);
@@ -545,17 +506,8 @@ macro_rules! fma_row512 {
 
 /// One 12 × 32 tile of C (see [`kernel_avx2`]; named accumulators for the same reason).
 #[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn kernel_avx512<const IN_PLACE: bool>(
-    kc: usize,
-    a: *const f32,
-    lda: usize,
-    b: *const f32,
-    c: Out,
-    rows: usize,
-    cols: usize,
-    accumulate: bool,
-) {
+unsafe fn kernel_avx512<const IN_PLACE: bool>(kc: usize, a: *const f32, lda: usize, b: *const f32, tile: Tile) {
+    let Tile { c, rows, cols, accumulate } = tile;
     let z = _mm512_setzero_ps();
     let (mut c00, mut c01, mut c10, mut c11, mut c20, mut c21) = (z, z, z, z, z, z);
     let (mut c30, mut c31, mut c40, mut c41, mut c50, mut c51) = (z, z, z, z, z, z);
@@ -601,6 +553,18 @@ unsafe fn kernel_avx512<const IN_PLACE: bool>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Kernel `K` with A always packed, to check it against A read in place.
+    struct PackA<K>(std::marker::PhantomData<K>);
+
+    impl<K: Micro> Micro for PackA<K> {
+        const MR: usize = K::MR;
+        const NR: usize = K::NR;
+        const A_IN_PLACE: bool = false;
+        unsafe fn kernel<const IN_PLACE: bool>(kc: usize, a: *const f32, lda: usize, b: *const f32, tile: Tile) {
+            K::kernel::<IN_PLACE>(kc, a, lda, b, tile)
+        }
+    }
 
     /// `a·b` in f64, for comparison; `a` and `b` as views over their data.
     #[allow(clippy::too_many_arguments)]
@@ -661,23 +625,21 @@ mod tests {
                     let mut c = vec![if accumulate { 1.0 } else { f32::NAN }; m * n];
                     let (av, bv) =
                         (View { ptr: a.as_ptr(), rs: ars, cs: acs }, View { ptr: b.as_ptr(), rs: brs, cs: bcs });
-                    unsafe {
-                        split::<Avx2, false>(m, n, k, Out { ptr: c.as_mut_ptr(), ld: n }, accumulate, av, bv, threads)
-                    };
+                    unsafe { split::<Avx2>(m, n, k, Out { ptr: c.as_mut_ptr(), ld: n }, accumulate, av, bv, threads) };
                     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                     // Row-major A read in place agrees bit for bit with A packed.
                     let mut packed = vec![if accumulate { 1.0 } else { f32::NAN }; m * n];
                     let out = Out { ptr: packed.as_mut_ptr(), ld: n };
-                    unsafe { split::<Avx2, true>(m, n, k, out, accumulate, av, bv, threads) };
+                    unsafe { split::<PackA<Avx2>>(m, n, k, out, accumulate, av, bv, threads) };
                     assert!(bits(&packed) == bits(&c), "{m}×{n}×{k} a_t {a_t} b_t {b_t}: packed A ≠ A in place");
                     if avx512() {
                         // The wide kernel agrees bit for bit: each element's FMA chain is the same.
                         let mut wide = vec![if accumulate { 1.0 } else { f32::NAN }; m * n];
                         let out = Out { ptr: wide.as_mut_ptr(), ld: n };
-                        unsafe { split::<Avx512, false>(m, n, k, out, accumulate, av, bv, threads) };
+                        unsafe { split::<Avx512>(m, n, k, out, accumulate, av, bv, threads) };
                         let mut wide_packed = vec![if accumulate { 1.0 } else { f32::NAN }; m * n];
                         let out = Out { ptr: wide_packed.as_mut_ptr(), ld: n };
-                        unsafe { split::<Avx512, true>(m, n, k, out, accumulate, av, bv, threads) };
+                        unsafe { split::<PackA<Avx512>>(m, n, k, out, accumulate, av, bv, threads) };
                         assert!(bits(&wide_packed) == bits(&c), "{m}×{n}×{k} a_t {a_t} b_t {b_t}: AVX-512, A packed");
                         assert!(bits(&wide) == bits(&c), "{m}×{n}×{k} a_t {a_t} b_t {b_t}: AVX-512 ≠ AVX2");
                     }
