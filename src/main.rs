@@ -509,6 +509,11 @@ struct TrainArgs {
     /// Width of an adversarial autoencoder's two hidden discriminator layers [default: 256].
     #[arg(long, value_name = "H")]
     discriminator: Option<usize>,
+    /// An adversarial autoencoder (Gaussian prior): after the last epoch, refit the code layer
+    /// so the training codes have mean 0 and covariance I exactly, the decoder's first layer
+    /// taking the inverse map (reconstructions unchanged).
+    #[arg(long)]
+    whiten_codes: bool,
     /// Code (bottleneck) size: how many numbers each sample is squeezed into (an adaptive
     /// model's starting features; --start-features says the same).
     #[arg(long, default_value_t = 32, alias = "start-features")]
@@ -1182,6 +1187,7 @@ fn run_config(a: &TrainArgs) -> Result<(RunConfig, Option<Prepared>)> {
         Variant::Aae(c) => Variant::Aae(AaeConfig {
             prior: a.prior.unwrap_or_default(),
             discriminator: a.discriminator.unwrap_or(c.discriminator),
+            whiten: a.whiten_codes,
         }),
         Variant::Adaptive(c) => Variant::Adaptive(AdaptiveConfig {
             pool: a.pool.unwrap_or(c.pool),
@@ -1203,6 +1209,9 @@ fn run_config(a: &TrainArgs) -> Result<(RunConfig, Option<Prepared>)> {
     }
     if !matches!(variant, Variant::Aae(_)) && a.prior.is_some() {
         bail!("--prior sets an adversarial autoencoder's prior; add --variant aae");
+    }
+    if !matches!(variant, Variant::Aae(_)) && a.whiten_codes {
+        bail!("--whiten-codes whitens an adversarial autoencoder's codes; add --variant aae");
     }
     if !matches!(variant, Variant::Aae(_)) && a.discriminator.is_some() {
         bail!("--discriminator sets an adversarial autoencoder's discriminator width; add --variant aae");

@@ -5,6 +5,7 @@
 use autoencoders::apps;
 use autoencoders::data::{DataConfig, DatasetId, Split};
 use autoencoders::model_dir::RunConfig;
+use autoencoders::models::aae::Whitening;
 use autoencoders::models::dense::DenseConfig;
 use autoencoders::models::{AaeConfig, Autoencoder, ModelConfig, ModelVisitor, PriorKind, Variant};
 use autoencoders::nn::Dev;
@@ -14,7 +15,7 @@ use dfdx::prelude::*;
 fn aae_cfg(epochs: usize, code: usize, prior: PriorKind) -> RunConfig {
     let model = ModelConfig::Dense(DenseConfig::shallow(64, code).with_hidden(&[32]));
     let train = TrainConfig { epochs, batch_size: 32, seed: 4, val_split: 0.1, patience: None, ..Default::default() };
-    let variant = Variant::Aae(AaeConfig { prior, discriminator: 32 });
+    let variant = Variant::Aae(AaeConfig { prior, discriminator: 32, ..Default::default() });
     RunConfig::new(model, DataConfig::new(DatasetId::Digits), train).with_variant(variant)
 }
 
@@ -96,9 +97,13 @@ fn its_codes_match_the_prior_better_than_a_plain_models() {
         let m = apps::evaluate(dir.path()).unwrap();
         (m, dir)
     };
-    let (aae, dir) = fit(Variant::Aae(AaeConfig { prior: PriorKind::Gaussian, discriminator: 32 }));
+    let (aae, dir) =
+        fit(Variant::Aae(AaeConfig { prior: PriorKind::Gaussian, discriminator: 32, ..Default::default() }));
     let p = aae.prior_fit.expect("an AAE reports how its codes fit the prior");
     assert!(p.samples > 300 && p.reference.p_value > 0.01, "{p:?}");
+    // Where the gap comes from: the training codes' fit and the test codes' shift from them.
+    let (train, shift) = (p.train_codes.expect("training codes tested"), p.test_vs_train.expect("shift tested"));
+    assert!(train.mmd2 < p.codes.mmd2 * 3.0 && shift.mmd2 < p.codes.mmd2 * 3.0, "{p:?}");
     // A plain autoencoder has no prior to fit; measure its codes against N(0, I) directly.
     let (_plain, plain_dir) = fit(Variant::Plain);
     let codes = |d: &std::path::Path| {
@@ -115,18 +120,25 @@ fn its_codes_match_the_prior_better_than_a_plain_models() {
     assert_eq!(s, apps::generate::sample(dir.path(), 8, 0).unwrap());
 }
 
+/// `cfg` trained in one run, and again one epoch at a time resumed to the end: the weights
+/// must be the same bytes. The whole run's directory.
+fn trained_whole_and_resumed(cfg: &RunConfig) -> tempfile::TempDir {
+    let (full, parts) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    apps::train(cfg, full.path(), false, Progress::Quiet).unwrap();
+    let first = RunConfig { train: TrainConfig { epochs: 1, ..cfg.train.clone() }, ..cfg.clone() };
+    apps::train(&first, parts.path(), false, Progress::Quiet).unwrap();
+    apps::train(cfg, parts.path(), true, Progress::Quiet).unwrap();
+    let w = |d: &std::path::Path| std::fs::read(d.join("model.safetensors")).unwrap();
+    assert!(w(full.path()) == w(parts.path()), "the weights differ after resuming");
+    full
+}
+
 #[test]
 fn an_aae_resumes_bit_identically_mid_epoch() {
     let cfg = aae_cfg(3, 2, PriorKind::Circle10);
     let train = TrainConfig { checkpoint_every: Some(9), discriminator_steps: Some(2), ..cfg.train.clone() };
     let cfg = RunConfig { train, ..cfg };
-    let (full, parts) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    apps::train(&cfg, full.path(), false, Progress::Quiet).unwrap();
-    let first = RunConfig { train: TrainConfig { epochs: 1, ..cfg.train.clone() }, ..cfg.clone() };
-    apps::train(&first, parts.path(), false, Progress::Quiet).unwrap();
-    apps::train(&cfg, parts.path(), true, Progress::Quiet).unwrap();
-    let w = |d: &std::path::Path| std::fs::read(d.join("model.safetensors")).unwrap();
-    assert!(w(full.path()) == w(parts.path()), "the weights differ after resuming");
+    let full = trained_whole_and_resumed(&cfg);
     let names = autoencoders::train::checkpoint::read_safetensors(&full.path().join("resume.safetensors")).unwrap();
     for group in ["recon.adam.m.encoder", "disc.adam.m.discriminator", "gen.adam.m.encoder"] {
         assert!(names.0.iter().any(|t| t.name.starts_with(group)), "no {group}… in the resume file");
@@ -135,10 +147,30 @@ fn an_aae_resumes_bit_identically_mid_epoch() {
 }
 
 #[test]
+fn whitened_codes_have_the_priors_moments_on_the_training_data_and_resume_bit_identically() {
+    let mut cfg = aae_cfg(3, 3, PriorKind::Gaussian);
+    cfg.variant = Variant::Aae(AaeConfig { prior: PriorKind::Gaussian, discriminator: 32, whiten: true });
+    cfg.train = TrainConfig { val_split: 0.0, checkpoint_every: Some(9), ..cfg.train.clone() };
+    let full = trained_whole_and_resumed(&cfg);
+    // Fewer training samples than the whitening reads: all of them, so exactly white.
+    let saved = RunConfig::load(full.path()).unwrap();
+    assert_eq!(saved.variant, cfg.variant);
+    let train = saved.data.load_split(Split::Train).unwrap();
+    assert!(train.len() < autoencoders::models::aae::WHITEN_SAMPLES);
+    // White codes: mean 0, and covariance I, so their whitening is the identity.
+    let again = Whitening::fit(&saved.load_model(full.path(), Codes(train)).unwrap(), 3);
+    assert!(again.mean.amax() < 1e-3, "means {}", again.mean);
+    assert!((&again.w - nalgebra::DMatrix::identity(3, 3)).amax() < 1e-3, "C^-1/2 {}", again.w);
+}
+
+#[test]
 fn settings_that_do_not_fit_an_aae_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let bad = |cfg: RunConfig| apps::train(&cfg, dir.path(), false, Progress::Quiet).unwrap_err().to_string();
     assert!(bad(aae_cfg(1, 4, PriorKind::Circle10)).contains("--code 2"));
+    let mut circle = aae_cfg(1, 2, PriorKind::Circle10);
+    circle.variant = Variant::Aae(AaeConfig { prior: PriorKind::Circle10, whiten: true, ..Default::default() });
+    assert!(bad(circle).contains("--prior gaussian"));
     let lr = RunConfig { variant: Variant::Plain, ..aae_cfg(1, 4, PriorKind::Gaussian) };
     let lr = RunConfig { train: TrainConfig { adversarial_lr: Some(1e-3), ..lr.train }, ..lr };
     assert!(bad(lr.clone()).contains("add --variant aae"));

@@ -70,7 +70,13 @@ fn unchecked_test_metrics(dir: &Path, opts: &EvalOptions) -> Result<Metrics> {
     let test = super::load_checked_split(&cfg, dir, Split::Test)?;
     let normal = cfg.data.normal_class.as_deref().map(|name| class_index(&test, name)).transpose()?;
     let noisy = cfg.train.noise.map(|n| corrupted(&test, &n, cfg.train.seed));
-    let (m, recon) = cfg.load_model(dir, TestMetrics { test: &test, noisy: noisy.as_ref(), normal, opts: *opts })?;
+    // A generative model's prior fit also tests codes of its training data.
+    let train = match cfg.variant.is_generative() {
+        true => Some(super::load_checked_split(&cfg, dir, Split::Train)?),
+        false => None,
+    };
+    let visitor = TestMetrics { test: &test, noisy: noisy.as_ref(), normal, opts: *opts, train: train.as_ref() };
+    let (m, recon) = cfg.load_model(dir, visitor)?;
     with_point_auroc(&cfg, m, &recon, &test, Split::Test)
 }
 
@@ -108,7 +114,7 @@ pub fn input_metrics(dir: &Path, input: &DataSource) -> Result<Metrics> {
     let normal = labelled.map(|name| class_index(&test, name)).transpose()?;
     let noisy = cfg.train.noise.map(|n| corrupted(&test, &n, cfg.train.seed));
     let opts = EvalOptions::default();
-    let m = cfg.load_model(dir, TestMetrics { test: &test, noisy: noisy.as_ref(), normal, opts })?.0;
+    let m = cfg.load_model(dir, TestMetrics { test: &test, noisy: noisy.as_ref(), normal, opts, train: None })?.0;
     finite(&m, dir)?;
     Ok(m)
 }
@@ -122,8 +128,8 @@ pub fn corrupted(data: &Dataset, noise: &InputNoise, seed: u64) -> Dataset {
     out
 }
 
-/// Test codes (and prior draws) of the MMD test of a model with a prior: 2,000, as in the
-/// AAE's evaluation here.
+/// Test codes (and prior draws, and training codes) of the MMD test of a model with a prior:
+/// 2,000 drawn at random, as in the AAE's evaluation here.
 pub const PRIOR_FIT_SAMPLES: usize = 2000;
 
 /// Test samples the Jacobian statistics are measured on: one reverse-mode pass per code unit
@@ -156,21 +162,29 @@ pub fn metrics_with<M: Autoencoder>(
     normal: Option<u32>,
     opts: &EvalOptions,
 ) -> Result<Metrics> {
-    let input = noisy.unwrap_or(test);
-    let recon = reconstruct_all(model, input, 512);
-    let (test_loss, _, _) = evaluate_loss_of(model, input, test, 512)?;
-    let mut metrics = Metrics::from_reconstructions(&test.samples, &recon, test.len(), test_loss);
-    if let Some(k) = normal {
-        metrics.test_auroc = normal_vs_rest_auroc(&recon, test, k);
+    TestMetrics { test, noisy, normal, opts: *opts, train: None }.of(model)
+}
+
+impl TestMetrics<'_> {
+    /// [`metrics_with`], the prior fit also on the training data when given.
+    fn of<M: Autoencoder>(&self, model: &M) -> Result<Metrics> {
+        let (test, noisy, normal, opts) = (self.test, self.noisy, self.normal, &self.opts);
+        let input = noisy.unwrap_or(test);
+        let recon = reconstruct_all(model, input, 512);
+        let (test_loss, _, _) = evaluate_loss_of(model, input, test, 512)?;
+        let mut metrics = Metrics::from_reconstructions(&test.samples, &recon, test.len(), test_loss);
+        if let Some(k) = normal {
+            metrics.test_auroc = normal_vs_rest_auroc(&recon, test, k);
+        }
+        metrics.code = Some(code_stats(&encode_all(model, test, 512), model.code_len()));
+        metrics.jacobian = Some(jacobian_stats(model, test, JACOBIAN_SAMPLES, SENSITIVITY_SIGMA, 0x5E45_171E));
+        metrics.variational = variational_stats(model, test, opts.iw_samples, 512, 0x1_4AE5);
+        metrics.prior_fit = prior_fit(model, test, self.train, PRIOR_FIT_SAMPLES, 0x9_A1E);
+        if let Some(noisy) = noisy {
+            denoising_metrics(&mut metrics, test, noisy, &recon);
+        }
+        Ok(metrics)
     }
-    metrics.code = Some(code_stats(&encode_all(model, test, 512), model.code_len()));
-    metrics.jacobian = Some(jacobian_stats(model, test, JACOBIAN_SAMPLES, SENSITIVITY_SIGMA, 0x5E45_171E));
-    metrics.variational = variational_stats(model, test, opts.iw_samples, 512, 0x1_4AE5);
-    metrics.prior_fit = prior_fit(model, test, PRIOR_FIT_SAMPLES, 0x9_A1E);
-    if let Some(noisy) = noisy {
-        denoising_metrics(&mut metrics, test, noisy, &recon);
-    }
-    Ok(metrics)
 }
 
 /// PSNR and SSIM of the corrupted inputs, of their 3×3 median filter and (SSIM) of the
@@ -198,12 +212,14 @@ struct TestMetrics<'a> {
     noisy: Option<&'a Dataset>,
     normal: Option<u32>,
     opts: EvalOptions,
+    /// The training split, for a generative model's prior fit.
+    train: Option<&'a Dataset>,
 }
 
 impl ModelVisitor for TestMetrics<'_> {
     type Output = (Metrics, Vec<f32>);
     fn visit<M: Autoencoder>(self, model: M) -> Result<(Metrics, Vec<f32>)> {
-        let m = metrics_with(&model, self.test, self.noisy, self.normal, &self.opts)?;
+        let m = self.of(&model)?;
         Ok((m, reconstruct_all(&model, self.noisy.unwrap_or(self.test), 512)))
     }
 }

@@ -405,6 +405,14 @@ pub trait Autoencoder: Params + Send {
         false
     }
 
+    /// A last step once training reaches its last epoch: a model that refits part of itself on
+    /// the training data does it here (an adversarial autoencoder whitening its codes). The
+    /// trainer saves and returns the finished model, while its resume state keeps the
+    /// unfinished one to continue from. Nothing by default.
+    fn finish_training(&mut self, _train: &dyn crate::data::BatchSource, _seed: u64) -> crate::Result<()> {
+        Ok(())
+    }
+
     /// The training loss of inputs `x` against clean `target` (the same data, unless a
     /// denoising variant corrupted `x`). Encodes with [`Autoencoder::encode_data`]: gradients
     /// reach the parameters, not necessarily `x`.

@@ -158,7 +158,8 @@ impl Variant {
                     super::aae::PriorKind::Gaussian => "gaussian",
                     super::aae::PriorKind::Circle10 => "circle10",
                 };
-                format!("aae ({prior} prior, discriminator {0}→{0}) on {1}", c.discriminator, model.describe())
+                let whiten = if c.whiten { ", whitened codes" } else { "" };
+                format!("aae ({prior} prior, discriminator {0}→{0}{whiten}) on {1}", c.discriminator, model.describe())
             }
             Variant::Adaptive(c) => {
                 let fixed = if c.fixed_width { ", fixed width (a control)" } else { "" };

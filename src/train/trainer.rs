@@ -313,11 +313,16 @@ impl<'a> Trainer<'a> {
                 // history is cut back to, and a resumed run redoes the epoch bit for bit
                 // (rewriting the same best weights).
                 history.save_csv(&dir.join(checkpoint::HISTORY))?;
-                if improved {
+                if improved && c.epochs_done == cfg.epochs {
+                    finished(model, train, cfg.seed, |m| checkpoint::save_weights(m, &dir.join(WEIGHTS)))?;
+                } else if improved {
                     checkpoint::save_weights(model, &dir.join(WEIGHTS))?;
                 }
                 save_resume(model, step, c, dir)?;
             }
+        }
+        if c.epochs_done == cfg.epochs {
+            model.finish_training(train, cfg.seed)?;
         }
         Ok(history)
     }
@@ -551,6 +556,26 @@ fn make_bar(progress: Progress, samples: usize, epoch: usize, epochs: usize) -> 
     bar.set_style(style);
     bar.set_prefix(format!("epoch {epoch}/{epochs}"));
     Some(bar)
+}
+
+/// Runs `f` (saving the weights) on the finished model — `model` after
+/// [`Autoencoder::finish_training`] — and puts the training state back, exactly: the resume
+/// state keeps what training reached, so a run resumed for more epochs continues from it as
+/// an uninterrupted longer run would, and the finished model is the same whether or not the
+/// run stopped on the way.
+fn finished<M: Autoencoder>(
+    model: &mut M,
+    train: &dyn BatchSource,
+    seed: u64,
+    f: impl FnOnce(&M) -> Result<()>,
+) -> Result<()> {
+    let mut state = Vec::new();
+    model.visit("", &mut |_, p| state.push(p.values()));
+    model.finish_training(train, seed)?;
+    let out = f(model);
+    let mut saved = state.into_iter();
+    model.visit_mut("", &mut |_, p| p.set_values(&saved.next().expect("the same parameters")));
+    out
 }
 
 fn save_resume<M: Autoencoder, S: TrainStep<M>>(model: &M, step: &S, c: Counters, dir: &Path) -> Result<()> {

@@ -5,11 +5,15 @@
 //! generator (fooling the discriminator). The codes then follow the prior, and decoding prior
 //! draws generates data — without a KL term or a Gaussian encoder.
 
+mod whiten;
+
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
+pub use self::whiten::{Whitening, WHITEN_SAMPLES};
+use crate::data::BatchSource;
 use crate::models::{Autoencoder, LossParts, Prior, ReconLoss};
-use crate::nn::{join, Activation, Dense, Dev, Param, Params};
+use crate::nn::{join, values, Activation, Dense, Dev, Param, Params};
 use crate::{Error, Result};
 
 /// The prior an adversarial autoencoder's codes are matched to.
@@ -34,6 +38,10 @@ pub struct AaeConfig {
     /// Width of the discriminator's two hidden layers (ReLU): code → h → h → 1.
     #[serde(default = "hidden")]
     pub discriminator: usize,
+    /// After the last epoch, refit the code layer so the training codes have mean 0 and
+    /// covariance I exactly (`--whiten-codes`; Gaussian prior only; see [`Whitening`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub whiten: bool,
 }
 
 fn hidden() -> usize {
@@ -42,7 +50,7 @@ fn hidden() -> usize {
 
 impl Default for AaeConfig {
     fn default() -> Self {
-        Self { prior: PriorKind::Gaussian, discriminator: hidden() }
+        Self { prior: PriorKind::Gaussian, discriminator: hidden(), whiten: false }
     }
 }
 
@@ -51,6 +59,12 @@ impl AaeConfig {
     pub fn validate(&self, code: usize) -> Result<()> {
         if self.discriminator == 0 {
             return Err(Error::config("discriminator", "the discriminator needs at least one hidden unit"));
+        }
+        if self.whiten && self.prior != PriorKind::Gaussian {
+            return Err(Error::config(
+                "whiten_codes",
+                "whitening matches the codes' mean and covariance to N(0, I): drop --whiten-codes or use --prior gaussian",
+            ));
         }
         if self.prior == PriorKind::Circle10 && code != 2 {
             return Err(Error::config("prior", format!("circle10 is a 2-D prior; train with --code 2 (not {code})")));
@@ -115,6 +129,21 @@ impl<M: Autoencoder<Code = (usize, usize)>> Aae<M> {
     pub fn config(&self) -> &AaeConfig {
         &self.config
     }
+
+    /// The backbone's codes of the first [`WHITEN_SAMPLES`] training samples, in epoch 1's order.
+    fn training_codes(&self, train: &dyn BatchSource, seed: u64) -> Result<Vec<f32>> {
+        let (dev, k) = (Dev::default(), self.code_len());
+        let mut codes = Vec::with_capacity(WHITEN_SAMPLES * k);
+        for batch in train.epoch_batches(1, 500, seed) {
+            let batch = batch?;
+            let n = batch.len() / train.sample_len();
+            codes.extend(values(&self.backbone.encode(dev.tensor_from_vec(batch, self.input_shape(n)))));
+            if codes.len() >= WHITEN_SAMPLES * k {
+                break;
+            }
+        }
+        Ok(codes)
+    }
 }
 
 impl<M: Params> Params for Aae<M> {
@@ -177,6 +206,14 @@ impl<M: Autoencoder<Code = (usize, usize)>> Autoencoder for Aae<M> {
     }
     fn is_adversarial(&self) -> bool {
         true
+    }
+    /// With `--whiten-codes`: the codes' first two moments matched exactly ([`Whitening`]).
+    fn finish_training(&mut self, train: &dyn BatchSource, seed: u64) -> Result<()> {
+        if !self.config.whiten {
+            return Ok(());
+        }
+        let codes = self.training_codes(train, seed)?;
+        Whitening::fit(&codes, self.code_len()).fold_into(&mut self.backbone)
     }
 }
 
